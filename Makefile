@@ -1,0 +1,45 @@
+# repli — two commands do all the set-up on a fresh Debian machine with Go:
+#   make run    the demo (simulated two-site lab, no libvirt needed)
+#   make test   vet + every test, including the real-libvirt and tmux ones
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/repli
+PKGS  := ./...
+
+.PHONY: all build run demo test vet unit bench fmt clean deps-test
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/repli
+
+run demo: build
+	./$(BIN) demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet $(PKGS)
+
+# Packages the integration tests need; installed only when missing.
+deps-test:
+	@missing=""; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: vet deps-test build
+	REPLI_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 $(PKGS)
+
+unit:
+	$(GO) test -short $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
+)
+
+// historyRow is the JSON shape of one run in repli history --json. Its keys
+// are a contract for scripts: add, never rename.
+type historyRow struct {
+	ID           int64    `json:"id"`
+	Runbook      string   `json:"runbook"`
+	Title        string   `json:"title"`
+	Mode         string   `json:"mode"`
+	Operator     string   `json:"operator"`
+	Host         string   `json:"host"`
+	AutoApprove  bool     `json:"auto_approve"`
+	Outcome      string   `json:"outcome"`
+	Reason       string   `json:"reason,omitempty"`
+	StartedAt    string   `json:"started_at"`
+	EndedAt      *string  `json:"ended_at"`
+	DurationS    float64  `json:"duration_s"`
+	RTOTargetS   *float64 `json:"rto_target_s"`
+	RTOAchievedS *float64 `json:"rto_achieved_s"`
+	RTOMet       *bool    `json:"rto_met"`
+}
+
+func toRow(r store.Run, now time.Time) historyRow {
+	row := historyRow{
+		ID: r.ID, Runbook: r.Runbook, Title: r.Title, Mode: r.Mode, Operator: r.Operator, Host: r.Host,
+		AutoApprove: r.AutoApprove, Outcome: string(r.Outcome), Reason: r.Reason,
+		StartedAt: r.StartedAt.UTC().Format(time.RFC3339), DurationS: r.Duration(now).Seconds(),
+	}
+	if r.EndedAt != nil {
+		s := r.EndedAt.UTC().Format(time.RFC3339)
+		row.EndedAt = &s
+	}
+	if r.RTOTarget > 0 {
+		t := r.RTOTarget.Seconds()
+		row.RTOTargetS = &t
+	}
+	if r.RTOAchieved != nil {
+		a := r.RTOAchieved.Seconds()
+		row.RTOAchievedS = &a
+		if r.RTOTarget > 0 {
+			met := *r.RTOAchieved <= r.RTOTarget
+			row.RTOMet = &met
+		}
+	}
+	return row
+}
+
+func newHistoryCmd() *cobra.Command {
+	var db string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List past runs from the audit trail",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			defer s.Close()
+			runs, err := s.Runs(cmd.Context())
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			now := time.Now()
+			out := cmd.OutOrStdout()
+			if asJSON {
+				rows := make([]historyRow, 0, len(runs))
+				for _, r := range runs {
+					rows = append(rows, toRow(r, now))
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			if len(runs) == 0 {
+				fmt.Fprintf(out, "no runs in %s yet\n", s.Path())
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tRUNBOOK\tMODE\tSTARTED\tDURATION\tOUTCOME\tRTO (ACHIEVED / TARGET)")
+			for _, r := range runs {
+				rto := "—"
+				if r.RTOAchieved != nil {
+					rto = ui.FormatDuration(*r.RTOAchieved)
+				}
+				if r.RTOTarget > 0 {
+					rto += " / " + ui.FormatDuration(r.RTOTarget)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Mode, r.StartedAt.Local().Format("2006-01-02 15:04"),
+					ui.FormatDuration(r.Duration(now)), ui.OutcomeLabel(r.Outcome), rto)
+			}
+			return tw.Flush()
+		},
+	}
+	dbFlag(cmd, &db)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array for scripts")
+	return cmd
+}
+
+func newVerifyCmd() *cobra.Command {
+	var db string
+	var runID int64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the audit trail's hash chain and report the first break",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			defer s.Close()
+			v, err := s.Verify(cmd.Context(), runID)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(v); err != nil {
+					return err
+				}
+			} else if v.OK {
+				fmt.Fprintf(out, "ok: %d events, chain intact, head hash %s\n", v.Events, v.Head)
+			} else {
+				fmt.Fprintf(out, "TAMPERED: %s\n", v.Problem)
+			}
+			if !v.OK {
+				return withCode(exitFailed, errSilent)
+			}
+			return nil
+		},
+	}
+	dbFlag(cmd, &db)
+	cmd.Flags().Int64Var(&runID, "run", 0, "also count this run's events")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
+)
+
+// printPlain is the plain consumer of engine events: one line per event,
+// gates answered line by line on in. It holds no logic of the run.
+func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.Engine, db *store.Store, cancel func()) error {
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(lines)
+	}()
+	var runID int64
+	for ev := range eng.Events() {
+		m := ev.EventMeta()
+		runID = m.RunID
+		if line := ui.EventLine(ev); line != "" {
+			fmt.Fprintf(out, "%s %s\n", m.At.Local().Format("15:04:05"), line)
+		}
+		if g, ok := ev.(*engine.GateOpened); ok && !eng.Options().AutoApprove {
+			if err := promptGate(ctx, out, lines, eng, g, eng.Options().Operator); err != nil {
+				cancel()
+			}
+		}
+	}
+	if runID != 0 {
+		if v, err := db.Verify(context.WithoutCancel(ctx), 0); err == nil && v.OK {
+			fmt.Fprintf(out, "audit trail %s: %d events, head hash %s\n", db.Path(), v.Events, v.Head)
+		}
+	}
+	return nil
+}
+
+// promptGate asks the operator on stdin. End of input means nobody is there
+// to answer: the run stops where it is and stays resumable.
+func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, g *engine.GateOpened, op string) error {
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(out, prompt)
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(out, "\nend of input: nobody to answer the gate; stopping (resumable)")
+				return "", io.EOF
+			}
+			return strings.TrimSpace(l), nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	fmt.Fprintf(out, "  %s\n", g.Prompt)
+	for i, item := range g.Checklist {
+		for {
+			ans, err := read(fmt.Sprintf("  [ ] %s — done? type y: ", item))
+			if err != nil {
+				return err
+			}
+			if ans == "y" || ans == "yes" {
+				if err := eng.Send(engine.Input{Step: g.Step, Kind: engine.InputTick, Item: i, Operator: op}); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	var prompt string
+	switch {
+	case g.Expect != "":
+		prompt = fmt.Sprintf("  type %q to proceed, anything else refuses: ", g.Expect)
+	case len(g.Checklist) > 0 || g.Gate == "none":
+		prompt = "  step done? y to confirm, anything else refuses: "
+	default:
+		prompt = "  proceed? y to confirm, anything else refuses: "
+	}
+	ans, err := read(prompt)
+	if err != nil {
+		return err
+	}
+	in := engine.Input{Step: g.Step, Kind: engine.InputRefuse, Text: ans, Operator: op}
+	if (g.Expect != "" && ans == g.Expect) || (g.Expect == "" && (ans == "y" || ans == "yes")) {
+		in.Kind = engine.InputApprove
+	}
+	return eng.Send(in)
+}

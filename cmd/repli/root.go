@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/runbooks/examples"
+	"github.com/repli-dr/repli/store"
+)
+
+var version = "" // set with -ldflags "-X main.version=…"
+
+func repliVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "repli",
+		Short: "Disaster-recovery console for two-site KVM/libvirt estates",
+		Long: `repli runs a YAML recovery runbook against the libvirt hypervisors of two
+sites, step by step, through confirmation gates, and keeps every action in a
+local SQLite audit trail.
+
+Without a command it opens the demo: the bundled annual drill on simulated sites.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       repliVersion(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDemo(cmd, demoFlags{speed: 4})
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
+	})
+	root.AddCommand(newValidateCmd(), newRunCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd())
+	return root
+}
+
+// dbFlag adds --db, defaulting to $REPLI_DB or the XDG state directory.
+func dbFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB or "+shortHome(store.DefaultPath())+")")
+}
+
+func dbPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return store.DefaultPath()
+}
+
+func shortHome(p string) string {
+	if home, err := os.UserHomeDir(); err == nil && strings.HasPrefix(p, home+"/") {
+		return "~" + p[len(home):]
+	}
+	return p
+}
+
+// operator is who drives the console: the login behind sudo if any.
+func operator() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// loadRunbook reads a runbook file, or a bundled example by name.
+// Diagnostics are printed to stderr; an invalid runbook is a usage error.
+func loadRunbook(path string) (*runbooks.Runbook, error) {
+	var src []byte
+	file := path
+	if _, err := os.Stat(path); err != nil {
+		if f, s, berr := examples.Source(strings.TrimSuffix(path, ".yaml")); berr == nil {
+			file, src = f, s
+		} else {
+			return nil, withCode(exitUsage, fmt.Errorf("runbook %s: %w (bundled runbooks: %s)", path, err, strings.Join(examples.Names(), ", ")))
+		}
+	}
+	if src == nil {
+		rb, diags, err := runbooks.Load(path)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		return checked(rb, diags)
+	}
+	return checked(runbooks.Parse(file, src))
+}
+
+func checked(rb *runbooks.Runbook, diags runbooks.Diagnostics) (*runbooks.Runbook, error) {
+	for _, d := range diags {
+		fmt.Fprintln(os.Stderr, d)
+	}
+	if diags.HasErrors() {
+		return nil, withCode(exitUsage, fmt.Errorf("the runbook has %d error(s); nothing was run", len(diags.Errors())))
+	}
+	return rb, nil
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/engine/sim"
+	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
+)
+
+type runFlags struct {
+	db          string
+	sites       []string
+	autoApprove bool
+	plain       bool
+	mode        string
+	speed       float64
+	seed        int64
+	faults      []string
+}
+
+var modes = []string{"test", "planned", "disaster", "failback"}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a runbook against its sites, step by step, through its gates",
+		Long: `Run a runbook. The terminal UI opens when stdout is a terminal; otherwise,
+or with --plain, progress is printed one line per event and gates are answered
+on stdin. Every action is written to the audit trail before it happens.
+
+FILE is a runbook file, or the name of a bundled runbook (annual-pra-test).
+
+Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
+3 it stopped before its end (interrupted) and can be resumed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRunbook(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	dbFlag(cmd, &f.db)
+	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
+	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every gate and tick every checklist item (recorded as such)")
+	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
+	fl.StringVar(&f.mode, "mode", "test", "run mode: "+strings.Join(modes, ", "))
+	simFlags(cmd, &f)
+	return cmd
+}
+
+// simFlags are the knobs of the simulated lab (sim:// sites only).
+func simFlags(cmd *cobra.Command, f *runFlags) {
+	fl := cmd.Flags()
+	fl.Float64Var(&f.speed, "speed", 1, "simulated sites only: run the lab and the runbook's timeouts this many times faster")
+	fl.Int64Var(&f.seed, "seed", 1, "simulated sites only: seed of the lab's timings")
+	fl.StringArrayVar(&f.faults, "fault", nil, "simulated sites only: inject a fault, e.g. ignore-shutdown=primary/app-02, fail-start=secondary/web-01, unreachable=primary")
+}
+
+func runRunbook(cmd *cobra.Command, path string, f runFlags) error {
+	rb, err := loadRunbook(path)
+	if err != nil {
+		return err
+	}
+	return execute(cmd, rb, f)
+}
+
+// siteURIs applies --site NAME=URI overrides to the runbook's sites.
+func siteURIs(rb *runbooks.Runbook, overrides []string) (map[string]string, error) {
+	uris := map[string]string{}
+	for _, s := range rb.Sites {
+		uris[s.Name] = s.URI
+	}
+	for _, o := range overrides {
+		name, uri, ok := strings.Cut(o, "=")
+		if !ok || name == "" || uri == "" {
+			return nil, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", o)
+		}
+		if rb.Site(name) == nil {
+			return nil, fmt.Errorf("--site %q: the runbook has no site %q (its sites: %s)", o, name, strings.Join(rb.SiteNames(), ", "))
+		}
+		uris[name] = uri
+	}
+	return uris, nil
+}
+
+// connect opens a Hypervisor for every site.
+func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, f runFlags) (map[string]engine.Hypervisor, *sim.Lab, error) {
+	sites := map[string]engine.Hypervisor{}
+	var lab *sim.Lab
+	for _, s := range rb.Sites {
+		uri := uris[s.Name]
+		if _, ok := sim.SiteName(uri); !ok {
+			return nil, nil, fmt.Errorf("site %s (%s): only simulated sites (sim://NAME) are supported by this build", s.Name, uri)
+		}
+		if lab == nil {
+			lab = sim.NewLab(f.seed, f.speed)
+			lab.Populate(rb, uris)
+		}
+		hv, err := lab.Hypervisor(uri)
+		if err != nil {
+			return nil, nil, fmt.Errorf("site %s: %w", s.Name, err)
+		}
+		sites[s.Name] = hv
+	}
+	if lab == nil && (len(f.faults) > 0 || f.speed != 1) {
+		return nil, nil, errors.New("--fault and --speed apply to simulated sites (sim://) only")
+	}
+	for _, spec := range f.faults {
+		if err := lab.Inject(spec); err != nil {
+			return nil, nil, err
+		}
+	}
+	return sites, lab, nil
+}
+
+func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
+	ctx := cmd.Context()
+	if !contains(modes, f.mode) {
+		return withCode(exitUsage, fmt.Errorf("--mode %q: use one of %s", f.mode, strings.Join(modes, ", ")))
+	}
+	uris, err := siteURIs(rb, f.sites)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	sites, lab, err := connect(ctx, rb, uris, f)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer func() {
+		for _, hv := range sites {
+			hv.Close()
+		}
+	}()
+	db, err := store.Open(ctx, dbPath(f.db))
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer db.Close()
+
+	scale := 1.0
+	if lab != nil {
+		scale = lab.Speed()
+	}
+	host, _ := os.Hostname()
+	opts := engine.Options{
+		Mode:        f.mode,
+		Operator:    operator(),
+		Host:        host,
+		SSHClient:   os.Getenv("SSH_CONNECTION"),
+		Version:     repliVersion(),
+		URIs:        uris,
+		AutoApprove: f.autoApprove,
+		TimeScale:   scale,
+	}
+	runID, err := db.CreateRun(ctx, store.RunInfo{
+		Runbook: rb.Name, Title: rb.Title, File: rb.File, SHA256: rb.SHA256(), Mode: f.mode,
+		Operator: opts.Operator, Host: host, AutoApprove: f.autoApprove, RTOTarget: rb.RTO,
+	})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	opts.RunID = runID
+	eng, err := engine.New(rb, sites, db, opts)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		outcome engine.Outcome
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, err := eng.Run(ctx)
+		done <- result{o, err}
+	}()
+
+	out := cmd.OutOrStdout()
+	useTUI := !f.plain && isTerminal(out)
+	if useTUI {
+		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: ui.NewRenderer(os.Stdout)})
+		cancel() // the UI is gone: stop the run where it is, resumable
+	} else {
+		err = printPlain(ctx, out, cmd.InOrStdin(), eng, db, cancel)
+	}
+	res := <-done
+	if err != nil && res.err == nil {
+		return withCode(exitUsage, err)
+	}
+	if res.err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "repli: run %d stopped before its end: %v\n", runID, res.err)
+		fmt.Fprintf(cmd.ErrOrStderr(), "repli: the audit trail %s holds everything done so far\n", db.Path())
+		return withCode(exitStopped, errSilent)
+	}
+	if res.outcome != engine.OutcomeSucceeded {
+		return withCode(exitFailed, errSilent)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/repli-dr/repli/runbooks"
+)
+
+// InputKind is what an operator did.
+type InputKind int
+
+// Operator inputs.
+const (
+	InputApprove InputKind = iota
+	InputRefuse
+	InputTick
+)
+
+// Input is an operator's answer to an open gate. Inputs for a step that is
+// not waiting are dropped, so a stray key can never approve a later gate.
+type Input struct {
+	Step     string
+	Kind     InputKind
+	Item     int    // InputTick: the checklist item, from 0
+	Text     string // InputApprove on a typed gate: what the operator typed
+	Operator string
+}
+
+// ErrRunOver is returned when an input arrives after the run ended.
+var ErrRunOver = errors.New("the run is over")
+
+// Send delivers an operator input to the run.
+func (e *Engine) Send(in Input) error {
+	select {
+	case e.inputs <- in:
+		return nil
+	case <-e.done:
+		return ErrRunOver
+	}
+}
+
+// Note records a free-text note from the operator, at any moment of the run.
+func (e *Engine) Note(ctx context.Context, operator, text string) error {
+	select {
+	case <-e.done:
+		return ErrRunOver
+	default:
+	}
+	return e.emit(ctx, &NoteAdded{Operator: operator, Text: text})
+}
+
+// GateExpect returns what a typed gate wants typed: the name of the site the
+// step acts on, or the runbook's name for a step with no site.
+func GateExpect(rb *runbooks.Runbook, st *runbooks.Step) string {
+	if site, _ := st.Target(); site != "" {
+		return site
+	}
+	return rb.Name
+}
+
+func gatePrompt(rb *runbooks.Runbook, st *runbooks.Step) string {
+	if st.Kind == runbooks.KindManual {
+		return st.Manual.Text
+	}
+	site, doms := st.Target()
+	return fmt.Sprintf("%s %d domain(s) at site %s: %v", st.Kind, len(doms), site, doms)
+}
+
+// gate opens the step's gate and waits for the operator's answer. It returns
+// nil when approved and ErrRefused when refused.
+func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
+	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st)}
+	if st.Gate == runbooks.GateTyped {
+		open.Expect = GateExpect(e.rb, st)
+	}
+	var checklist []string
+	if st.Manual != nil {
+		checklist = st.Manual.Checklist
+		open.Checklist = checklist
+	}
+	if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
+		return err
+	}
+	if err := e.emit(ctx, open); err != nil {
+		return err
+	}
+	opened := time.Now()
+	ticked := make([]bool, len(checklist))
+
+	if e.opts.AutoApprove {
+		for i, item := range checklist {
+			if err := e.emit(ctx, &ChecklistTicked{Step: st.ID, Item: i, Text: item, Operator: AutoOperator}); err != nil {
+				return err
+			}
+		}
+		return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened)})
+	}
+
+	for {
+		var in Input
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case in = <-e.inputs:
+		}
+		if in.Step != st.ID {
+			continue
+		}
+		switch in.Kind {
+		case InputTick:
+			if in.Item < 0 || in.Item >= len(ticked) || ticked[in.Item] {
+				continue
+			}
+			ticked[in.Item] = true
+			if err := e.emit(ctx, &ChecklistTicked{Step: st.ID, Item: in.Item, Text: checklist[in.Item], Operator: in.Operator}); err != nil {
+				return err
+			}
+		case InputRefuse:
+			if err := e.emit(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)}); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w by %s", ErrRefused, in.Operator)
+		case InputApprove:
+			if n := countFalse(ticked); n > 0 {
+				if err := e.logf(ctx, st.ID, "warn", "%d checklist item(s) not ticked yet; tick every item first", n); err != nil {
+					return err
+				}
+				continue
+			}
+			if open.Expect != "" && in.Text != open.Expect {
+				if err := e.logf(ctx, st.ID, "warn", "typed %q, expected %q: not confirmed", in.Text, open.Expect); err != nil {
+					return err
+				}
+				continue
+			}
+			return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)})
+		}
+	}
+}
+
+func countFalse(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if !b {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,374 @@
+package runbooks
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits that keep a hostile or broken file from exhausting the console.
+const (
+	MaxFileSize  = 1 << 20 // bytes
+	MaxSteps     = 10000
+	MaxDepth     = 64
+	maxNodes     = 200000 // nodes visited, aliases expanded
+	maxDiags     = 200
+	maxStrLength = 64 << 10
+)
+
+var (
+	idPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	namePattern = idPattern
+)
+
+// Load reads, parses and validates a runbook file.
+func Load(path string) (*Runbook, Diagnostics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open runbook: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read runbook %s: %w", path, err)
+	}
+	rb, diags := Parse(path, src)
+	return rb, diags, nil
+}
+
+// Parse parses and validates a runbook. The runbook is nil when any
+// diagnostic is an error; warnings come back with a usable runbook.
+func Parse(file string, src []byte) (*Runbook, Diagnostics) {
+	p := &parser{file: file, budget: maxNodes}
+	rb := p.parse(src)
+	p.diags.sort()
+	if len(p.diags) > maxDiags {
+		last := p.diags[maxDiags-1]
+		p.diags = append(p.diags[:maxDiags-1], Diagnostic{File: file, Pos: last.Pos, Message: fmt.Sprintf("too many problems; the first %d are shown", maxDiags-1)})
+	}
+	if p.diags.HasErrors() {
+		return nil, p.diags
+	}
+	return rb, p.diags
+}
+
+type parser struct {
+	file   string
+	diags  Diagnostics
+	budget int
+	bombed bool
+}
+
+func posOf(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{1, 1}
+	}
+	return Pos{n.Line, n.Column}
+}
+
+func (p *parser) errf(n *yaml.Node, format string, a ...any) {
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: posOf(n), Message: fmt.Sprintf(format, a...)})
+}
+
+func (p *parser) errAt(pos Pos, format string, a ...any) {
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: pos, Message: fmt.Sprintf(format, a...)})
+}
+
+func (p *parser) warnf(n *yaml.Node, format string, a ...any) {
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: posOf(n), Severity: SevWarning, Message: fmt.Sprintf(format, a...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (p *parser) parse(src []byte) *Runbook {
+	switch {
+	case len(src) > MaxFileSize:
+		p.errAt(Pos{1, 1}, "file is larger than %d KiB; a runbook this big is not something a person can review", MaxFileSize>>10)
+		return nil
+	case len(bytes.TrimSpace(src)) == 0:
+		p.errAt(Pos{1, 1}, "file is empty; a runbook needs at least version, name, sites and steps")
+		return nil
+	case bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src):
+		p.errAt(Pos{1, 1}, "file is not UTF-8 text (binary content?)")
+		return nil
+	}
+	if pos, ok := findTab(src); ok {
+		p.errAt(pos, "tab character in indentation; YAML indents with spaces")
+		return nil
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil {
+		p.syntaxError(err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errf(&extra, "a runbook file holds one YAML document; remove the second one (after ---)")
+	} else if !errors.Is(err, io.EOF) {
+		p.syntaxError(err)
+		return nil
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if depth(root, 0) > MaxDepth {
+		p.errf(root, "document is nested more than %d levels deep", MaxDepth)
+		return nil
+	}
+	rb := &Runbook{File: p.file, Source: src}
+	p.runbook(root, rb)
+	return rb
+}
+
+// SHA256 is the hex SHA-256 of the runbook's source text.
+func (rb *Runbook) SHA256() string {
+	sum := sha256.Sum256(rb.Source)
+	return hex.EncodeToString(sum[:])
+}
+
+func (p *parser) syntaxError(err error) {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.errAt(Pos{line, 1}, "YAML syntax: %s", m[2])
+		return
+	}
+	p.errAt(Pos{1, 1}, "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// findTab finds a tab used as indentation, which YAML forbids and which
+// yaml.v3 reports with a confusing message.
+func findTab(src []byte) (Pos, bool) {
+	for i, line := range bytes.Split(src, []byte("\n")) {
+		for j, c := range line {
+			if c == '\t' {
+				return Pos{i + 1, j + 1}, true
+			}
+			if c != ' ' {
+				break
+			}
+		}
+	}
+	return Pos{}, false
+}
+
+func depth(n *yaml.Node, d int) int {
+	if n == nil || d > MaxDepth {
+		return d
+	}
+	m := d
+	for _, c := range n.Content {
+		if x := depth(c, d+1); x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+// resolve follows aliases and charges the expansion budget, so that an
+// anchor bomb is refused instead of walked.
+func (p *parser) resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil {
+		return nil
+	}
+	p.budget -= 1 + len(n.Content)
+	if p.budget < 0 {
+		if !p.bombed {
+			p.bombed = true
+			p.errf(n, "aliases expand beyond %d nodes; refusing the document", maxNodes)
+		}
+		return nil
+	}
+	return n
+}
+
+// fields is a YAML mapping whose keys were checked against the known ones.
+type fields struct {
+	node *yaml.Node
+	val  map[string]*yaml.Node
+	key  map[string]*yaml.Node
+}
+
+func (f *fields) has(k string) bool { return f != nil && f.val[k] != nil }
+
+// mapping checks that n is a mapping with only known keys, and indexes it.
+func (p *parser) mapping(n *yaml.Node, what string, known ...string) *fields {
+	n = p.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "%s must be a mapping (key: value), not %s", what, describe(n))
+		return nil
+	}
+	f := &fields{node: n, val: map[string]*yaml.Node{}, key: map[string]*yaml.Node{}}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := p.resolve(n.Content[i]), n.Content[i+1]
+		if k == nil {
+			return nil
+		}
+		if k.Kind != yaml.ScalarNode {
+			p.errf(k, "%s keys must be plain words", what)
+			continue
+		}
+		name := k.Value
+		if k.Tag == "!!merge" {
+			p.errf(k, "merge keys (<<) are not supported; repeat the keys or use an alias for a whole value")
+			continue
+		}
+		if !contains(known, name) {
+			p.errf(k, "unknown key %q in %s%s", name, what, suggest(name, known))
+			continue
+		}
+		if prev := f.key[name]; prev != nil {
+			p.errf(k, "duplicate key %q in %s (first at line %d)", name, what, prev.Line)
+			continue
+		}
+		f.key[name], f.val[name] = k, v
+	}
+	return f
+}
+
+func (p *parser) required(f *fields, what string, keys ...string) {
+	if f == nil {
+		return
+	}
+	for _, k := range keys {
+		if !f.has(k) {
+			p.errf(f.node, "%s is missing required key %q", what, k)
+		}
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "empty"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func (p *parser) str(f *fields, key, what string) (string, *yaml.Node) {
+	if !f.has(key) {
+		return "", nil
+	}
+	n := p.resolve(f.val[key])
+	if n == nil {
+		return "", nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errf(n, "%s must be text, not %s", what, describe(n))
+		return "", n
+	}
+	if len(n.Value) > maxStrLength {
+		p.errf(n, "%s is longer than %d KiB", what, maxStrLength>>10)
+		return "", n
+	}
+	return n.Value, n
+}
+
+func (p *parser) boolean(f *fields, key, what string) bool {
+	if !f.has(key) {
+		return false
+	}
+	n := p.resolve(f.val[key])
+	if n == nil {
+		return false
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		p.errf(n, "%s must be true or false, not %s", what, describe(n))
+		return false
+	}
+	return n.Value == "true"
+}
+
+func (p *parser) duration(f *fields, key, what string) time.Duration {
+	s, n := p.str(f, key, what)
+	if n == nil || s == "" {
+		return 0
+	}
+	d, err := ParseDuration(s)
+	if err != nil {
+		p.errf(n, "%s: %v", what, err)
+		return 0
+	}
+	return d
+}
+
+// ParseDuration parses durations such as 90s, 2m, 4h, 1h30m and 2d.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n > 0 && n < 3650 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a duration (write it like 90s, 2m, 4h or 1h30m)", s)
+	}
+	return d, nil
+}
+
+// strList reads a list of non-empty strings; a single string is not a list.
+func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
+	n = p.resolve(n)
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errf(n, "%s must be a list, not %s", what, describe(n))
+		return nil, nil
+	}
+	if len(n.Content) == 0 {
+		p.errf(n, "%s is empty", what)
+		return nil, nil
+	}
+	var out []string
+	var nodes []*yaml.Node
+	for _, c := range n.Content {
+		c = p.resolve(c)
+		if c == nil {
+			return nil, nil
+		}
+		if c.Kind != yaml.ScalarNode || c.Tag == "!!null" || c.Value == "" {
+			p.errf(c, "each entry of %s must be text, not %s", what, describe(c))
+			continue
+		}
+		out = append(out, c.Value)
+		nodes = append(nodes, c)
+	}
+	return out, nodes
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

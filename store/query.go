@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/repli-dr/repli/engine"
+)
+
+// ErrNoRun is returned for a run id the database does not hold.
+var ErrNoRun = errors.New("no such run")
+
+// Run is a run's summary, as history shows it.
+type Run struct {
+	ID          int64          `json:"id"`
+	Runbook     string         `json:"runbook"`
+	Title       string         `json:"title"`
+	File        string         `json:"file"`
+	SHA256      string         `json:"sha256"`
+	Mode        string         `json:"mode"`
+	Operator    string         `json:"operator"`
+	Host        string         `json:"host"`
+	AutoApprove bool           `json:"auto_approve"`
+	Outcome     engine.Outcome `json:"outcome"`
+	Reason      string         `json:"reason,omitempty"`
+	StartedAt   time.Time      `json:"started_at"`
+	EndedAt     *time.Time     `json:"ended_at"`
+	RTOTarget   time.Duration  `json:"-"`
+	RTOAchieved *time.Duration `json:"-"`
+}
+
+// Duration is how long the run took, or has taken so far.
+func (r Run) Duration(now time.Time) time.Duration {
+	if r.EndedAt != nil {
+		return r.EndedAt.Sub(r.StartedAt)
+	}
+	return now.Sub(r.StartedAt)
+}
+
+const runColumns = `id, runbook, title, file, sha256, mode, operator, host, auto_approve, outcome, reason, started_at, ended_at, rto_target_ns, rto_achieved_ns`
+
+func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var started string
+	var ended sql.NullString
+	var target int64
+	var achieved sql.NullInt64
+	var outcome string
+	if err := sc.Scan(&r.ID, &r.Runbook, &r.Title, &r.File, &r.SHA256, &r.Mode, &r.Operator, &r.Host, &r.AutoApprove, &outcome, &r.Reason, &started, &ended, &target, &achieved); err != nil {
+		return r, err
+	}
+	r.Outcome = engine.Outcome(outcome)
+	r.StartedAt, _ = time.Parse(timeFormat, started)
+	if ended.Valid {
+		t, _ := time.Parse(timeFormat, ended.String)
+		r.EndedAt = &t
+	}
+	r.RTOTarget = time.Duration(target)
+	if achieved.Valid {
+		d := time.Duration(achieved.Int64)
+		r.RTOAchieved = &d
+	}
+	return r, nil
+}
+
+// Runs lists every run, newest first.
+func (s *Store) Runs(ctx context.Context) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read run: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Run returns one run.
+func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w in %s", id, ErrNoRun, s.path)
+	}
+	return r, err
+}
+
+// Events returns a run's events in order, decoded.
+func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? ORDER BY seq`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []engine.Event
+	for rows.Next() {
+		var seq int64
+		var at, kind, body string
+		if err := rows.Scan(&seq, &at, &kind, &body); err != nil {
+			return nil, err
+		}
+		t, _ := time.Parse(timeFormat, at)
+		ev, err := engine.DecodeEvent(kind, []byte(body), engine.Meta{RunID: runID, Seq: seq, At: t})
+		if err != nil {
+			return nil, fmt.Errorf("run %d event %d: %w", runID, seq, err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

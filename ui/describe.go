@@ -1,0 +1,85 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/repli-dr/repli/engine"
+)
+
+// EventLine renders an event as one human line, the same for the log pane
+// and for the plain CLI output. Events not worth a line return "".
+func EventLine(ev engine.Event) string {
+	switch e := ev.(type) {
+	case *engine.RunStarted:
+		s := fmt.Sprintf("run %d · %s · mode %s · operator %s", e.RunID, e.Runbook, e.Mode, e.Operator)
+		if e.AutoApprove {
+			s += " · gates answered automatically (--auto-approve, recorded)"
+		}
+		return s
+	case *engine.StepChanged:
+		s := fmt.Sprintf("%s %s", e.Step, StateLabel(e.State))
+		if e.Reason != "" {
+			s += ": " + e.Reason
+		}
+		return s
+	case *engine.GateOpened:
+		switch {
+		case e.Expect != "":
+			return fmt.Sprintf("%s waits: type %q to proceed", e.Step, e.Expect)
+		case len(e.Checklist) > 0:
+			return fmt.Sprintf("%s waits: %d checklist item(s) to tick", e.Step, len(e.Checklist))
+		default:
+			return fmt.Sprintf("%s waits for confirmation", e.Step)
+		}
+	case *engine.ChecklistTicked:
+		return fmt.Sprintf("%s ✓ %s (by %s)", e.Step, e.Text, e.Operator)
+	case *engine.GateDecided:
+		verdict := "approved"
+		if !e.Approved {
+			verdict = "REFUSED"
+		}
+		return fmt.Sprintf("%s %s by %s after %s", e.Step, verdict, e.Operator, FormatDuration(e.Waited))
+	case *engine.ActionIntent:
+		return fmt.Sprintf("%s → %s %s/%s", e.Step, e.Verb, e.Site, e.Domain)
+	case *engine.ActionOutcome:
+		if e.OK {
+			return fmt.Sprintf("%s ✓ %s %s/%s in %s", e.Step, e.Verb, e.Site, e.Domain, e.Duration.Round(10*time.Millisecond))
+		}
+		return fmt.Sprintf("%s ✗ %s %s/%s: %s", e.Step, e.Verb, e.Site, e.Domain, e.Error)
+	case *engine.Logged:
+		prefix := ""
+		if e.Level == "warn" {
+			prefix = "! "
+		}
+		return fmt.Sprintf("%s %s%s", e.Step, prefix, e.Message)
+	case *engine.NoteAdded:
+		return fmt.Sprintf("note by %s: %s", e.Operator, e.Text)
+	case *engine.RTOStarted:
+		return fmt.Sprintf("%s RTO clock started", e.Step)
+	case *engine.RTOStopped:
+		return fmt.Sprintf("%s RTO clock stopped at %s%s", e.Step, FormatDuration(e.Achieved), RTOVerdict(e.Achieved, e.Target))
+	case *engine.RunEnded:
+		s := fmt.Sprintf("run %d %s in %s", e.RunID, OutcomeLabel(e.Outcome), FormatDuration(e.Duration))
+		if e.RTOAchieved > 0 {
+			s += " · RTO " + FormatDuration(e.RTOAchieved) + RTOVerdict(e.RTOAchieved, e.RTOTarget)
+		}
+		if e.Reason != "" {
+			s += " · " + e.Reason
+		}
+		return s
+	}
+	return ""
+}
+
+// RTOVerdict says whether an achieved recovery time met its target.
+func RTOVerdict(achieved, target time.Duration) string {
+	switch {
+	case target == 0:
+		return ""
+	case achieved <= target:
+		return fmt.Sprintf(" (within the %s target)", FormatDuration(target))
+	default:
+		return fmt.Sprintf(" (OVER the %s target by %s)", FormatDuration(target), FormatDuration(achieved-target))
+	}
+}

@@ -1,0 +1,323 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/runbooks"
+)
+
+// Driver is what the run screen needs from a run: *engine.Engine.
+type Driver interface {
+	Events() <-chan engine.Event
+	Send(engine.Input) error
+	Note(ctx context.Context, operator, text string) error
+	Runbook() *runbooks.Runbook
+	Options() engine.Options
+}
+
+// Config is what the run screen shows besides the run itself.
+type Config struct {
+	DB       string
+	Operator string
+	Renderer *lipgloss.Renderer
+	// Now is the clock, for tests; time.Now by default.
+	Now func() time.Time
+	// NoTick stops the once-a-second clock refresh, for golden tests.
+	NoTick bool
+}
+
+// Run shows the run screen until the operator quits. Quitting during a run
+// stops it where it is; it stays resumable from its journal.
+func Run(ctx context.Context, d Driver, cfg Config) error {
+	m := NewRunModel(d, cfg)
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	_, err := p.Run()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+type (
+	eventMsg  struct{ ev engine.Event }
+	closedMsg struct{}
+	tickMsg   time.Time
+	sentMsg   struct{ err error }
+)
+
+// waitEvent reads one event; it is re-issued after each, so events are
+// consumed in order, off the UI goroutine.
+func waitEvent(ch <-chan engine.Event) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return closedMsg{}
+		}
+		return eventMsg{ev}
+	}
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+type stepView struct {
+	step   *runbooks.Step
+	state  engine.StepState
+	reason string
+	began  time.Time
+	ended  time.Time
+}
+
+type gateView struct {
+	ev     *engine.GateOpened
+	ticked []bool
+	cursor int
+	input  textinput.Model
+	hint   string
+}
+
+type logLine struct {
+	at   time.Time
+	text string
+	warn bool
+}
+
+// RunModel is the run screen.
+type RunModel struct {
+	d      Driver
+	cfg    Config
+	st     Styles
+	keys   KeyMap
+	events <-chan engine.Event
+
+	rb       *runbooks.Runbook
+	runID    int64
+	steps    []*stepView
+	index    map[string]int
+	focus    int
+	gate     *gateView
+	logs     []logLine
+	rtoStart time.Time
+	rtoStop  time.Time
+	ended    *engine.RunEnded
+	closed   bool
+	errText  string
+
+	width, height int
+	now           time.Time
+	confirmQuit   bool
+	noting        bool
+	note          textinput.Model
+	showHelp      bool
+}
+
+// NewRunModel builds the run screen for a run.
+func NewRunModel(d Driver, cfg Config) *RunModel {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Renderer == nil {
+		cfg.Renderer = lipgloss.DefaultRenderer()
+	}
+	rb := d.Runbook()
+	m := &RunModel{
+		d: d, cfg: cfg, st: NewStyles(cfg.Renderer), keys: DefaultKeys,
+		events: d.Events(), rb: rb, index: map[string]int{},
+		width: 80, height: 24, now: cfg.Now(), runID: d.Options().RunID,
+	}
+	for i, s := range rb.Steps {
+		m.steps = append(m.steps, &stepView{step: s, state: engine.StepPending})
+		m.index[s.ID] = i
+	}
+	m.note = textinput.New()
+	m.note.Placeholder = "what happened, what you decided"
+	m.note.CharLimit = 500
+	m.note.Prompt = "note> "
+	return m
+}
+
+// Init starts consuming events and the clock.
+func (m *RunModel) Init() tea.Cmd {
+	cmds := []tea.Cmd{waitEvent(m.events)}
+	if !m.cfg.NoTick {
+		cmds = append(cmds, tick())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update is a dispatcher: events to apply, keys to the part that has focus.
+func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return m, nil
+	case tickMsg:
+		m.now = time.Time(msg)
+		if m.closed {
+			return m, nil
+		}
+		return m, tick()
+	case eventMsg:
+		m.apply(msg.ev)
+		return m, waitEvent(m.events)
+	case closedMsg:
+		m.closed = true
+		m.gate = nil
+		return m, nil
+	case sentMsg:
+		if msg.err != nil {
+			m.errText = msg.err.Error()
+		}
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, nil
+}
+
+func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
+	m.errText = ""
+	switch {
+	case m.confirmQuit:
+		m.confirmQuit = false
+		if k.String() == "y" {
+			return tea.Quit
+		}
+		return nil
+	case m.noting:
+		return m.noteKey(k)
+	case k.String() == "ctrl+c":
+		return m.askQuit()
+	case m.closed:
+		if k.String() == "?" {
+			m.showHelp = !m.showHelp
+			return nil
+		}
+		if k.String() == "q" || k.String() == "esc" || k.String() == "enter" {
+			return tea.Quit
+		}
+		return nil
+	case m.gate != nil:
+		return m.gateKey(k)
+	}
+	switch k.String() {
+	case "q":
+		return m.askQuit()
+	case "n":
+		return m.startNote()
+	case "?":
+		m.showHelp = !m.showHelp
+	}
+	return nil
+}
+
+func (m *RunModel) askQuit() tea.Cmd {
+	if m.closed {
+		return tea.Quit
+	}
+	m.confirmQuit = true
+	return nil
+}
+
+func (m *RunModel) startNote() tea.Cmd {
+	m.noting = true
+	m.note.SetValue("")
+	return m.note.Focus()
+}
+
+func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
+	switch k.String() {
+	case "esc":
+		m.noting = false
+		m.note.Blur()
+		return nil
+	case "enter":
+		text := m.note.Value()
+		m.noting = false
+		m.note.Blur()
+		if text == "" {
+			return nil
+		}
+		d, op := m.d, m.cfg.Operator
+		return func() tea.Msg { return sentMsg{d.Note(context.Background(), op, text)} }
+	}
+	var cmd tea.Cmd
+	m.note, cmd = m.note.Update(k)
+	return cmd
+}
+
+// send delivers an input to the engine off the UI goroutine.
+func (m *RunModel) send(in engine.Input) tea.Cmd {
+	in.Operator = m.cfg.Operator
+	d := m.d
+	return func() tea.Msg { return sentMsg{d.Send(in)} }
+}
+
+func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
+	g := m.gate
+	step := g.ev.Step
+	switch {
+	case g.ev.Expect != "": // typed gate
+		switch k.String() {
+		case "esc":
+			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: g.input.Value()})
+		case "enter":
+			if g.input.Value() != g.ev.Expect {
+				g.hint = "that is not " + quote(g.ev.Expect) + "; type it exactly, or esc to refuse"
+				return nil
+			}
+			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
+		}
+		var cmd tea.Cmd
+		g.input, cmd = g.input.Update(k)
+		return cmd
+	case len(g.ev.Checklist) > 0 || g.ev.Gate == string(runbooks.GateNone): // manual step
+		switch k.String() {
+		case "up", "k":
+			g.cursor = max(0, g.cursor-1)
+		case "down", "j":
+			g.cursor = min(len(g.ticked)-1, g.cursor+1)
+		case " ", "x":
+			if len(g.ticked) > 0 && !g.ticked[g.cursor] {
+				return m.send(engine.Input{Step: step, Kind: engine.InputTick, Item: g.cursor})
+			}
+		case "enter":
+			if n := countUnticked(g.ticked); n > 0 {
+				g.hint = plural(n, "item is", "items are") + " not ticked yet: tick each with space"
+				return nil
+			}
+			return m.send(engine.Input{Step: step, Kind: engine.InputApprove})
+		case "esc":
+			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse})
+		case "n":
+			return m.startNote()
+		case "q":
+			return m.askQuit()
+		case "?":
+			m.showHelp = !m.showHelp
+		}
+		return nil
+	default: // confirm gate: y proceeds, any other key refuses
+		if k.String() == "y" {
+			return m.send(engine.Input{Step: step, Kind: engine.InputApprove})
+		}
+		return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: k.String()})
+	}
+}
+
+func countUnticked(ts []bool) int {
+	n := 0
+	for _, t := range ts {
+		if !t {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,276 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/repli-dr/repli/engine"
+)
+
+// Smallest usable screen; below it the screen says so instead of garbling.
+const (
+	minWidth  = 60
+	minHeight = 16
+)
+
+// View renders the whole screen, exactly width×height, so nothing scrolls.
+func (m *RunModel) View() string {
+	if m.width < minWidth || m.height < minHeight {
+		return fmt.Sprintf("repli needs at least %d×%d; this terminal is %d×%d.\nEnlarge it (the run goes on; nothing is lost).", minWidth, minHeight, m.width, m.height)
+	}
+	header := m.headerLine()
+	detail := m.detailLines()
+	help := m.helpLine()
+	rule := m.st.Rule.Render(strings.Repeat("─", m.width))
+
+	remaining := m.height - 5 - len(detail) // header, help and three rules
+	stepsH := min(len(m.steps), max(3, remaining*6/10))
+	logH := max(0, remaining-stepsH)
+
+	var b []string
+	b = append(b, header, rule)
+	b = append(b, m.stepLines(stepsH)...)
+	b = append(b, rule)
+	b = append(b, detail...)
+	b = append(b, rule)
+	b = append(b, m.logLines(logH)...)
+	b = append(b, help)
+	for i := range b {
+		b[i] = m.fit(b[i])
+	}
+	return strings.Join(b, "\n")
+}
+
+// fit truncates a line to the screen width.
+func (m *RunModel) fit(s string) string {
+	if lipgloss.Width(s) > m.width {
+		return ansi.Truncate(s, m.width, "…")
+	}
+	return s
+}
+
+func (m *RunModel) headerLine() string {
+	left := m.st.Header.Render("repli") + " · " + m.rb.Name + " · " + m.d.Options().Mode
+	if m.runID != 0 {
+		left += fmt.Sprintf(" · run %d", m.runID)
+	}
+	right := m.clock()
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// clock renders the RTO clock: elapsed since rto: start, against the target.
+func (m *RunModel) clock() string {
+	target := m.rb.RTO
+	tgt := ""
+	if target > 0 {
+		tgt = " / " + FormatDuration(target)
+	}
+	if m.rtoStart.IsZero() {
+		return m.st.Dim.Render("RTO not started" + tgt)
+	}
+	end := m.now
+	if !m.rtoStop.IsZero() {
+		end = m.rtoStop
+	}
+	elapsed := end.Sub(m.rtoStart)
+	text := "RTO " + FormatClock(elapsed) + tgt
+	if !m.rtoStop.IsZero() {
+		text += " stopped"
+	}
+	if target > 0 && elapsed > target {
+		return m.st.ClockOver.Render(text + " OVER")
+	}
+	return m.st.ClockOK.Render(text)
+}
+
+func (m *RunModel) stateStyle(s engine.StepState) lipgloss.Style {
+	switch s {
+	case engine.StepWaiting:
+		return m.st.Waiting
+	case engine.StepRunning:
+		return m.st.Running
+	case engine.StepSucceeded:
+		return m.st.Done
+	case engine.StepFailed:
+		return m.st.Fail
+	}
+	return m.st.Pending
+}
+
+// stepLines renders up to h step rows, scrolled so the focused step shows.
+func (m *RunModel) stepLines(h int) []string {
+	first := 0
+	if m.focus >= h {
+		first = m.focus - h + 1
+	}
+	idW := 4
+	for _, s := range m.steps {
+		idW = max(idW, min(22, len(s.step.ID)))
+	}
+	var out []string
+	for i := first; i < len(m.steps) && len(out) < h; i++ {
+		sv := m.steps[i]
+		marker := "  "
+		if i == m.focus && !m.closed {
+			marker = "› "
+		}
+		dur := ""
+		switch {
+		case !sv.ended.IsZero():
+			dur = FormatDuration(sv.ended.Sub(sv.began))
+		case !sv.began.IsZero():
+			dur = FormatDuration(m.now.Sub(sv.began))
+		}
+		label := m.stateStyle(sv.state).Render(fmt.Sprintf("%-10s", StateLabel(sv.state)))
+		titleW := max(8, m.width-2-11-idW-1-8)
+		title := ansi.Truncate(sv.step.Title, titleW, "…")
+		line := fmt.Sprintf("%s%s %-*s %-*s %7s", marker, label, idW, ansi.Truncate(sv.step.ID, idW, "…"), titleW, title, dur)
+		out = append(out, line)
+	}
+	return out
+}
+
+// detailLines shows the focused step, its gate, or the run's summary.
+func (m *RunModel) detailLines() []string {
+	if m.confirmQuit {
+		return []string{
+			m.st.Warn.Render("Stop driving this run and quit?"),
+			"The run stops where it is and stays in the audit trail; nothing is undone.",
+			m.st.Bold.Render("y") + " quit · any other key stays",
+		}
+	}
+	if m.ended != nil {
+		return m.summaryLines()
+	}
+	if len(m.steps) == 0 {
+		return nil
+	}
+	sv := m.steps[m.focus]
+	out := []string{m.st.Bold.Render(sv.step.ID) + " · " + sv.step.Title}
+	if m.gate != nil && m.gate.ev.Step == sv.step.ID {
+		out = append(out, m.gateLines()...)
+	} else if sv.state == engine.StepFailed && sv.reason != "" {
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+sv.reason), 3)...)
+	} else if site, doms := sv.step.Target(); site != "" {
+		out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", sv.step.Kind, site, strings.Join(doms, ", "))))
+	}
+	if m.noting {
+		out = append(out, m.note.View())
+	}
+	if m.errText != "" {
+		out = append(out, m.st.Error.Render(m.errText))
+	}
+	return out
+}
+
+func (m *RunModel) gateLines() []string {
+	g := m.gate
+	var out []string
+	switch {
+	case g.ev.Expect != "":
+		out = append(out, m.wrap(g.ev.Prompt, 2)...)
+		out = append(out, m.st.GateBox.Render(fmt.Sprintf("⏸ typed gate: type %q and press enter to proceed · esc refuses", g.ev.Expect)))
+		out = append(out, g.input.View())
+	case len(g.ev.Checklist) > 0 || g.ev.Gate == "none":
+		out = append(out, m.wrap(g.ev.Prompt, 2)...)
+		for i, item := range g.ev.Checklist {
+			box := "[ ]"
+			if g.ticked[i] {
+				box = "[✓]"
+			}
+			cur := "  "
+			if i == g.cursor {
+				cur = "› "
+			}
+			out = append(out, cur+box+" "+item)
+		}
+		out = append(out, m.st.GateBox.Render("⏸ manual step: space ticks an item · enter when the step is done · esc refuses"))
+	default:
+		out = append(out, m.wrap(g.ev.Prompt, 2)...)
+		out = append(out, m.st.GateBox.Render("⏸ confirm: press y to proceed · any other key refuses"))
+	}
+	if g.hint != "" {
+		out = append(out, m.st.Warn.Render(g.hint))
+	}
+	return out
+}
+
+func (m *RunModel) summaryLines() []string {
+	e := m.ended
+	style := m.st.Done
+	if e.Outcome != engine.OutcomeSucceeded {
+		style = m.st.Fail
+	}
+	out := []string{style.Render(fmt.Sprintf("Run %d %s in %s", m.runID, OutcomeLabel(e.Outcome), FormatDuration(e.Duration)))}
+	if e.RTOAchieved > 0 {
+		out = append(out, "Recovery time "+FormatDuration(e.RTOAchieved)+RTOVerdict(e.RTOAchieved, e.RTOTarget))
+	}
+	if e.Reason != "" {
+		out = append(out, m.wrap(e.Reason, 2)...)
+	}
+	out = append(out, m.st.Dim.Render("Audit trail: "+m.cfg.DB+" · repli history lists this run"))
+	return out
+}
+
+// wrap word-wraps text to the screen width, at most n lines.
+func (m *RunModel) wrap(s string, n int) []string {
+	lines := strings.Split(lipgloss.NewStyle().Width(m.width).Render(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+		lines[n-1] = ansi.Truncate(lines[n-1], m.width-1, "") + "…"
+	}
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	return lines
+}
+
+func (m *RunModel) logLines(h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	start := max(0, len(m.logs)-h)
+	out := make([]string, 0, h)
+	for _, l := range m.logs[start:] {
+		line := m.st.Dim.Render(l.at.Local().Format("15:04:05")) + " " + l.text
+		if l.warn {
+			line = m.st.Dim.Render(l.at.Local().Format("15:04:05")) + " " + m.st.Warn.Render(l.text)
+		}
+		out = append(out, line)
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+func (m *RunModel) helpLine() string {
+	var keys []string
+	switch {
+	case m.confirmQuit:
+		keys = []string{"y quit", "any key stay"}
+	case m.noting:
+		keys = []string{"enter save note", "esc cancel"}
+	case m.closed:
+		keys = []string{"q quit"}
+	case m.gate != nil && m.gate.ev.Expect != "":
+		keys = []string{"type the site name", "enter proceed", "esc refuse", "ctrl+c quit"}
+	case m.gate != nil && (len(m.gate.ev.Checklist) > 0 || m.gate.ev.Gate == "none"):
+		keys = []string{"↑↓ move", "space tick", "enter done", "esc refuse", "n note", "q quit"}
+	case m.gate != nil:
+		keys = []string{"y proceed", "any other key refuses", "ctrl+c quit"}
+	default:
+		keys = []string{"n note", "q quit"}
+	}
+	if m.showHelp && !m.closed {
+		keys = append(keys, "steps run in order; every action is journaled before it happens")
+	}
+	return m.st.Help.Render(strings.Join(keys, " · "))
+}
