@@ -476,6 +476,7 @@ func TestInterruptLeavesRunResumable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, referenceRunbook(t), false)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		_, err := h.eng.Run(ctx)

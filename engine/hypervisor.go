@@ -32,8 +32,11 @@ type Domain struct {
 
 // Hypervisor is what the engine needs from a site. engine/libvirt implements
 // it over go-libvirt, engine/sim over an in-memory lab. Every method must
-// return when ctx is done, whatever the far side does.
+// return when ctx is done, whatever the far side does: a hung daemon must
+// never hang the console.
 type Hypervisor interface {
+	// Info describes the site: it is also the cheap liveness probe.
+	Info(ctx context.Context) (SiteInfo, error)
 	// ListDomains returns every domain defined at the site, sorted by name.
 	ListDomains(ctx context.Context) ([]Domain, error)
 	// DomainState returns the current state of one domain.
@@ -45,8 +48,53 @@ type Hypervisor interface {
 	Shutdown(ctx context.Context, name string) error
 	// Destroy forces a domain off, like pulling the plug.
 	Destroy(ctx context.Context, name string) error
+	// Suspend pauses a running domain; Resume continues it.
+	Suspend(ctx context.Context, name string) error
+	Resume(ctx context.Context, name string) error
+	// DomainXML returns the persistent (inactive) definition of a domain.
+	DomainXML(ctx context.Context, name string) (string, error)
+	// Define creates or replaces a persistent domain from XML and returns
+	// its name.
+	Define(ctx context.Context, xml string) (string, error)
+	// Undefine removes a shut off domain's definition (and its snapshot
+	// metadata); disks are left alone.
+	Undefine(ctx context.Context, name string) error
+	// Snapshot creates, reverts to or deletes a named snapshot.
+	Snapshot(ctx context.Context, name string, op SnapshotOp, snapshot string) error
+	// SetAutostart turns autostart on or off.
+	SetAutostart(ctx context.Context, name string, on bool) error
+	// AgentPing asks the QEMU guest agent for guest-ping; nil when it answers.
+	AgentPing(ctx context.Context, name string) error
 	// Close releases the connection.
 	Close() error
+}
+
+// SnapshotOp is what Snapshot does.
+type SnapshotOp string
+
+// Snapshot operations.
+const (
+	SnapshotCreate SnapshotOp = "create"
+	SnapshotRevert SnapshotOp = "revert"
+	SnapshotDelete SnapshotOp = "delete"
+)
+
+// SiteInfo describes a site's hypervisor, for the readiness check.
+type SiteInfo struct {
+	Hostname          string `json:"hostname"`
+	LibvirtVersion    string `json:"libvirt_version"`
+	Hypervisor        string `json:"hypervisor"`
+	HypervisorVersion string `json:"hypervisor_version"`
+	// Hosts lists, for a site served by several hosts, each host's URI.
+	Hosts []string `json:"hosts,omitempty"`
+}
+
+// Watcher is implemented by hypervisors that push domain state changes
+// (libvirt lifecycle events), so the console shows them as they happen.
+type Watcher interface {
+	// Watch sends every state change until ctx is done; the channel is
+	// closed then, or when the connection drops.
+	Watch(ctx context.Context) (<-chan Domain, error)
 }
 
 // Errors a Hypervisor maps its failures to, checked with errors.Is.

@@ -10,6 +10,7 @@ var FaultKinds = map[string]string{
 	"ignore-shutdown": "SITE/DOMAIN ignores graceful shutdown requests (a guest without ACPI)",
 	"fail-start":      "SITE/DOMAIN fails to start",
 	"unreachable":     "SITE does not answer at all",
+	"no-agent":        "SITE/DOMAIN has no guest agent answering",
 }
 
 // Inject applies a fault written as KIND=SITE/DOMAIN or unreachable=SITE,
@@ -17,7 +18,7 @@ var FaultKinds = map[string]string{
 func (l *Lab) Inject(spec string) error {
 	kind, target, ok := strings.Cut(spec, "=")
 	if _, known := FaultKinds[kind]; !ok || !known {
-		return fmt.Errorf("fault %q: write it as KIND=SITE/DOMAIN with KIND one of ignore-shutdown, fail-start, unreachable", spec)
+		return fmt.Errorf("fault %q: write it as KIND=SITE/DOMAIN with KIND one of ignore-shutdown, fail-start, no-agent, unreachable", spec)
 	}
 	site, dom, hasDom := strings.Cut(target, "/")
 	if site == "" || (kind == "unreachable") == hasDom {
@@ -37,6 +38,8 @@ func (l *Lab) Inject(spec string) error {
 	switch kind {
 	case "ignore-shutdown":
 		d.ignoreShutdown = true
+	case "no-agent":
+		d.noAgent = true
 	case "fail-start":
 		d.failStart = "process exited while connecting to monitor: qemu-system-x86_64: could not open disk image"
 	}

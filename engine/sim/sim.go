@@ -76,7 +76,7 @@ func (l *Lab) AddDomain(site, name string, state engine.DomainState) {
 	s := l.Site(site)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s.domains[name] = &domain{name: name, state: state}
+	s.domains[name] = &domain{name: name, state: state, snapshots: map[string]engine.DomainState{}}
 }
 
 // Populate defines every domain the runbook names at every simulated site of
@@ -155,6 +155,7 @@ type Site struct {
 	name        string
 	domains     map[string]*domain
 	unreachable bool
+	watchers    []chan engine.Domain
 }
 
 type domain struct {
@@ -162,15 +163,34 @@ type domain struct {
 	state          engine.DomainState
 	next           engine.DomainState
 	at             time.Time // when next takes effect
+	xml            string
+	autostart      bool
+	snapshots      map[string]engine.DomainState
 	ignoreShutdown bool
 	failStart      string
+	noAgent        bool
 	ops            int
 }
 
 // settle applies a pending transition whose time has come.
-func (d *domain) settle(now time.Time) {
+func (s *Site) settle(d *domain, now time.Time) {
 	if d.next != "" && !now.Before(d.at) {
-		d.state, d.next = d.next, ""
+		s.set(d, d.next)
+	}
+}
+
+// set changes a domain's state and tells the watchers. Callers hold lab.mu.
+func (s *Site) set(d *domain, to engine.DomainState) {
+	d.next = ""
+	if d.state == to {
+		return
+	}
+	d.state = to
+	for _, w := range s.watchers {
+		select {
+		case w <- engine.Domain{Name: d.name, State: to}:
+		default: // a slow watcher misses a change rather than blocking the lab
+		}
 	}
 }
 
@@ -184,7 +204,7 @@ func (s *Site) lookup(name string) (*domain, error) {
 	if d == nil {
 		return nil, fmt.Errorf("%w: no domain named %q at sim://%s", engine.ErrDomainNotFound, name, s.name)
 	}
-	d.settle(time.Now())
+	s.settle(d, time.Now())
 	d.ops++
 	return d, nil
 }
@@ -199,7 +219,7 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	out := make([]engine.Domain, 0, len(s.domains))
 	now := time.Now()
 	for _, d := range s.domains {
-		d.settle(now)
+		s.settle(d, now)
 		out = append(out, engine.Domain{Name: d.name, State: d.state})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -232,9 +252,14 @@ func (s *Site) Shutdown(ctx context.Context, name string) error {
 	if d.ignoreShutdown || d.next != "" {
 		return nil
 	}
-	d.state = engine.StateShuttingDown
-	d.next = engine.StateShutoff
-	d.at = time.Now().Add(s.lab.duration(ShutdownTime, fmt.Sprintf("%s/%s/shutdown/%d", s.name, name, d.ops)))
+	s.set(d, engine.StateShuttingDown)
+	wait := s.lab.duration(ShutdownTime, fmt.Sprintf("%s/%s/shutdown/%d", s.name, name, d.ops))
+	d.next, d.at = engine.StateShutoff, time.Now().Add(wait)
+	time.AfterFunc(wait, func() {
+		s.lab.mu.Lock()
+		defer s.lab.mu.Unlock()
+		s.settle(d, time.Now())
+	})
 	return nil
 }
 
@@ -285,7 +310,7 @@ func (s *Site) blockingChange(ctx context.Context, name, verb string, r [2]time.
 	}
 	s.lab.mu.Lock()
 	defer s.lab.mu.Unlock()
-	d.state, d.next = to, ""
+	s.set(d, to)
 	return nil
 }
 
