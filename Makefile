@@ -43,3 +43,4 @@ fmt:
 
 clean:
 	rm -rf bin
+include $(wildcard mk/*.mk)

@@ -8,7 +8,7 @@ import (
 
 var (
 	runbookKeys  = []string{"version", "name", "title", "description", "rto", "sites", "steps"}
-	siteKeys     = []string{"uri"}
+	siteKeys     = []string{"uri", "uris"}
 	stepKeys     = []string{"id", "title", "gate", "rto", "manual", "checklist", "check", "shutdown", "start"}
 	checkKeys    = []string{"site", "domains", "state"}
 	shutdownKeys = []string{"site", "domains", "timeout", "force"}
@@ -75,9 +75,24 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 		if sf == nil {
 			continue
 		}
-		p.required(sf, what, "uri")
-		uri, _ := p.str(sf, "uri", what+" uri")
-		rb.Sites = append(rb.Sites, &Site{Name: k.Value, URI: uri, Pos: posOf(k)})
+		site := &Site{Name: k.Value, Pos: posOf(k)}
+		switch {
+		case sf.has("uri") && sf.has("uris"):
+			p.errf(sf.key["uris"], "%s has both uri and uris; use uri for one host, uris for several", what)
+		case sf.has("uri"):
+			site.URI, _ = p.str(sf, "uri", what+" uri")
+			site.URIs = []string{site.URI}
+		case sf.has("uris"):
+			var nodes []*yaml.Node
+			site.URIs, nodes = p.strList(sf.val["uris"], what+" uris")
+			p.noDuplicates(site.URIs, nodes, what+" uris")
+			if len(site.URIs) > 0 {
+				site.URI = site.URIs[0]
+			}
+		default:
+			p.errf(sf.node, "%s needs uri (its libvirt URI, e.g. qemu+ssh://kvm1.example/system)", what)
+		}
+		rb.Sites = append(rb.Sites, site)
 	}
 }
 
@@ -275,7 +290,7 @@ func (p *parser) noDuplicates(list []string, nodes []*yaml.Node, what string) {
 	seen := map[string]int{}
 	for i, d := range list {
 		if line, dup := seen[d]; dup {
-			p.errf(nodes[i], "%s names domain %q twice (first at line %d)", what, d, line)
+			p.errf(nodes[i], "%s names %q twice (first at line %d)", what, d, line)
 			continue
 		}
 		seen[d] = nodes[i].Line

@@ -29,10 +29,13 @@ type Runbook struct {
 	Steps       []*Step
 }
 
-// Site is one of the runbook's sites: a name and the libvirt URI that reaches it.
+// Site is one of the runbook's sites: a name and the libvirt URI that
+// reaches it. A site served by several hosts lists them all in URIs (URI is
+// then the first); a domain is found on whichever host has it.
 type Site struct {
 	Name string
 	URI  string
+	URIs []string
 	Pos  Pos
 }
 
