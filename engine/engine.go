@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,8 @@ type Options struct {
 	Poll time.Duration
 	// CallTimeout bounds each single hypervisor call.
 	CallTimeout time.Duration
+	// Resume continues a run from its journal instead of starting one.
+	Resume *Replay
 }
 
 // AutoOperator is the operator recorded for decisions made by --auto-approve.
@@ -50,8 +53,18 @@ type Engine struct {
 	seq      int64
 	states   map[string]StepState
 	actionID int64
-	started  time.Time
-	rtoStart time.Time
+
+	// Run progress, owned by the Run goroutine (rebuilt by replay on resume).
+	passed   map[string]bool // steps the run has moved past
+	approved map[string]bool // steps whose gate is answered yes
+	ticked   map[string]map[int]bool
+	attempts map[string]int
+	// resumeFailed holds, on resume, failed steps still waiting for a choice.
+	resumeFailed map[string]string
+	failures     []string // steps that failed and were skipped or continued past
+	started      time.Time
+	rtoStart     time.Time
+	rtoAchieved  time.Duration
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.
@@ -85,14 +98,18 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		}
 	}
 	e := &Engine{
-		rb:      rb,
-		sites:   sites,
-		journal: j,
-		opts:    opts,
-		events:  make(chan Event, 1024),
-		inputs:  make(chan Input, 16),
-		done:    make(chan struct{}),
-		states:  map[string]StepState{},
+		rb:       rb,
+		sites:    sites,
+		journal:  j,
+		opts:     opts,
+		events:   make(chan Event, 1024),
+		inputs:   make(chan Input, 16),
+		done:     make(chan struct{}),
+		states:   map[string]StepState{},
+		passed:   map[string]bool{},
+		approved: map[string]bool{},
+		ticked:   map[string]map[int]bool{},
+		attempts: map[string]int{},
 	}
 	for _, st := range rb.Steps {
 		e.states[st.ID] = StepPending
@@ -116,18 +133,41 @@ func (e *Engine) Options() Options { return e.opts }
 func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 	defer close(e.events)
 	defer close(e.done)
-	e.started = time.Now()
-	if err := e.emit(ctx, e.runStarted()); err != nil {
+	if err := e.open(ctx); err != nil {
 		return OutcomeRunning, err
 	}
 	outcome, reason := OutcomeSucceeded, ""
-	for _, st := range e.rb.Steps {
-		err := e.runStep(ctx, st)
+	for i := 0; i < len(e.rb.Steps); i++ {
+		st := e.rb.Steps[i]
+		if e.passed[st.ID] {
+			continue
+		}
+		var err error
+		if why, ok := e.resumeFailed[st.ID]; ok {
+			delete(e.resumeFailed, st.ID)
+			err = errors.New(why)
+		} else {
+			err = e.runStep(ctx, st)
+		}
 		if err == nil {
+			e.passed[st.ID] = true
 			continue
 		}
 		if errors.Is(err, errStopped) || ctx.Err() != nil {
 			return OutcomeRunning, err
+		}
+		choice, derr := e.onFailure(ctx, st, err)
+		if derr != nil {
+			return OutcomeRunning, derr
+		}
+		switch choice {
+		case ChoiceRetry:
+			i--
+			continue
+		case ChoiceSkip, ChoiceContinue:
+			e.passed[st.ID] = true
+			e.failures = append(e.failures, fmt.Sprintf("%s (%s after failure)", st.ID, choice))
+			continue
 		}
 		outcome, reason = OutcomeFailed, fmt.Sprintf("step %s failed: %v", st.ID, err)
 		if errors.Is(err, ErrRefused) {
@@ -135,14 +175,23 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		}
 		break
 	}
-	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOTarget: e.rb.RTO}
-	if !e.rtoStart.IsZero() {
-		end.RTOAchieved = e.rtoAchieved()
+	if outcome == OutcomeSucceeded && len(e.failures) > 0 {
+		outcome, reason = OutcomeFailed, fmt.Sprintf("%d step(s) did not succeed: %s", len(e.failures), strings.Join(e.failures, ", "))
 	}
+	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: e.rtoAchieved, RTOTarget: e.rb.RTO}
 	if err := e.emit(ctx, end); err != nil {
 		return OutcomeRunning, err
 	}
 	return outcome, nil
+}
+
+// open starts the run, or picks it up from its journal.
+func (e *Engine) open(ctx context.Context) error {
+	if e.opts.Resume == nil {
+		e.started = time.Now()
+		return e.emit(ctx, e.runStarted())
+	}
+	return e.resume(ctx)
 }
 
 func (e *Engine) runStarted() *RunStarted {
@@ -214,10 +263,11 @@ func (e *Engine) state(id string) StepState {
 	return e.states[id]
 }
 
-func (e *Engine) rtoAchieved() time.Duration { return time.Since(e.rtoStart) }
-
+// runStep takes a step from wherever it is (pending, or mid-way on resume)
+// to success, or returns why it failed.
 func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
-	if st.Gate != runbooks.GateNone || st.Kind == runbooks.KindManual {
+	needsGate := st.Gate != runbooks.GateNone || st.Kind == runbooks.KindManual
+	if needsGate && !e.approved[st.ID] {
 		if err := e.gate(ctx, st); err != nil {
 			if errors.Is(err, ErrRefused) {
 				if serr := e.setState(ctx, st, StepFailed, err.Error()); serr != nil {
@@ -226,16 +276,19 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 			}
 			return err
 		}
+		e.approved[st.ID] = true
 	}
-	if st.RTO == runbooks.RTOStart {
+	if st.RTO == runbooks.RTOStart && e.rtoStart.IsZero() {
 		e.rtoStart = time.Now()
 		if err := e.emit(ctx, &RTOStarted{Step: st.ID}); err != nil {
 			return err
 		}
 	}
 	if st.Kind != runbooks.KindManual {
-		if err := e.setState(ctx, st, StepRunning, ""); err != nil {
-			return err
+		if e.state(st.ID) != StepRunning {
+			if err := e.setState(ctx, st, StepRunning, ""); err != nil {
+				return err
+			}
 		}
 		if err := e.execute(ctx, st); err != nil {
 			if errors.Is(err, errStopped) || ctx.Err() != nil {
@@ -250,8 +303,9 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 	if err := e.setState(ctx, st, StepSucceeded, ""); err != nil {
 		return err
 	}
-	if st.RTO == runbooks.RTOStop && !e.rtoStart.IsZero() {
-		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: e.rtoAchieved(), Target: e.rb.RTO})
+	if st.RTO == runbooks.RTOStop && !e.rtoStart.IsZero() && e.rtoAchieved == 0 {
+		e.rtoAchieved = time.Since(e.rtoStart)
+		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: e.rtoAchieved, Target: e.rb.RTO})
 	}
 	return nil
 }

@@ -54,6 +54,19 @@ func (j *memJournal) find(kind string) []engine.Event {
 	return out
 }
 
+func approveAll(h *harness, g *engine.GateOpened, op string) {
+	for i := range g.Checklist {
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputTick, Item: i, Operator: op})
+	}
+	h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: g.Expect, Operator: op})
+}
+
+func abortOnFailure(h *harness) func(f *engine.FailureOpened) {
+	return func(f *engine.FailureOpened) {
+		h.eng.Send(engine.Input{Step: f.Step, Kind: engine.InputAbort, Operator: "bob"})
+	}
+}
+
 type harness struct {
 	t       *testing.T
 	rb      *runbooks.Runbook
@@ -112,6 +125,11 @@ func newHarness(t *testing.T, rb *runbooks.Runbook, auto bool, faults ...string)
 
 // run runs the engine; answer is called for every gate that opens.
 func (h *harness) run(answer func(g *engine.GateOpened)) (engine.Outcome, error) {
+	return h.runWith(answer, nil)
+}
+
+// runWith also calls onFailure for every failure prompt.
+func (h *harness) runWith(answer func(g *engine.GateOpened), onFailure func(f *engine.FailureOpened)) (engine.Outcome, error) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -128,6 +146,9 @@ func (h *harness) run(answer func(g *engine.GateOpened)) (engine.Outcome, error)
 		h.seen <- ev
 		if g, ok := ev.(*engine.GateOpened); ok && answer != nil {
 			go answer(g)
+		}
+		if f, ok := ev.(*engine.FailureOpened); ok && onFailure != nil {
+			go onFailure(f)
 		}
 	}
 	r := <-done
@@ -302,7 +323,7 @@ func TestManualStepNeedsEveryItemTicked(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, referenceRunbook(t), false)
 	var once sync.Once
-	outcome, _ := h.run(func(g *engine.GateOpened) {
+	outcome, _ := h.runWith(func(g *engine.GateOpened) {
 		if g.Step == "announce" {
 			// Done before ticking: refused by the engine, then tick and finish.
 			h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Operator: "alice"})
@@ -313,7 +334,7 @@ func TestManualStepNeedsEveryItemTicked(t *testing.T) {
 			return
 		}
 		once.Do(func() { h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputRefuse, Operator: "bob"}) })
-	})
+	}, abortOnFailure(h))
 	if outcome != engine.OutcomeAborted {
 		t.Fatalf("outcome %s, want aborted", outcome)
 	}
@@ -326,16 +347,13 @@ func TestManualStepNeedsEveryItemTicked(t *testing.T) {
 func TestGateRefusedAbortsWithoutActing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, referenceRunbook(t), false)
-	outcome, err := h.run(func(g *engine.GateOpened) {
+	outcome, err := h.runWith(func(g *engine.GateOpened) {
 		if g.Step == "stop-primary" {
 			h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputRefuse, Text: "n", Operator: "bob"})
 			return
 		}
-		for i := range g.Checklist {
-			h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputTick, Item: i, Operator: "bob"})
-		}
-		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Operator: "bob"})
-	})
+		approveAll(h, g, "bob")
+	}, abortOnFailure(h))
 	if err != nil || outcome != engine.OutcomeAborted {
 		t.Fatalf("outcome %s err %v, want aborted", outcome, err)
 	}

@@ -17,6 +17,10 @@ const (
 	InputApprove InputKind = iota
 	InputRefuse
 	InputTick
+	// After a failure:
+	InputRetry
+	InputSkip
+	InputAbort
 )
 
 // Input is an operator's answer to an open gate. Inputs for a step that is
@@ -28,6 +32,8 @@ type Input struct {
 	Text     string // InputApprove on a typed gate: what the operator typed
 	Operator string
 }
+
+func isRefusal(err error) bool { return errors.Is(err, ErrRefused) }
 
 // ErrRunOver is returned when an input arrives after the run ended.
 var ErrRunOver = errors.New("the run is over")
@@ -81,18 +87,26 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 		checklist = st.Manual.Checklist
 		open.Checklist = checklist
 	}
-	if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
-		return err
+	if e.state(st.ID) != StepWaiting {
+		if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
+			return err
+		}
 	}
 	if err := e.emit(ctx, open); err != nil {
 		return err
 	}
 	opened := time.Now()
 	ticked := make([]bool, len(checklist))
+	for i := range ticked {
+		ticked[i] = e.ticked[st.ID][i]
+	}
 
 	if e.opts.AutoApprove {
 		for i, item := range checklist {
-			if err := e.emit(ctx, &ChecklistTicked{Step: st.ID, Item: i, Text: item, Operator: AutoOperator}); err != nil {
+			if ticked[i] {
+				continue
+			}
+			if err := e.tick(ctx, st.ID, i, item, AutoOperator); err != nil {
 				return err
 			}
 		}
@@ -115,7 +129,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				continue
 			}
 			ticked[in.Item] = true
-			if err := e.emit(ctx, &ChecklistTicked{Step: st.ID, Item: in.Item, Text: checklist[in.Item], Operator: in.Operator}); err != nil {
+			if err := e.tick(ctx, st.ID, in.Item, checklist[in.Item], in.Operator); err != nil {
 				return err
 			}
 		case InputRefuse:
@@ -139,6 +153,18 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 			return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)})
 		}
 	}
+}
+
+// tick records a checklist item as done; a resumed run does not ask again.
+func (e *Engine) tick(ctx context.Context, step string, item int, text, operator string) error {
+	if err := e.emit(ctx, &ChecklistTicked{Step: step, Item: item, Text: text, Operator: operator}); err != nil {
+		return err
+	}
+	if e.ticked[step] == nil {
+		e.ticked[step] = map[int]bool{}
+	}
+	e.ticked[step][item] = true
+	return nil
 }
 
 func countFalse(bs []bool) int {

@@ -305,6 +305,26 @@ func (p *parser) boolean(f *fields, key, what string) bool {
 	return n.Value == "true"
 }
 
+func (p *parser) integer(f *fields, key, what string, lo, hi int) int {
+	if !f.has(key) {
+		return 0
+	}
+	n := p.resolve(f.val[key])
+	if n == nil {
+		return 0
+	}
+	v, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		p.errf(n, "%s must be a whole number, not %s", what, describe(n))
+		return 0
+	}
+	if v < lo || v > hi {
+		p.errf(n, "%s must be between %d and %d, not %d", what, lo, hi, v)
+		return 0
+	}
+	return v
+}
+
 func (p *parser) duration(f *fields, key, what string) time.Duration {
 	s, n := p.str(f, key, what)
 	if n == nil || s == "" {

@@ -9,7 +9,8 @@ import (
 var (
 	runbookKeys  = []string{"version", "name", "title", "description", "rto", "sites", "steps"}
 	siteKeys     = []string{"uri", "uris"}
-	stepKeys     = []string{"id", "title", "gate", "rto", "manual", "checklist", "check", "shutdown", "start"}
+	stepKeys     = []string{"id", "title", "gate", "rto", "on_failure", "retries", "retry_delay", "manual", "checklist", "check", "shutdown", "start"}
+	onFailures   = []string{string(OnFailureAsk), string(OnFailureAbort), string(OnFailureContinue)}
 	checkKeys    = []string{"site", "domains", "state"}
 	shutdownKeys = []string{"site", "domains", "timeout", "force"}
 	startKeys    = []string{"site", "domains", "groups", "timeout"}
@@ -255,6 +256,18 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 				p.warnf(gn, "%s stops domains without asking anyone (gate: none)", what)
 			}
 		}
+	}
+	if of, on := p.str(f, "on_failure", what+" on_failure"); on != nil {
+		if !contains(onFailures, of) {
+			p.errf(on, "%s: on_failure must be ask, abort or continue, not %q%s", what, of, suggest(of, onFailures))
+		} else {
+			st.OnFailure = OnFailure(of)
+		}
+	}
+	st.Retries = p.integer(f, "retries", what+" retries", 0, 100)
+	st.RetryDelay = DefaultRetryDelay
+	if d := p.duration(f, "retry_delay", what+" retry_delay"); d > 0 {
+		st.RetryDelay = d
 	}
 	if r, rn := p.str(f, "rto", what+" rto"); rn != nil {
 		if !contains(rtoMarks, r) {

@@ -97,6 +97,19 @@ const (
 	RTOStop  RTOMark = "stop"
 )
 
+// OnFailure is a step's failure policy.
+type OnFailure string
+
+// Failure policies.
+const (
+	OnFailureAsk      OnFailure = "ask"
+	OnFailureAbort    OnFailure = "abort"
+	OnFailureContinue OnFailure = "continue"
+)
+
+// DefaultRetryDelay is the first wait before an automatic retry; it doubles.
+const DefaultRetryDelay = 5 * time.Second
+
 // Kind is what a step does.
 type Kind string
 
@@ -119,6 +132,12 @@ type Step struct {
 	Kind  Kind
 	Gate  Gate
 	RTO   RTOMark
+
+	// OnFailure is what happens when the step fails after its retries:
+	// empty means ask when a person drives the run, abort otherwise.
+	OnFailure  OnFailure
+	Retries    int
+	RetryDelay time.Duration
 
 	Manual   *Manual
 	Check    *Check

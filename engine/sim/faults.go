@@ -11,6 +11,7 @@ var FaultKinds = map[string]string{
 	"fail-start":      "SITE/DOMAIN fails to start",
 	"unreachable":     "SITE does not answer at all",
 	"no-agent":        "SITE/DOMAIN has no guest agent answering",
+	"flaky-start":     "SITE/DOMAIN fails its first start, then starts",
 }
 
 // Inject applies a fault written as KIND=SITE/DOMAIN or unreachable=SITE,
@@ -18,7 +19,7 @@ var FaultKinds = map[string]string{
 func (l *Lab) Inject(spec string) error {
 	kind, target, ok := strings.Cut(spec, "=")
 	if _, known := FaultKinds[kind]; !ok || !known {
-		return fmt.Errorf("fault %q: write it as KIND=SITE/DOMAIN with KIND one of ignore-shutdown, fail-start, no-agent, unreachable", spec)
+		return fmt.Errorf("fault %q: write it as KIND=SITE/DOMAIN with KIND one of ignore-shutdown, fail-start, flaky-start, no-agent, unreachable", spec)
 	}
 	site, dom, hasDom := strings.Cut(target, "/")
 	if site == "" || (kind == "unreachable") == hasDom {
@@ -38,6 +39,8 @@ func (l *Lab) Inject(spec string) error {
 	switch kind {
 	case "ignore-shutdown":
 		d.ignoreShutdown = true
+	case "flaky-start":
+		d.failStart, d.failStartOnce = "monitor socket did not show up", true
 	case "no-agent":
 		d.noAgent = true
 	case "fail-start":

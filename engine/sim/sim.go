@@ -168,6 +168,7 @@ type domain struct {
 	snapshots      map[string]engine.DomainState
 	ignoreShutdown bool
 	failStart      string
+	failStartOnce  bool
 	noAgent        bool
 	ops            int
 }
@@ -271,7 +272,11 @@ func (s *Site) Start(ctx context.Context, name string) error {
 			return fmt.Errorf("%w: domain %s is already %s", engine.ErrInvalidOperation, name, d.state)
 		}
 		if d.failStart != "" {
-			return fmt.Errorf("internal error: %s", d.failStart)
+			err := fmt.Errorf("internal error: %s", d.failStart)
+			if d.failStartOnce {
+				d.failStart = ""
+			}
+			return err
 		}
 		return nil
 	}, engine.StateRunning)
