@@ -24,6 +24,8 @@ func (m *RunModel) apply(ev engine.Event) {
 			warn = e.State == engine.StepFailed
 		case *engine.GateDecided:
 			warn = !e.Approved
+		case *engine.FailureOpened:
+			warn = true
 		}
 		m.logs = append(m.logs, logLine{at: at, text: line, warn: warn})
 		if len(m.logs) > maxLogLines {
@@ -76,6 +78,17 @@ func (m *RunModel) apply(ev engine.Event) {
 		if m.gate != nil && m.gate.ev.Step == e.Step {
 			m.gate = nil
 		}
+	case *engine.FailureOpened:
+		m.failure = e
+		if i, ok := m.index[e.Step]; ok {
+			m.focus = i
+		}
+	case *engine.FailureDecided:
+		if m.failure != nil && m.failure.Step == e.Step {
+			m.failure = nil
+		}
+	case *engine.RunResumed:
+		m.runID = e.RunID
 	case *engine.RTOStarted:
 		m.rtoStart = at
 	case *engine.RTOStopped:

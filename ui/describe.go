@@ -53,6 +53,22 @@ func EventLine(ev engine.Event) string {
 			prefix = "! "
 		}
 		return fmt.Sprintf("%s %s%s", e.Step, prefix, e.Message)
+	case *engine.FailureOpened:
+		return fmt.Sprintf("%s failed: retry, skip or abort? (%s)", e.Step, e.Error)
+	case *engine.FailureDecided:
+		return fmt.Sprintf("%s: %s (decided by %s)", e.Step, e.Choice, e.Operator)
+	case *engine.RunResumed:
+		s := fmt.Sprintf("run %d resumed by %s after %s away", e.RunID, e.Operator, FormatDuration(e.Gap))
+		if e.InDoubt > 0 {
+			s += fmt.Sprintf("; %d action(s) in doubt, checking live state", e.InDoubt)
+		}
+		return s
+	case *engine.ActionReconciled:
+		verdict := "not done: the step will check and act again"
+		if e.Done {
+			verdict = "done"
+		}
+		return fmt.Sprintf("%s in doubt: %s %s/%s: %s (%s)", e.Step, e.Verb, e.Site, e.Domain, verdict, e.Note)
 	case *engine.NoteAdded:
 		return fmt.Sprintf("note by %s: %s", e.Operator, e.Text)
 	case *engine.RTOStarted:

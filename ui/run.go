@@ -103,6 +103,7 @@ type RunModel struct {
 	index    map[string]int
 	focus    int
 	gate     *gateView
+	failure  *engine.FailureOpened
 	logs     []logLine
 	rtoStart time.Time
 	rtoStop  time.Time
@@ -204,6 +205,8 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 			return tea.Quit
 		}
 		return nil
+	case m.failure != nil:
+		return m.failureKey(k)
 	case m.gate != nil:
 		return m.gateKey(k)
 	}
@@ -310,6 +313,22 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: k.String()})
 	}
+}
+
+// failureKey answers a failed step's question. Unknown keys do nothing:
+// after a failure no key should have a consequence the operator did not pick.
+func (m *RunModel) failureKey(k tea.KeyMsg) tea.Cmd {
+	kinds := map[string]engine.InputKind{"r": engine.InputRetry, "s": engine.InputSkip, "a": engine.InputAbort}
+	if kind, ok := kinds[k.String()]; ok {
+		return m.send(engine.Input{Step: m.failure.Step, Kind: kind})
+	}
+	switch k.String() {
+	case "n":
+		return m.startNote()
+	case "q":
+		return m.askQuit()
+	}
+	return nil
 }
 
 func countUnticked(ts []bool) int {

@@ -154,7 +154,10 @@ func (m *RunModel) detailLines() []string {
 	}
 	sv := m.steps[m.focus]
 	out := []string{m.st.Bold.Render(sv.step.ID) + " · " + sv.step.Title}
-	if m.gate != nil && m.gate.ev.Step == sv.step.ID {
+	if m.failure != nil && m.failure.Step == sv.step.ID {
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+m.failure.Error), 3)...)
+		out = append(out, m.st.GateBox.Render("⏸ the step failed: r retry it · s skip it (the run will not count as a success) · a abort the run"))
+	} else if m.gate != nil && m.gate.ev.Step == sv.step.ID {
 		out = append(out, m.gateLines()...)
 	} else if sv.state == engine.StepFailed && sv.reason != "" {
 		out = append(out, m.wrap(m.st.Error.Render("✗ "+sv.reason), 3)...)
@@ -260,6 +263,8 @@ func (m *RunModel) helpLine() string {
 		keys = []string{"enter save note", "esc cancel"}
 	case m.closed:
 		keys = []string{"q quit"}
+	case m.failure != nil:
+		keys = []string{"r retry", "s skip", "a abort", "n note", "q quit"}
 	case m.gate != nil && m.gate.ev.Expect != "":
 		keys = []string{"type the site name", "enter proceed", "esc refuse", "ctrl+c quit"}
 	case m.gate != nil && (len(m.gate.ev.Checklist) > 0 || m.gate.ev.Gate == "none"):

@@ -10,7 +10,7 @@ import (
 type demoFlags = runFlags
 
 func newDemoCmd() *cobra.Command {
-	f := demoFlags{speed: 4}
+	var f demoFlags
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Open the bundled annual drill on a simulated two-site lab",
@@ -25,8 +25,7 @@ trail like any other, so repli history lists it afterwards.`,
 	dbFlag(cmd, &f.db)
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "answer every gate and tick every checklist item (recorded as such)")
-	simFlags(cmd, &f)
-	cmd.Flags().Lookup("speed").DefValue = "4"
+	simFlags(cmd, &f, 4)
 	return cmd
 }
 

@@ -34,10 +34,17 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 		if line := ui.EventLine(ev); line != "" {
 			fmt.Fprintf(out, "%s %s\n", m.At.Local().Format("15:04:05"), line)
 		}
-		if g, ok := ev.(*engine.GateOpened); ok && !eng.Options().AutoApprove {
-			if err := promptGate(ctx, out, lines, eng, g, eng.Options().Operator); err != nil {
-				cancel()
+		var err error
+		switch e := ev.(type) {
+		case *engine.GateOpened:
+			if !eng.Options().AutoApprove {
+				err = promptGate(ctx, out, lines, eng, e, eng.Options().Operator)
 			}
+		case *engine.FailureOpened:
+			err = promptFailure(ctx, out, lines, eng, e, eng.Options().Operator)
+		}
+		if err != nil {
+			cancel()
 		}
 	}
 	if runID != 0 {
@@ -48,22 +55,39 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 	return nil
 }
 
+// readLine prints a prompt and reads one answer. End of input means nobody
+// is there to answer: the run stops where it is and stays resumable.
+func readLine(ctx context.Context, out io.Writer, lines <-chan string, prompt string) (string, error) {
+	fmt.Fprint(out, prompt)
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			fmt.Fprintln(out, "\nend of input: nobody to answer; stopping here (the run can be resumed)")
+			return "", io.EOF
+		}
+		return strings.TrimSpace(l), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, f *engine.FailureOpened, op string) error {
+	for {
+		ans, err := readLine(ctx, out, lines, "  r retry · s skip this step · a abort the run: ")
+		if err != nil {
+			return err
+		}
+		kind, ok := map[string]engine.InputKind{"r": engine.InputRetry, "retry": engine.InputRetry, "s": engine.InputSkip, "skip": engine.InputSkip, "a": engine.InputAbort, "abort": engine.InputAbort}[ans]
+		if ok {
+			return eng.Send(engine.Input{Step: f.Step, Kind: kind, Operator: op})
+		}
+	}
+}
+
 // promptGate asks the operator on stdin. End of input means nobody is there
 // to answer: the run stops where it is and stays resumable.
 func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, g *engine.GateOpened, op string) error {
-	read := func(prompt string) (string, error) {
-		fmt.Fprint(out, prompt)
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				fmt.Fprintln(out, "\nend of input: nobody to answer the gate; stopping (resumable)")
-				return "", io.EOF
-			}
-			return strings.TrimSpace(l), nil
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
+	read := func(prompt string) (string, error) { return readLine(ctx, out, lines, prompt) }
 	fmt.Fprintf(out, "  %s\n", g.Prompt)
 	for i, item := range g.Checklist {
 		for {

@@ -55,14 +55,14 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every gate and tick every checklist item (recorded as such)")
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	fl.StringVar(&f.mode, "mode", "test", "run mode: "+strings.Join(modes, ", "))
-	simFlags(cmd, &f)
+	simFlags(cmd, &f, 1)
 	return cmd
 }
 
 // simFlags are the knobs of the simulated lab (sim:// sites only).
-func simFlags(cmd *cobra.Command, f *runFlags) {
+func simFlags(cmd *cobra.Command, f *runFlags, speed float64) {
 	fl := cmd.Flags()
-	fl.Float64Var(&f.speed, "speed", 1, "simulated sites only: run the lab and the runbook's timeouts this many times faster")
+	fl.Float64Var(&f.speed, "speed", speed, "simulated sites only: run the lab and the runbook's timeouts this many times faster")
 	fl.Int64Var(&f.seed, "seed", 1, "simulated sites only: seed of the lab's timings")
 	fl.StringArrayVar(&f.faults, "fault", nil, "simulated sites only: inject a fault, e.g. ignore-shutdown=primary/app-02, fail-start=secondary/web-01, unreachable=primary")
 }
@@ -137,46 +137,61 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	defer func() {
-		for _, hv := range sites {
-			hv.Close()
-		}
-	}()
+	defer closeAll(sites)
 	db, err := store.Open(ctx, dbPath(f.db))
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	defer db.Close()
 
-	scale := 1.0
+	opts := consoleOptions(uris, f.autoApprove)
+	opts.Mode = f.mode
 	if lab != nil {
-		scale = lab.Speed()
-	}
-	host, _ := os.Hostname()
-	opts := engine.Options{
-		Mode:        f.mode,
-		Operator:    operator(),
-		Host:        host,
-		SSHClient:   os.Getenv("SSH_CONNECTION"),
-		Version:     repliVersion(),
-		URIs:        uris,
-		AutoApprove: f.autoApprove,
-		TimeScale:   scale,
+		opts.TimeScale = lab.Speed()
 	}
 	runID, err := db.CreateRun(ctx, store.RunInfo{
 		Runbook: rb.Name, Title: rb.Title, File: rb.File, SHA256: rb.SHA256(), Mode: f.mode,
-		Operator: opts.Operator, Host: host, AutoApprove: f.autoApprove, RTOTarget: rb.RTO,
+		Operator: opts.Operator, Host: opts.Host, AutoApprove: f.autoApprove, RTOTarget: rb.RTO,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	opts.RunID = runID
+	if lab != nil {
+		if err := lab.Persist(sim.StatePath(db.Path(), runID)); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	return drive(cmd, rb, sites, db, opts, f.plain)
+}
+
+// consoleOptions are the engine options that describe this console.
+func consoleOptions(uris map[string]string, auto bool) engine.Options {
+	host, _ := os.Hostname()
+	return engine.Options{
+		Operator:    operator(),
+		Host:        host,
+		SSHClient:   os.Getenv("SSH_CONNECTION"),
+		Version:     repliVersion(),
+		URIs:        uris,
+		AutoApprove: auto,
+	}
+}
+
+func closeAll(sites map[string]engine.Hypervisor) {
+	for _, hv := range sites {
+		hv.Close()
+	}
+}
+
+// drive runs the engine with its consumer (the TUI or the plain printer)
+// and maps how it ended to an exit code.
+func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, opts engine.Options, plain bool) error {
 	eng, err := engine.New(rb, sites, db, opts)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	type result struct {
 		outcome engine.Outcome
@@ -189,26 +204,34 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	}()
 
 	out := cmd.OutOrStdout()
-	useTUI := !f.plain && isTerminal(out)
-	if useTUI {
+	if !plain && isTerminal(out) {
 		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: ui.NewRenderer(os.Stdout)})
 		cancel() // the UI is gone: stop the run where it is, resumable
 	} else {
 		err = printPlain(ctx, out, cmd.InOrStdin(), eng, db, cancel)
 	}
 	res := <-done
-	if err != nil && res.err == nil {
-		return withCode(exitUsage, err)
-	}
-	if res.err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "repli: run %d stopped before its end: %v\n", runID, res.err)
-		fmt.Fprintf(cmd.ErrOrStderr(), "repli: the audit trail %s holds everything done so far\n", db.Path())
+	switch {
+	case errors.Is(res.err, engine.ErrRunEnded):
+		return withCode(exitUsage, fmt.Errorf("run %d: %w", opts.RunID, res.err))
+	case res.err != nil:
+		fmt.Fprintf(cmd.ErrOrStderr(), "repli: run %d stopped before its end: %v\n", opts.RunID, res.err)
+		fmt.Fprintf(cmd.ErrOrStderr(), "repli: everything done so far is in %s; carry on with: repli resume %d%s\n", db.Path(), opts.RunID, dbHint(db.Path()))
 		return withCode(exitStopped, errSilent)
-	}
-	if res.outcome != engine.OutcomeSucceeded {
+	case err != nil:
+		return withCode(exitUsage, err)
+	case res.outcome != engine.OutcomeSucceeded:
 		return withCode(exitFailed, errSilent)
 	}
 	return nil
+}
+
+// dbHint is the --db flag to repeat in a suggested command, if not default.
+func dbHint(path string) string {
+	if path == store.DefaultPath() {
+		return ""
+	}
+	return " --db " + path
 }
 
 func isTerminal(w io.Writer) bool {

@@ -27,7 +27,11 @@ func (s *Site) mutate(name string, fn func(d *domain) error) error {
 	if err != nil {
 		return err
 	}
-	return fn(d)
+	if err := fn(d); err != nil {
+		return err
+	}
+	_ = s.lab.save()
+	return nil
 }
 
 func invalid(name string, d *domain, why string) error {
@@ -91,9 +95,10 @@ func (s *Site) Define(ctx context.Context, domXML string) (string, error) {
 	}
 	if d := s.domains[v.Name]; d != nil {
 		d.xml = domXML
-		return v.Name, nil
+	} else {
+		s.domains[v.Name] = &domain{name: v.Name, state: engine.StateShutoff, xml: domXML, snapshots: map[string]engine.DomainState{}}
 	}
-	s.domains[v.Name] = &domain{name: v.Name, state: engine.StateShutoff, xml: domXML, snapshots: map[string]engine.DomainState{}}
+	_ = s.lab.save()
 	return v.Name, nil
 }
 

@@ -30,6 +30,8 @@ type Lab struct {
 	speed float64
 	sites map[string]*Site
 	ops   int64
+	// statePath, when set, is where every change is saved (see Persist).
+	statePath string
 }
 
 // NewLab returns an empty lab. speed > 1 makes everything faster.
@@ -187,6 +189,7 @@ func (s *Site) set(d *domain, to engine.DomainState) {
 		return
 	}
 	d.state = to
+	_ = s.lab.save() // best effort: the simulation goes on if the file cannot be written
 	for _, w := range s.watchers {
 		select {
 		case w <- engine.Domain{Name: d.name, State: to}:
@@ -256,6 +259,7 @@ func (s *Site) Shutdown(ctx context.Context, name string) error {
 	s.set(d, engine.StateShuttingDown)
 	wait := s.lab.duration(ShutdownTime, fmt.Sprintf("%s/%s/shutdown/%d", s.name, name, d.ops))
 	d.next, d.at = engine.StateShutoff, time.Now().Add(wait)
+	_ = s.lab.save()
 	time.AfterFunc(wait, func() {
 		s.lab.mu.Lock()
 		defer s.lab.mu.Unlock()

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/engine/sim"
+	"github.com/repli-dr/repli/store"
+)
+
+func newResumeCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "resume RUN_ID",
+		Short: "Carry on with a run that stopped before its end",
+		Long: `Carry on with a run whose console stopped (SSH dropped, laptop closed,
+process killed). The run continues from its audit trail with the runbook it
+was started with: answered gates are not asked again, and an action whose
+outcome was never recorded is checked against the live state before anything
+is done. The RTO clock counts the time the console was gone.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", args[0]))
+			}
+			return resumeRun(cmd, id, f)
+		},
+	}
+	dbFlag(cmd, &f.db)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
+	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every remaining gate and checklist item (recorded as such)")
+	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
+	return cmd
+}
+
+func resumeRun(cmd *cobra.Command, id int64, f runFlags) error {
+	ctx := cmd.Context()
+	db, err := store.Open(ctx, dbPath(f.db))
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer db.Close()
+	run, err := db.Run(ctx, id)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if run.Outcome != engine.OutcomeRunning {
+		return withCode(exitUsage, fmt.Errorf("run %d already ended (%s); there is nothing to resume", id, run.Outcome))
+	}
+	events, err := db.Events(ctx, id)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	rb, rep, err := engine.LoadReplay(events)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
+	}
+	for name, uri := range rep.Started.Sites {
+		if s := rb.Site(name); s != nil && uri != s.URI {
+			f.sites = append([]string{name + "=" + uri}, f.sites...)
+		}
+	}
+	uris, err := siteURIs(rb, f.sites)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	f.speed, f.seed = rep.Started.TimeScale, 1
+	sites, lab, err := connect(ctx, rb, uris, f)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer closeAll(sites)
+	if lab != nil {
+		if err := lab.Persist(sim.StatePath(db.Path(), id)); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	opts := consoleOptions(uris, f.autoApprove)
+	opts.RunID, opts.Mode, opts.Resume = id, rep.Started.Mode, rep
+	opts.TimeScale = rep.Started.TimeScale
+	return drive(cmd, rb, sites, db, opts, f.plain)
+}
