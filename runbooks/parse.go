@@ -128,6 +128,10 @@ func (p *parser) parse(src []byte) *Runbook {
 		p.errf(root, "document is nested more than %d levels deep", MaxDepth)
 		return nil
 	}
+	if n, at := expandedSize(root, map[*yaml.Node]int{}); n > maxNodes {
+		p.errf(at, "aliases expand to more than %d nodes (an alias bomb?); refusing the document", maxNodes)
+		return nil
+	}
 	rb := &Runbook{File: p.file, Source: src}
 	p.runbook(root, rb)
 	return rb
@@ -163,6 +167,42 @@ func findTab(src []byte) (Pos, bool) {
 		}
 	}
 	return Pos{}, false
+}
+
+// expandedSize counts the nodes the document holds once every alias is
+// expanded, memoised per node so the count itself stays cheap. It returns the
+// alias that pushed the count over the limit, for the message.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) (int, *yaml.Node) {
+	if n == nil {
+		return 0, nil
+	}
+	if v, ok := memo[n]; ok {
+		return v, nil
+	}
+	memo[n] = maxNodes + 1 // a cycle counts as too big
+	size, culprit := 1, (*yaml.Node)(nil)
+	if n.Kind == yaml.AliasNode {
+		s, c := expandedSize(n.Alias, memo)
+		size, culprit = s, c
+		if culprit == nil && s > maxNodes {
+			culprit = n
+		}
+	}
+	for _, c := range n.Content {
+		s, cc := expandedSize(c, memo)
+		size += s
+		if culprit == nil && cc != nil {
+			culprit = cc
+		}
+		if size > maxNodes {
+			if culprit == nil {
+				culprit = c
+			}
+			break
+		}
+	}
+	memo[n] = size
+	return size, culprit
 }
 
 func depth(n *yaml.Node, d int) int {
