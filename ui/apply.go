@@ -59,7 +59,6 @@ func (m *RunModel) apply(ev engine.Event) {
 		if e.Expect != "" {
 			g.input = textinput.New()
 			g.input.Prompt = "> "
-			g.input.Placeholder = e.Expect
 			g.input.CharLimit = 100
 			g.input.Focus()
 		}

@@ -39,7 +39,7 @@ func (m *RunModel) View() string {
 	b = append(b, m.logLines(logH)...)
 	b = append(b, help)
 	for i := range b {
-		b[i] = m.fit(b[i])
+		b[i] = strings.TrimRight(m.fit(b[i]), " ")
 	}
 	return strings.Join(b, "\n")
 }
@@ -81,8 +81,11 @@ func (m *RunModel) clock() string {
 	}
 	elapsed := end.Sub(m.rtoStart)
 	text := "RTO " + FormatClock(elapsed) + tgt
-	if !m.rtoStop.IsZero() {
-		text += " stopped"
+	switch {
+	case m.ended != nil && m.ended.RTOAchieved == 0:
+		return m.st.ClockOver.Render("RTO ✗ not reached (" + FormatClock(elapsed) + tgt + ")")
+	case !m.rtoStop.IsZero():
+		text = "RTO ✓ " + FormatClock(elapsed) + tgt
 	}
 	if target > 0 && elapsed > target {
 		return m.st.ClockOver.Render(text + " OVER")
