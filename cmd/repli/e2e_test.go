@@ -1,0 +1,348 @@
+package main
+
+// End-to-end tests of the real binary: exit codes, plain output, history,
+// kill -9 and resume, and the TUI driven in tmux.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/store"
+)
+
+var (
+	e2eOnce sync.Once
+	e2ePath string
+	e2eErr  error
+)
+
+// e2eBinary is the repli binary under test: $REPLI_BIN (make test builds
+// it), or one built here.
+func e2eBinary(t *testing.T) string {
+	t.Helper()
+	e2eOnce.Do(func() {
+		if p := os.Getenv("REPLI_BIN"); p != "" {
+			e2ePath = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "repli-e2e-")
+		if err != nil {
+			e2eErr = err
+			return
+		}
+		e2ePath = filepath.Join(dir, "repli")
+		out, err := exec.Command("go", "build", "-o", e2ePath, ".").CombinedOutput()
+		if err != nil {
+			e2eErr = fmt.Errorf("build repli: %v\n%s", err, out)
+		}
+	})
+	if e2eErr != nil {
+		t.Fatal(e2eErr)
+	}
+	return e2ePath
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runRepli(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e2eBinary(t), args...)
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "REPLI_DB=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func TestValidateExitCodes(t *testing.T) {
+	t.Parallel()
+	r := runRepli(t, "", "validate", "runbooks/examples/annual-pra-test.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "ok") {
+		t.Fatalf("valid runbook: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runRepli(t, "", "validate", "testdata/runbooks/bad/unknown-key.yaml", "testdata/runbooks/bad/unknown-site.yaml")
+	if r.code != 1 {
+		t.Fatalf("bad runbooks: exit %d, want 1", r.code)
+	}
+	for _, want := range []string{
+		"testdata/runbooks/bad/unknown-key.yaml:7:5: unknown key \"titel\"",
+		"testdata/runbooks/bad/unknown-site.yaml:8:19: unknown site \"secondry\" — did you mean \"secondary\"?",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "goroutine") || strings.Contains(r.stderr, "panic") {
+		t.Errorf("a user saw a Go stack:\n%s", r.stderr)
+	}
+	if r := runRepli(t, "", "validate", "no/such/file.yaml"); r.code != 2 {
+		t.Errorf("missing file: exit %d, want 2", r.code)
+	}
+}
+
+func TestRunAutoApprovePlainThenHistory(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	r := runRepli(t, "", "run", "runbooks/examples/annual-pra-test.yaml", "--auto-approve", "--plain", "--db", db, "--speed", "50")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, step := range []string{"announce", "secondary-ready", "stop-primary", "start-secondary", "secondary-running", "verify-users"} {
+		if !strings.Contains(r.stdout, step+" ✓ done") {
+			t.Errorf("no line says %s is done:\n%s", step, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "--auto-approve") || !strings.Contains(r.stdout, "head hash") {
+		t.Errorf("output does not mention auto-approve or the head hash:\n%s", r.stdout)
+	}
+	h := runRepli(t, "", "history", "--db", db, "--json")
+	if h.code != 0 {
+		t.Fatalf("history exit %d: %s", h.code, h.stderr)
+	}
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(h.stdout), &runs); err != nil {
+		t.Fatalf("history --json is not JSON: %v\n%s", err, h.stdout)
+	}
+	if len(runs) != 1 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	run := runs[0]
+	for _, k := range []string{"id", "runbook", "outcome", "started_at", "ended_at", "rto_target_s", "rto_achieved_s"} {
+		if _, ok := run[k]; !ok {
+			t.Errorf("history entry lacks %q: %v", k, run)
+		}
+	}
+	if run["outcome"] != "succeeded" || run["runbook"] != "annual-pra-test" || run["rto_target_s"] != 14400.0 {
+		t.Errorf("history entry %v", run)
+	}
+	if a, _ := run["rto_achieved_s"].(float64); a <= 0 {
+		t.Errorf("rto_achieved_s %v", run["rto_achieved_s"])
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit database mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if v := runRepli(t, "", "verify", "--db", db); v.code != 0 || !strings.HasPrefix(v.stdout, "ok:") {
+		t.Errorf("verify: exit %d %s %s", v.code, v.stdout, v.stderr)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"failed start", []string{"run", "annual-pra-test", "--auto-approve", "--plain", "--speed", "50", "--fault", "fail-start=secondary/db-01"}, 1, "secondary"},
+		{"invalid runbook", []string{"run", "testdata/runbooks/bad/duplicate-id.yaml", "--auto-approve", "--plain"}, 2, "duplicate step id"},
+		{"unknown site override", []string{"run", "annual-pra-test", "--plain", "--site", "tertiary=sim://x"}, 2, `no site "tertiary"`},
+		{"bad mode", []string{"run", "annual-pra-test", "--plain", "--mode", "panic"}, 2, "--mode"},
+		{"unknown flag", []string{"run", "annual-pra-test", "--yolo"}, 2, "unknown flag"},
+		{"bad fault", []string{"run", "annual-pra-test", "--plain", "--fault", "explode=primary"}, 2, "KIND=SITE/DOMAIN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(tc.args, "--db", filepath.Join(dir, tc.name+".db"))
+			r := runRepli(t, "", args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\n%s\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout+r.stderr, tc.says) {
+				t.Errorf("output does not say %q:\n%s\n%s", tc.says, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func TestPlainGatesOnStdin(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	// Two ticks and done; a wrong site name refuses; abort the run.
+	r := runRepli(t, "y\ny\ny\nprimry\na\n", "run", "annual-pra-test", "--plain", "--db", db, "--speed", "50")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (aborted)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "stop-primary REFUSED by") || !strings.Contains(r.stdout, "aborted") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, err := s.Events(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if _, ok := ev.(*engine.ActionIntent); ok {
+			t.Fatal("an action ran although its gate was refused")
+		}
+	}
+}
+
+// TestKillAndResume kills the real binary with SIGKILL at many points of a
+// run (step boundaries and the middle of actions), then resumes it: the run
+// completes, the chain verifies, and no action is performed twice.
+func TestKillAndResume(t *testing.T) {
+	t.Parallel()
+	var inDoubt atomic.Int32
+	t.Cleanup(func() {
+		if inDoubt.Load() == 0 {
+			t.Error("no kill landed in the middle of an action: the in-doubt path was not exercised")
+		}
+	})
+	type point struct {
+		name    string
+		answers string // gate answers on stdin; nil stdin means --auto-approve
+		auto    bool
+		killAt  int
+	}
+	points := []point{
+		// At a gate the console waits for its operator: the kill lands
+		// exactly on a step boundary.
+		{"at-announce-gate", "", false, 3},
+		{"at-typed-gate", "y\ny\ny\n", false, 15},
+		{"at-confirm-gate", "y\ny\ny\nprimary\n", false, 29},
+		{"at-last-manual-step", "y\ny\ny\nprimary\ny\n", false, 51},
+	}
+	// Event numbers of the reference drill that are an action's intent:
+	// the kill lands while the shutdown or start is in flight.
+	for _, n := range []int{19, 21, 25, 33, 37, 41} {
+		points = append(points, point{fmt.Sprintf("mid-action-after-event-%d", n), "", true, n})
+	}
+	for _, p := range points {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			db := filepath.Join(t.TempDir(), "audit.db")
+			args := []string{"run", "annual-pra-test", "--plain", "--db", db, "--speed", "10"}
+			if p.auto {
+				args = append(args, "--auto-approve")
+			}
+			cmd := exec.Command(e2eBinary(t), args...)
+			cmd.Dir = filepath.Join("..", "..")
+			cmd.Env = append(os.Environ(), "NO_COLOR=1")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(stdin, p.answers)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			waitEvents(t, db, p.killAt, done)
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+
+			r := runRepli(t, "", "resume", "1", "--auto-approve", "--plain", "--db", db)
+			if r.code != 0 {
+				t.Fatalf("resume: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			if v := runRepli(t, "", "verify", "--db", db); v.code != 0 {
+				t.Fatalf("verify after kill/resume: %s %s", v.stdout, v.stderr)
+			}
+			if checkNoRepeatedActions(t, db) {
+				inDoubt.Add(1)
+			}
+		})
+	}
+}
+
+// waitEvents polls the audit trail until it holds n events.
+func waitEvents(t *testing.T, db string, n int, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("repli exited (%v) before event %d", err, n)
+		default:
+		}
+		if s, err := store.OpenReadOnly(context.Background(), db); err == nil {
+			evs, _ := s.Events(context.Background(), 1)
+			s.Close()
+			if len(evs) >= n {
+				return
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("no event %d within a minute", n)
+}
+
+// checkNoRepeatedActions reports whether the resume found actions in doubt.
+func checkNoRepeatedActions(t *testing.T, db string) bool {
+	t.Helper()
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, err := s.Events(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reconciled := false
+	intents := map[string]int{}
+	undone := map[string]bool{}
+	var ended bool
+	for _, ev := range evs {
+		switch e := ev.(type) {
+		case *engine.ActionIntent:
+			intents[e.Verb+" "+e.Site+"/"+e.Domain]++
+		case *engine.ActionReconciled:
+			reconciled = true
+			if !e.Done {
+				undone[e.Verb+" "+e.Site+"/"+e.Domain] = true
+			}
+		case *engine.RunEnded:
+			ended = e.Outcome == engine.OutcomeSucceeded
+		}
+	}
+	if !ended {
+		t.Error("the resumed run did not end in success")
+	}
+	for action, n := range intents {
+		// A second request is allowed only for an action found not done
+		// on resume (a graceful shutdown still in progress, say).
+		if n > 1 && !undone[action] {
+			t.Errorf("%s requested %d times", action, n)
+		}
+	}
+	if len(intents) != 8 {
+		t.Errorf("%d distinct actions, want 8: %v", len(intents), intents)
+	}
+	return reconciled
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// tmuxSession is the real binary running in a real terminal (tmux), driven
+// with send-keys and read with capture-pane, as an operator over SSH would.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func newTmux(t *testing.T, w, h int, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: make test installs it (apt-get install tmux)")
+		}
+		t.Skip("SKIPPING the terminal UI test: tmux is not installed (make test installs it)")
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("repli-test-%d-%d", os.Getpid(), time.Now().UnixNano()), name: "repli"}
+	s.run("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), command)
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.t.Helper()
+	s.run(append([]string{"send-keys", "-t", s.name}, keys...)...)
+}
+
+func (s *tmuxSession) screen() string {
+	s.t.Helper()
+	return s.run("capture-pane", "-p", "-t", s.name)
+}
+
+// waitFor waits until the screen shows text, and returns the screen.
+func (s *tmuxSession) waitFor(text string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = s.screen()
+		if strings.Contains(scr, text) {
+			return scr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("the screen never showed %q; last screen:\n%s", text, scr)
+	return ""
+}
+
+func checkFits(t *testing.T, scr string, w int) {
+	t.Helper()
+	for i, line := range strings.Split(strings.TrimRight(scr, "\n"), "\n") {
+		if n := utf8.RuneCountInString(line); n > w {
+			t.Errorf("line %d is %d wide on a %d-column terminal: %q", i+1, n, w, line)
+		}
+	}
+}
+
+// TestDemoDrivenInTmux runs the demo at 80×24 with NO_COLOR and completes the
+// drill with the keyboard alone, resizing the terminal on the way.
+func TestDemoDrivenInTmux(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	bin := e2eBinary(t)
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+
+	scr := s.waitFor("Change ticket is open")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "⏸ waiting") || !strings.Contains(scr, "space tick") {
+		t.Fatalf("first screen:\n%s", scr)
+	}
+	if strings.Contains(scr, "\x1b[") {
+		t.Error("escape sequences leak into the screen")
+	}
+	s.keys("Space")
+	s.waitFor("[✓] Change ticket is open")
+	s.keys("Enter") // not every item ticked: refused with a hint
+	s.waitFor("not ticked yet")
+	s.keys("Space")
+	s.waitFor("[✓] Customers were notified")
+	s.keys("Enter")
+
+	s.waitFor(`type "primary"`)
+	s.run("resize-window", "-t", s.name, "-x", "100", "-y", "30")
+	checkFits(t, s.waitFor(`type "primary"`), 100)
+	s.keys("-l", "secondary")
+	s.keys("Enter")
+	s.waitFor("that is not")
+	s.keys("C-u")
+	s.keys("-l", "primary")
+	s.keys("Enter")
+	s.run("resize-window", "-t", s.name, "-x", "80", "-y", "24")
+
+	s.waitFor("confirm: press y")
+	s.keys("y")
+	s.waitFor("Log in as the test user")
+	s.keys("n")
+	s.waitFor("note>")
+	s.keys("-l", "users confirmed by phone")
+	s.keys("Enter")
+	s.waitFor("note by")
+	s.keys("Enter")
+	scr = s.waitFor("succeeded")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "RTO ✓") || !strings.Contains(scr, "within the 4h00m target") {
+		t.Errorf("final screen lacks the RTO verdict:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitFor("EXITED 0")
+
+	h := runRepli(t, "", "history", "--db", db)
+	if h.code != 0 || !strings.Contains(h.stdout, "✓ succeeded") || !strings.Contains(h.stdout, "annual-pra-test") {
+		t.Fatalf("history after the demo: exit %d\n%s%s", h.code, h.stdout, h.stderr)
+	}
+}
+
+// TestQuitMidRunLeavesItResumable quits the TUI at a gate and resumes.
+func TestQuitMidRunLeavesItResumable(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	bin := e2eBinary(t)
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	s.waitFor("Change ticket is open")
+	s.keys("q")
+	s.waitFor("Stop driving this run and quit?")
+	s.keys("y")
+	s.waitFor("EXITED 3")
+	scr := s.screen()
+	if !strings.Contains(scr, "repli resume 1") {
+		t.Errorf("no hint to resume after quitting:\n%s", scr)
+	}
+	r := runRepli(t, "", "resume", "1", "--db", db, "--auto-approve", "--plain")
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
