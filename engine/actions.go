@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -16,6 +14,9 @@ var ErrTimeout = errors.New("timed out")
 
 // siteError names the site and the URI, so an operator knows where to look.
 func (e *Engine) siteError(site, domain string, err error) error {
+	if site == "local" {
+		return err
+	}
 	if domain != "" {
 		return fmt.Errorf("site %s (%s), domain %s: %w", site, e.opts.URIs[site], domain, err)
 	}
@@ -113,128 +114,4 @@ func Wait(ctx context.Context, interval time.Duration, cond func(context.Context
 		case <-t.C:
 		}
 	}
-}
-
-func stateMatches(got DomainState, want string) bool {
-	switch want {
-	case "running":
-		return got == StateRunning || got == StateBlocked
-	default:
-		return string(got) == want
-	}
-}
-
-func (e *Engine) check(ctx context.Context, st *runbooks.Step) error {
-	c := st.Check
-	var bad []string
-	for _, d := range c.Domains {
-		s, err := e.domainState(ctx, c.Site, d)
-		switch {
-		case err != nil:
-			bad = append(bad, fmt.Sprintf("%s: %v", d, err))
-		case !stateMatches(s, c.State):
-			bad = append(bad, fmt.Sprintf("%s is %s", d, s))
-		}
-		if err := e.logf(ctx, st.ID, "info", "%s/%s: %s", c.Site, d, describeState(s, err)); err != nil {
-			return err
-		}
-	}
-	if len(bad) > 0 {
-		return e.siteError(c.Site, "", fmt.Errorf("%d of %d domain(s) not %s: %s", len(bad), len(c.Domains), c.State, strings.Join(bad, "; ")))
-	}
-	return nil
-}
-
-func describeState(s DomainState, err error) string {
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return string(s)
-}
-
-func (e *Engine) shutdown(ctx context.Context, st *runbooks.Step) error {
-	s := st.Shutdown
-	hv := e.sites[s.Site]
-	for _, d := range s.Domains {
-		state, err := e.domainState(ctx, s.Site, d)
-		if err != nil {
-			return e.siteError(s.Site, d, err)
-		}
-		if state == StateShutoff {
-			if err := e.logf(ctx, st.ID, "info", "%s/%s is already shut off", s.Site, d); err != nil {
-				return err
-			}
-			continue
-		}
-		err = e.act(ctx, st, s.Site, d, "shutdown", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) }); err != nil {
-				return fmt.Errorf("request guest shutdown: %w", err)
-			}
-			return e.waitState(ctx, s.Site, d, StateShutoff, s.Timeout)
-		})
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, ErrTimeout) {
-			return err
-		}
-		if !s.Force {
-			return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
-		}
-		if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", s.Site, d, s.Timeout); err != nil {
-			return err
-		}
-		err = e.act(ctx, st, s.Site, d, "destroy", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil {
-				return fmt.Errorf("force off: %w", err)
-			}
-			return e.waitState(ctx, s.Site, d, StateShutoff, time.Minute)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
-	s := st.Start
-	hv := e.sites[s.Site]
-	for gi, group := range s.Groups {
-		if len(s.Groups) > 1 {
-			if err := e.logf(ctx, st.ID, "info", "group %d of %d: %s", gi+1, len(s.Groups), strings.Join(group, ", ")); err != nil {
-				return err
-			}
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, len(group))
-		for i, d := range group {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = e.startOne(ctx, st, hv, s, d)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Engine) startOne(ctx context.Context, st *runbooks.Step, hv Hypervisor, s *runbooks.Start, d string) error {
-	state, err := e.domainState(ctx, s.Site, d)
-	if err != nil {
-		return e.siteError(s.Site, d, err)
-	}
-	if stateMatches(state, "running") {
-		return e.logf(ctx, st.ID, "info", "%s/%s is already running", s.Site, d)
-	}
-	return e.act(ctx, st, s.Site, d, "start", func(ctx context.Context) error {
-		if err := e.do(ctx, func(ctx context.Context) error { return hv.Start(ctx, d) }); err != nil {
-			return fmt.Errorf("start: %w", err)
-		}
-		return e.waitState(ctx, s.Site, d, StateRunning, s.Timeout)
-	})
 }

@@ -61,6 +61,8 @@ type Engine struct {
 	attempts map[string]int
 	// resumeFailed holds, on resume, failed steps still waiting for a choice.
 	resumeFailed map[string]string
+	// execDoubt holds, on resume, commands whose outcome is unknown.
+	execDoubt map[string]*ActionIntent
 	failures     []string // steps that failed and were skipped or continued past
 	started      time.Time
 	rtoStart     time.Time
@@ -142,13 +144,14 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		if e.passed[st.ID] {
 			continue
 		}
-		var err error
-		if why, ok := e.resumeFailed[st.ID]; ok {
-			delete(e.resumeFailed, st.ID)
-			err = errors.New(why)
-		} else {
-			err = e.runStep(ctx, st)
+		if ok, why := st.RunsIn(e.rb, e.opts.Mode); !ok {
+			if err := e.setState(ctx, st, StepSkipped, "not run in "+e.opts.Mode+" mode: "+why); err != nil {
+				return OutcomeRunning, err
+			}
+			e.passed[st.ID] = true
+			continue
 		}
+		err := e.attempt(ctx, st)
 		if err == nil {
 			e.passed[st.ID] = true
 			continue
@@ -163,6 +166,9 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		switch choice {
 		case ChoiceRetry:
 			i--
+			continue
+		case ChoiceMarkDone:
+			e.passed[st.ID] = true
 			continue
 		case ChoiceSkip, ChoiceContinue:
 			e.passed[st.ID] = true
@@ -183,6 +189,20 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		return OutcomeRunning, err
 	}
 	return outcome, nil
+}
+
+// attempt runs a step, unless a resumed run left it failed (the operator is
+// asked again) or with a command in doubt (the operator decides).
+func (e *Engine) attempt(ctx context.Context, st *runbooks.Step) error {
+	if in, ok := e.execDoubt[st.ID]; ok {
+		delete(e.execDoubt, st.ID)
+		return &DoubtError{Intent: in}
+	}
+	if why, ok := e.resumeFailed[st.ID]; ok {
+		delete(e.resumeFailed, st.ID)
+		return errors.New(why)
+	}
+	return e.runStep(ctx, st)
 }
 
 // open starts the run, or picks it up from its journal.
@@ -308,18 +328,6 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: e.rtoAchieved, Target: e.rb.RTO})
 	}
 	return nil
-}
-
-func (e *Engine) execute(ctx context.Context, st *runbooks.Step) error {
-	switch st.Kind {
-	case runbooks.KindCheck:
-		return e.check(ctx, st)
-	case runbooks.KindShutdown:
-		return e.shutdown(ctx, st)
-	case runbooks.KindStart:
-		return e.start(ctx, st)
-	}
-	return fmt.Errorf("step kind %q is not supported by this engine", st.Kind)
 }
 
 // scaled converts a runbook duration into wall time for this run.

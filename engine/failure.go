@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -16,7 +17,22 @@ const (
 	ChoiceSkip     Choice = "skip"
 	ChoiceContinue Choice = "continue"
 	ChoiceAbort    Choice = "abort"
+	// ChoiceMarkDone records a command in doubt as done without running it.
+	ChoiceMarkDone Choice = "mark-done"
 )
+
+// DoubtError is a step whose command was running when the console stopped:
+// whether it completed is unknown, and only the operator can say.
+type DoubtError struct{ Intent *ActionIntent }
+
+func (d *DoubtError) Error() string {
+	return "its command was running when the console stopped; whether it completed is unknown: re-run it, mark it done, or skip it"
+}
+
+func isDoubt(err error) bool {
+	var d *DoubtError
+	return errors.As(err, &d)
+}
 
 // PolicyOperator is recorded for decisions the runbook's failure policy made.
 const PolicyOperator = "policy"
@@ -71,7 +87,7 @@ func (e *Engine) onFailure(ctx context.Context, st *runbooks.Step, cause error) 
 		return c, e.emit(ctx, &FailureDecided{Step: st.ID, Choice: c, Operator: op})
 	}
 	e.attempts[st.ID]++
-	if n := e.attempts[st.ID]; n <= st.Retries && !isRefusal(cause) {
+	if n := e.attempts[st.ID]; n <= st.Retries && !isRefusal(cause) && !isDoubt(cause) {
 		delay := st.RetryDelay << (n - 1)
 		if err := e.logf(ctx, st.ID, "warn", "retrying in %s (retry %d of %d)", delay, n, st.Retries); err != nil {
 			return "", err
@@ -85,18 +101,24 @@ func (e *Engine) onFailure(ctx context.Context, st *runbooks.Step, cause error) 
 		}
 		return decide(ChoiceRetry, PolicyOperator)
 	}
+	if isDoubt(cause) {
+		if e.opts.AutoApprove {
+			return decide(ChoiceAbort, PolicyOperator)
+		}
+		return e.askFailure(ctx, st, cause.Error(), []Choice{ChoiceRetry, ChoiceMarkDone, ChoiceSkip, ChoiceAbort})
+	}
 	switch e.policy(st) {
 	case runbooks.OnFailureContinue:
 		return decide(ChoiceContinue, PolicyOperator)
 	case runbooks.OnFailureAbort:
 		return decide(ChoiceAbort, PolicyOperator)
 	}
-	return e.askFailure(ctx, st, cause.Error())
+	return e.askFailure(ctx, st, cause.Error(), []Choice{ChoiceRetry, ChoiceSkip, ChoiceAbort})
 }
 
 // askFailure waits for the operator's choice after a failure.
-func (e *Engine) askFailure(ctx context.Context, st *runbooks.Step, cause string) (Choice, error) {
-	if err := e.emit(ctx, &FailureOpened{Step: st.ID, Error: cause, Choices: []Choice{ChoiceRetry, ChoiceSkip, ChoiceAbort}}); err != nil {
+func (e *Engine) askFailure(ctx context.Context, st *runbooks.Step, cause string, choices []Choice) (Choice, error) {
+	if err := e.emit(ctx, &FailureOpened{Step: st.ID, Error: cause, Choices: choices}); err != nil {
 		return "", err
 	}
 	for {
@@ -117,17 +139,36 @@ func (e *Engine) askFailure(ctx context.Context, st *runbooks.Step, cause string
 			c = ChoiceSkip
 		case InputAbort:
 			c = ChoiceAbort
+		case InputMarkDone:
+			c = ChoiceMarkDone
 		default:
+			continue
+		}
+		if !containsChoice(choices, c) {
 			continue
 		}
 		if err := e.emit(ctx, &FailureDecided{Step: st.ID, Choice: c, Operator: in.Operator}); err != nil {
 			return "", err
 		}
-		if c == ChoiceSkip {
+		switch c {
+		case ChoiceSkip:
 			if err := e.setState(ctx, st, StepSkipped, "skipped by "+in.Operator+" after failure"); err != nil {
+				return "", err
+			}
+		case ChoiceMarkDone:
+			if err := e.setState(ctx, st, StepSucceeded, "marked done by "+in.Operator+" (its command was in doubt)"); err != nil {
 				return "", err
 			}
 		}
 		return c, nil
 	}
+}
+
+func containsChoice(cs []Choice, c Choice) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }

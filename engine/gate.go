@@ -21,6 +21,7 @@ const (
 	InputRetry
 	InputSkip
 	InputAbort
+	InputMarkDone
 )
 
 // Input is an operator's answer to an open gate. Inputs for a step that is

@@ -168,7 +168,13 @@ func (e *Engine) resume(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	e.execDoubt = map[string]*ActionIntent{}
 	for _, in := range r.InDoubt {
+		if in.Verb == "exec" {
+			// A command's effect cannot be read back: never re-run it blindly.
+			e.execDoubt[in.Step] = in
+			continue
+		}
 		if err := e.reconcile(ctx, in); err != nil {
 			return err
 		}

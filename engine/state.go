@@ -29,7 +29,7 @@ func (s StepState) Final() bool {
 var transitions = map[StepState][]StepState{
 	StepPending: {StepWaiting, StepRunning, StepSkipped},
 	StepWaiting: {StepRunning, StepSucceeded, StepFailed, StepSkipped},
-	StepRunning: {StepSucceeded, StepFailed},
+	StepRunning: {StepSucceeded, StepFailed, StepSkipped},
 	StepFailed:  {StepWaiting, StepRunning, StepSkipped},
 }
 

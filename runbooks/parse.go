@@ -68,6 +68,7 @@ type parser struct {
 	diags  Diagnostics
 	budget int
 	bombed bool
+	vars   map[string]Var
 }
 
 func posOf(n *yaml.Node) Pos {
@@ -327,7 +328,7 @@ func (p *parser) str(f *fields, key, what string) (string, *yaml.Node) {
 		p.errf(n, "%s is longer than %d KiB", what, maxStrLength>>10)
 		return "", n
 	}
-	return n.Value, n
+	return p.expand(n, n.Value), n
 }
 
 func (p *parser) boolean(f *fields, key, what string) bool {
@@ -365,6 +366,17 @@ func (p *parser) integer(f *fields, key, what string, lo, hi int) int {
 	return v
 }
 
+// durationOr reads a duration, or returns def when the key is absent.
+func (p *parser) durationOr(f *fields, key, what string, def time.Duration) time.Duration {
+	if !f.has(key) {
+		return def
+	}
+	if d := p.duration(f, key, what); d > 0 {
+		return d
+	}
+	return def
+}
+
 func (p *parser) duration(f *fields, key, what string) time.Duration {
 	s, n := p.str(f, key, what)
 	if n == nil || s == "" {
@@ -399,6 +411,17 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
 	if n == nil {
 		return nil, nil
 	}
+	if n.Kind == yaml.ScalarNode && p.isListVar(n.Value) {
+		v := p.vars[varOnly.FindStringSubmatch(n.Value)[1]]
+		nodes := make([]*yaml.Node, len(v.List))
+		for i := range nodes {
+			nodes[i] = n
+		}
+		if len(v.List) == 0 {
+			p.errf(n, "%s is empty (var %s has no entries)", what, v.Name)
+		}
+		return append([]string(nil), v.List...), nodes
+	}
 	if n.Kind != yaml.SequenceNode {
 		p.errf(n, "%s must be a list, not %s", what, describe(n))
 		return nil, nil
@@ -418,7 +441,7 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
 			p.errf(c, "each entry of %s must be text, not %s", what, describe(c))
 			continue
 		}
-		out = append(out, c.Value)
+		out = append(out, p.expand(c, c.Value))
 		nodes = append(nodes, c)
 	}
 	return out, nodes

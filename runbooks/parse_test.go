@@ -47,7 +47,7 @@ func TestReferenceRunbook(t *testing.T) {
 	}
 	stop := rb.Steps[2]
 	if stop.Kind != runbooks.KindShutdown || stop.Gate != runbooks.GateTyped || stop.RTO != runbooks.RTOStart ||
-		!stop.Shutdown.Force || stop.Shutdown.Timeout.Minutes() != 2 || strings.Join(stop.Shutdown.Domains, ",") != "web-01,app-02,app-01,db-01" {
+		!stop.Shutdown.Force || stop.Shutdown.Timeout.Minutes() != 2 || strings.Join(stop.Shutdown.Target.Domains, ",") != "web-01,app-02,app-01,db-01" {
 		t.Errorf("stop-primary parsed as %+v %+v", stop, stop.Shutdown)
 	}
 	start := rb.Steps[3]

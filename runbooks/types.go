@@ -5,6 +5,7 @@ package runbooks
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -25,18 +26,52 @@ type Runbook struct {
 	Title       string
 	Description string
 	RTO         time.Duration
+	RPO         time.Duration
+	Vars        map[string]Var
 	Sites       []*Site
 	Steps       []*Step
 }
 
+// Var is a runbook variable: a string, or a list of strings (which can stand
+// for a whole domain list).
+type Var struct {
+	Name  string
+	Value string
+	List  []string
+	IsList bool
+	Pos   Pos
+}
+
 // Site is one of the runbook's sites: a name and the libvirt URI that
 // reaches it. A site served by several hosts lists them all in URIs (URI is
-// then the first); a domain is found on whichever host has it.
+// then the first); a domain is found on whichever host has it. Role says
+// which site is the production one: in disaster mode the primary site is
+// assumed lost.
 type Site struct {
 	Name string
 	URI  string
 	URIs []string
+	Role Role
 	Pos  Pos
+}
+
+// Role is a site's part in the plan.
+type Role string
+
+// Roles.
+const (
+	RolePrimary   Role = "primary"
+	RoleSecondary Role = "secondary"
+)
+
+// Primary returns the site whose role is primary.
+func (rb *Runbook) Primary() *Site {
+	for _, s := range rb.Sites {
+		if s.Role == RolePrimary {
+			return s
+		}
+	}
+	return nil
 }
 
 // Site returns the site called name, or nil.
@@ -58,21 +93,19 @@ func (rb *Runbook) SiteNames() []string {
 	return out
 }
 
-// Domains lists every domain the runbook names, per site, in first-seen order.
+// Domains lists every domain the runbook names explicitly, per site, in
+// first-seen order. Globs and "all" are resolved only at run time.
 func (rb *Runbook) Domains() map[string][]string {
 	out := map[string][]string{}
 	seen := map[string]bool{}
-	add := func(site string, doms []string) {
-		for _, d := range doms {
-			if !seen[site+"\x00"+d] {
-				seen[site+"\x00"+d] = true
-				out[site] = append(out[site], d)
-			}
-		}
-	}
 	for _, st := range rb.Steps {
-		if site, doms := st.Target(); site != "" {
-			add(site, doms)
+		for _, t := range st.Targets() {
+			for _, d := range t.Domains {
+				if !seen[t.Site+"\x00"+d] {
+					seen[t.Site+"\x00"+d] = true
+					out[t.Site] = append(out[t.Site], d)
+				}
+			}
 		}
 	}
 	return out
@@ -115,86 +148,297 @@ type Kind string
 
 // Step kinds.
 const (
-	KindManual   Kind = "manual"
-	KindCheck    Kind = "check"
-	KindShutdown Kind = "shutdown"
-	KindStart    Kind = "start"
+	KindManual    Kind = "manual"
+	KindCheck     Kind = "check"
+	KindShutdown  Kind = "shutdown"
+	KindStart     Kind = "start"
+	KindDestroy   Kind = "destroy"
+	KindSuspend   Kind = "suspend"
+	KindResume    Kind = "resume"
+	KindDefine    Kind = "define"
+	KindUndefine  Kind = "undefine"
+	KindSnapshot  Kind = "snapshot"
+	KindAutostart Kind = "autostart"
+	KindExec      Kind = "exec"
+	KindWait      Kind = "wait"
 )
 
 // Kinds lists every step kind, for messages and the schema.
-var Kinds = []Kind{KindManual, KindCheck, KindShutdown, KindStart}
+var Kinds = []Kind{KindManual, KindCheck, KindShutdown, KindStart, KindDestroy, KindSuspend, KindResume,
+	KindDefine, KindUndefine, KindSnapshot, KindAutostart, KindExec, KindWait}
+
+// Modes a run can be in.
+var Modes = []string{"test", "planned", "disaster", "failback"}
 
 // Step is one step of a runbook. Exactly one of the kind bodies is set.
 type Step struct {
-	ID    string
-	Title string
-	Pos   Pos
-	Kind  Kind
-	Gate  Gate
-	RTO   RTOMark
+	ID          string
+	Title       string
+	Description string
+	Pos         Pos
+	Kind        Kind
+	Gate        Gate
+	// Approvers is how many different operators must approve the gate.
+	Approvers int
+	RTO       RTOMark
 
 	// OnFailure is what happens when the step fails after its retries:
 	// empty means ask when a person drives the run, abort otherwise.
 	OnFailure  OnFailure
 	Retries    int
 	RetryDelay time.Duration
+	// Timeout bounds the whole step, retries excepted; zero is no bound.
+	Timeout time.Duration
+	// Modes, when set, are the only modes the step runs in; SkipIn are
+	// modes it does not run in.
+	Modes  []string
+	SkipIn []string
 
-	Manual   *Manual
-	Check    *Check
-	Shutdown *Shutdown
-	Start    *Start
+	Manual    *Manual
+	Check     *Check
+	Shutdown  *Shutdown
+	Start     *Start
+	Power     *Target // destroy, suspend, resume, undefine
+	Define    *Define
+	Snapshot  *Snapshot
+	Autostart *Autostart
+	Exec      *Exec
+	Wait      *Wait
+}
+
+// Target is a set of domains at one site: a list, a glob such as "web-*",
+// or every domain defined there ("all"). Globs and all are resolved against
+// the site's live domain list when the step runs.
+type Target struct {
+	Site    string
+	Domains []string
+	Glob    string
+	All     bool
+}
+
+// Dynamic reports whether the target is resolved only at run time.
+func (t Target) Dynamic() bool { return t.Glob != "" || t.All }
+
+// String renders the target for plans and prompts.
+func (t Target) String() string {
+	switch {
+	case t.All:
+		return "all domains at " + t.Site
+	case t.Glob != "":
+		return t.Glob + " at " + t.Site
+	}
+	return strings.Join(t.Domains, ", ") + " at " + t.Site
+}
+
+// Targets returns every domain set the step touches, in order.
+func (s *Step) Targets() []Target {
+	switch s.Kind {
+	case KindCheck:
+		if s.Check.Target.Site != "" {
+			return []Target{s.Check.Target}
+		}
+	case KindShutdown:
+		return []Target{s.Shutdown.Target}
+	case KindStart:
+		return []Target{s.Start.Target()}
+	case KindDestroy, KindSuspend, KindResume, KindUndefine:
+		return []Target{*s.Power}
+	case KindDefine:
+		t := []Target{{Site: s.Define.Site, Domains: s.Define.Domains}}
+		if s.Define.CopyFrom != "" {
+			t = append(t, Target{Site: s.Define.CopyFrom, Domains: s.Define.Domains})
+		}
+		return t
+	case KindSnapshot:
+		return []Target{s.Snapshot.Target}
+	case KindAutostart:
+		return []Target{s.Autostart.Target}
+	case KindWait:
+		if s.Wait.Until != nil && s.Wait.Until.Target.Site != "" {
+			return []Target{s.Wait.Until.Target}
+		}
+	}
+	return nil
 }
 
 // Target returns the site a step acts on and the domains it names, in order.
 func (s *Step) Target() (site string, domains []string) {
-	switch s.Kind {
-	case KindCheck:
-		return s.Check.Site, s.Check.Domains
-	case KindShutdown:
-		return s.Shutdown.Site, s.Shutdown.Domains
-	case KindStart:
-		for _, g := range s.Start.Groups {
-			domains = append(domains, g...)
-		}
-		return s.Start.Site, domains
+	ts := s.Targets()
+	if len(ts) == 0 {
+		return "", nil
 	}
-	return "", nil
+	return ts[0].Site, ts[0].Domains
+}
+
+// Sites lists the sites a step touches.
+func (s *Step) Sites() []string {
+	var out []string
+	for _, t := range s.Targets() {
+		if !contains(out, t.Site) {
+			out = append(out, t.Site)
+		}
+	}
+	return out
+}
+
+// Destructive reports whether the step stops, removes or rolls back domains.
+func (s *Step) Destructive() bool {
+	switch s.Kind {
+	case KindShutdown, KindDestroy, KindUndefine:
+		return true
+	case KindSnapshot:
+		return s.Snapshot.Action != SnapshotCreate
+	}
+	return false
+}
+
+// RunsIn reports whether the step runs in a mode, and why not. In disaster
+// mode the primary site is lost: a step touching it runs only if it names
+// disaster in its modes.
+func (s *Step) RunsIn(rb *Runbook, mode string) (bool, string) {
+	switch {
+	case contains(s.SkipIn, mode):
+		return false, "skip_in " + mode
+	case len(s.Modes) > 0 && !contains(s.Modes, mode):
+		return false, "runs only in " + strings.Join(s.Modes, ", ")
+	case mode == "disaster" && !contains(s.Modes, "disaster"):
+		if p := rb.Primary(); p != nil && contains(s.Sites(), p.Name) {
+			return false, "the primary site " + p.Name + " is assumed lost in disaster mode"
+		}
+	}
+	return true, ""
 }
 
 // Manual is a step a person performs; repli waits until every checklist item
-// is ticked and the operator says it is done.
+// is ticked and the operator says it is done. With Record, the operator
+// also types a free-text answer, which is kept in the audit trail.
 type Manual struct {
 	Text      string
 	Checklist []string
+	Record    bool
 }
 
-// Check asserts that domains at a site are in a state.
+// Check asserts something and fails the step when it does not hold: domain
+// states, guest agents, a TCP port, a file's age, or a command's exit status.
 type Check struct {
-	Site    string
-	Domains []string
+	Target  Target
 	State   string
+	Agent   bool
+	TCP     string
+	File    string
+	MaxAge  time.Duration
+	Command []string
+	Shell   bool
+	Timeout time.Duration
+}
+
+// Probe names what the check looks at, for plans and logs.
+func (c *Check) Probe() string {
+	switch {
+	case c.State != "":
+		return "state " + c.State
+	case c.Agent:
+		return "guest agent answers"
+	case c.TCP != "":
+		return "tcp " + c.TCP
+	case c.File != "":
+		return "file " + c.File + " younger than " + c.MaxAge.String()
+	case len(c.Command) > 0:
+		return "command " + strings.Join(c.Command, " ")
+	}
+	return ""
 }
 
 // Shutdown stops domains gracefully, one at a time, in order, and waits until
 // each is shut off; after Timeout it forces the domain off when Force is set.
 type Shutdown struct {
-	Site    string
-	Domains []string
+	Target  Target
 	Timeout time.Duration
 	Force   bool
 }
 
-// Start starts domains group by group; the members of a group start together.
+// Start starts domains group by group; the members of a group start
+// together, at most MaxParallel at once (0: all). Wait says what "started"
+// means: the domain runs, or its guest agent answers.
 type Start struct {
-	Site    string
-	Groups  [][]string
+	Site        string
+	Groups      [][]string
+	Glob        string
+	All         bool
+	MaxParallel int
+	Wait        string
+	Timeout     time.Duration
+}
+
+// Target returns the domains the start step names.
+func (s *Start) Target() Target {
+	t := Target{Site: s.Site, Glob: s.Glob, All: s.All}
+	for _, g := range s.Groups {
+		t.Domains = append(t.Domains, g...)
+	}
+	return t
+}
+
+// Define defines domains at a site, from XML files or by copying their
+// definitions from another site.
+type Define struct {
+	Site     string
+	XML      []string // files, relative to the runbook
+	CopyFrom string
+	Domains  []string // with CopyFrom: which domains
+}
+
+// SnapshotAction is what a snapshot step does.
+type SnapshotAction string
+
+// Snapshot actions.
+const (
+	SnapshotCreate SnapshotAction = "create"
+	SnapshotRevert SnapshotAction = "revert"
+	SnapshotDelete SnapshotAction = "delete"
+)
+
+// Snapshot creates, reverts to or deletes a named snapshot of domains.
+type Snapshot struct {
+	Target Target
+	Name   string
+	Action SnapshotAction
+}
+
+// Autostart turns domains' autostart on or off.
+type Autostart struct {
+	Target  Target
+	Enabled bool
+}
+
+// Exec runs a local command: an argv list (a shell only with Shell). Its
+// output is captured into the audit trail, capped, with secrets redacted.
+type Exec struct {
+	Command []string
+	Shell   bool
 	Timeout time.Duration
+	Env     map[string]string
+	// SecretEnv maps environment variables to files whose content is passed
+	// in them: the content is never stored, logged or shown.
+	SecretEnv map[string]string
+	Dir       string
+	Redact    []string
+}
+
+// Wait pauses for a fixed duration, or until a check passes.
+type Wait struct {
+	Duration time.Duration
+	Until    *Check
+	Timeout  time.Duration
 }
 
 // Default timeouts when a runbook gives none.
 const (
 	DefaultShutdownTimeout = 5 * time.Minute
 	DefaultStartTimeout    = 5 * time.Minute
+	DefaultExecTimeout     = 10 * time.Minute
+	DefaultWaitTimeout     = 30 * time.Minute
+	DefaultCheckTimeout    = 30 * time.Second
 )
 
 // CheckStates are the domain states a check step may expect.

@@ -90,19 +90,32 @@ func (l *Lab) AddDomain(site, name string, state engine.DomainState) {
 func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 	expect := map[string]engine.DomainState{}
 	for _, st := range rb.Steps {
-		site, doms := st.Target()
 		var want engine.DomainState
 		switch st.Kind {
 		case runbooks.KindCheck:
 			want = engine.DomainState(st.Check.State)
-		case runbooks.KindShutdown:
+			if st.Check.Agent {
+				want = engine.StateRunning
+			}
+		case runbooks.KindShutdown, runbooks.KindDestroy, runbooks.KindSuspend, runbooks.KindSnapshot:
 			want = engine.StateRunning
-		case runbooks.KindStart:
+		case runbooks.KindStart, runbooks.KindUndefine:
 			want = engine.StateShutoff
+		case runbooks.KindResume:
+			want = engine.StatePaused
+		case runbooks.KindWait:
+			if u := st.Wait.Until; u != nil && u.State != "" {
+				want = engine.DomainState(u.State)
+			}
 		}
-		for _, d := range doms {
-			if _, seen := expect[site+"/"+d]; !seen {
-				expect[site+"/"+d] = want
+		if want == "" {
+			continue
+		}
+		for _, t := range st.Targets() {
+			for _, d := range t.Domains {
+				if _, seen := expect[t.Site+"/"+d]; !seen {
+					expect[t.Site+"/"+d] = want
+				}
 			}
 		}
 	}

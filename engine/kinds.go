@@ -1,0 +1,505 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/repli-dr/repli/runbooks"
+)
+
+func (e *Engine) execute(ctx context.Context, st *runbooks.Step) error {
+	if st.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.scaled(st.Timeout))
+		defer cancel()
+	}
+	err := e.executeKind(ctx, st)
+	if errors.Is(err, context.DeadlineExceeded) && st.Timeout > 0 && !errors.Is(err, errStopped) {
+		return fmt.Errorf("the step did not finish within its timeout of %s: %w", st.Timeout, err)
+	}
+	return err
+}
+
+func (e *Engine) executeKind(ctx context.Context, st *runbooks.Step) error {
+	switch st.Kind {
+	case runbooks.KindCheck:
+		return e.check(ctx, st, st.Check, true)
+	case runbooks.KindShutdown:
+		return e.shutdown(ctx, st)
+	case runbooks.KindStart:
+		return e.start(ctx, st)
+	case runbooks.KindDestroy:
+		return e.power(ctx, st, "destroy", StateShutoff, func(hv Hypervisor) func(context.Context, string) error { return hv.Destroy })
+	case runbooks.KindSuspend:
+		return e.power(ctx, st, "suspend", StatePaused, func(hv Hypervisor) func(context.Context, string) error { return hv.Suspend })
+	case runbooks.KindResume:
+		return e.power(ctx, st, "resume", StateRunning, func(hv Hypervisor) func(context.Context, string) error { return hv.Resume })
+	case runbooks.KindUndefine:
+		return e.undefine(ctx, st)
+	case runbooks.KindDefine:
+		return e.define(ctx, st)
+	case runbooks.KindSnapshot:
+		return e.snapshot(ctx, st)
+	case runbooks.KindAutostart:
+		return e.autostart(ctx, st)
+	case runbooks.KindExec:
+		return e.execCommand(ctx, st)
+	case runbooks.KindWait:
+		return e.wait(ctx, st)
+	}
+	return fmt.Errorf("step kind %q is not supported by this engine", st.Kind)
+}
+
+// resolve turns a target into domain names: a glob or "all" is matched
+// against the site's live domain list, sorted by name.
+func (e *Engine) resolve(ctx context.Context, st *runbooks.Step, t runbooks.Target) ([]string, error) {
+	if !t.Dynamic() {
+		return t.Domains, nil
+	}
+	var doms []Domain
+	err := e.do(ctx, func(ctx context.Context) (err error) {
+		doms, err = e.sites[t.Site].ListDomains(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, e.siteError(t.Site, "", fmt.Errorf("list domains: %w", err))
+	}
+	var out []string
+	for _, d := range doms {
+		if ok, _ := path.Match(t.Glob, d.Name); t.All || ok {
+			out = append(out, d.Name)
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, e.siteError(t.Site, "", fmt.Errorf("%s matches no domain", t))
+	}
+	return out, e.logf(ctx, st.ID, "info", "%s: %s", t, strings.Join(out, ", "))
+}
+
+func stateMatches(got DomainState, want string) bool {
+	switch want {
+	case "running":
+		return got == StateRunning || got == StateBlocked
+	default:
+		return string(got) == want
+	}
+}
+
+// check evaluates a check. With journal, each observation is logged; a wait
+// step polling a check logs only the outcome.
+func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check, journal bool) error {
+	logf := func(format string, a ...any) error {
+		if !journal {
+			return nil
+		}
+		return e.logf(ctx, st.ID, "info", format, a...)
+	}
+	switch {
+	case c.TCP != "":
+		d := net.Dialer{Timeout: c.Timeout}
+		conn, err := d.DialContext(ctx, "tcp", c.TCP)
+		if err != nil {
+			return fmt.Errorf("tcp %s does not answer: %w", c.TCP, err)
+		}
+		conn.Close()
+		return logf("tcp %s answers", c.TCP)
+	case c.File != "":
+		fi, err := os.Stat(e.path(c.File))
+		if err != nil {
+			return fmt.Errorf("file %s: %w", c.File, err)
+		}
+		age := time.Since(fi.ModTime())
+		if age > c.MaxAge {
+			return fmt.Errorf("file %s is %s old, older than the %s allowed", c.File, age.Round(time.Minute), c.MaxAge)
+		}
+		return logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge)
+	case len(c.Command) > 0:
+		res := e.runCommand(ctx, c.Command, c.Shell, c.Timeout, nil, nil, "", nil)
+		if journal {
+			if err := e.capture(ctx, st.ID, res); err != nil {
+				return err
+			}
+		}
+		if res.err != nil {
+			return fmt.Errorf("check command %s: %w", strings.Join(c.Command, " "), res.err)
+		}
+		return logf("command %s exited 0", strings.Join(c.Command, " "))
+	}
+	doms, err := e.resolve(ctx, st, c.Target)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, d := range doms {
+		if c.Agent {
+			err := e.do(ctx, func(ctx context.Context) error { return e.sites[c.Target.Site].AgentPing(ctx, d) })
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: %v", d, err))
+			} else if err := logf("%s/%s: guest agent answers", c.Target.Site, d); err != nil {
+				return err
+			}
+			continue
+		}
+		s, err := e.domainState(ctx, c.Target.Site, d)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: %v", d, err))
+		case !stateMatches(s, c.State):
+			bad = append(bad, fmt.Sprintf("%s is %s", d, s))
+		}
+		if err := logf("%s/%s: %s", c.Target.Site, d, describeState(s, err)); err != nil {
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return e.siteError(c.Target.Site, "", fmt.Errorf("%d of %d domain(s) fail the check (%s): %s", len(bad), len(doms), c.Probe(), strings.Join(bad, "; ")))
+	}
+	return nil
+}
+
+func describeState(s DomainState, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return string(s)
+}
+
+// path resolves a path from the runbook against the runbook's directory.
+func (e *Engine) path(p string) string {
+	if filepath.IsAbs(p) || e.rb.File == "" {
+		return p
+	}
+	if _, err := os.Stat(e.rb.File); err != nil {
+		return p // a bundled runbook: paths are relative to the current directory
+	}
+	return filepath.Join(filepath.Dir(e.rb.File), p)
+}
+
+func (e *Engine) shutdown(ctx context.Context, st *runbooks.Step) error {
+	s := st.Shutdown
+	site := s.Target.Site
+	hv := e.sites[site]
+	doms, err := e.resolve(ctx, st, s.Target)
+	if err != nil {
+		return err
+	}
+	for _, d := range doms {
+		state, err := e.domainState(ctx, site, d)
+		if err != nil {
+			return e.siteError(site, d, err)
+		}
+		if state == StateShutoff {
+			if err := e.logf(ctx, st.ID, "info", "%s/%s is already shut off", site, d); err != nil {
+				return err
+			}
+			continue
+		}
+		err = e.act(ctx, st, site, d, "shutdown", func(ctx context.Context) error {
+			if err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) }); err != nil {
+				return fmt.Errorf("request guest shutdown: %w", err)
+			}
+			return e.waitState(ctx, site, d, StateShutoff, s.Timeout)
+		})
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrTimeout) {
+			return err
+		}
+		if !s.Force {
+			return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
+		}
+		if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", site, d, s.Timeout); err != nil {
+			return err
+		}
+		err = e.act(ctx, st, site, d, "destroy", func(ctx context.Context) error {
+			if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil {
+				return fmt.Errorf("force off: %w", err)
+			}
+			return e.waitState(ctx, site, d, StateShutoff, time.Minute)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
+	s := st.Start
+	groups := s.Groups
+	if s.Glob != "" || s.All {
+		doms, err := e.resolve(ctx, st, s.Target())
+		if err != nil {
+			return err
+		}
+		groups = nil
+		for _, d := range doms {
+			groups = append(groups, []string{d})
+		}
+	}
+	for gi, group := range groups {
+		if len(groups) > 1 && len(group) > 1 || gi > 0 && len(groups[gi-1]) > 1 {
+			if err := e.logf(ctx, st.ID, "info", "group %d of %d: %s", gi+1, len(groups), strings.Join(group, ", ")); err != nil {
+				return err
+			}
+		}
+		limit := s.MaxParallel
+		if limit <= 0 {
+			limit = len(group)
+		}
+		sem := make(chan struct{}, limit)
+		var wg sync.WaitGroup
+		errs := make([]error, len(group))
+		for i, d := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				errs[i] = e.startOne(ctx, st, s, d)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) startOne(ctx context.Context, st *runbooks.Step, s *runbooks.Start, d string) error {
+	hv := e.sites[s.Site]
+	state, err := e.domainState(ctx, s.Site, d)
+	if err != nil {
+		return e.siteError(s.Site, d, err)
+	}
+	if stateMatches(state, "running") {
+		if err := e.logf(ctx, st.ID, "info", "%s/%s is already running", s.Site, d); err != nil {
+			return err
+		}
+	} else {
+		err = e.act(ctx, st, s.Site, d, "start", func(ctx context.Context) error {
+			if err := e.do(ctx, func(ctx context.Context) error { return hv.Start(ctx, d) }); err != nil {
+				return fmt.Errorf("start: %w", err)
+			}
+			return e.waitState(ctx, s.Site, d, StateRunning, s.Timeout)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if s.Wait != "agent" {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, e.scaled(s.Timeout))
+	defer cancel()
+	var last error
+	err = Wait(wctx, e.opts.Poll, func(ctx context.Context) (bool, error) {
+		last = e.do(ctx, func(ctx context.Context) error { return hv.AgentPing(ctx, d) })
+		return last == nil, nil
+	})
+	if err != nil {
+		return e.siteError(s.Site, d, fmt.Errorf("%w: guest agent did not answer within %s (last: %v)", ErrTimeout, s.Timeout, last))
+	}
+	return e.logf(ctx, st.ID, "info", "%s/%s: guest agent answers", s.Site, d)
+}
+
+// power runs destroy, suspend or resume on each domain, skipping domains
+// already in the wanted state (so a resumed run does not act twice).
+func (e *Engine) power(ctx context.Context, st *runbooks.Step, verb string, want DomainState, op func(Hypervisor) func(context.Context, string) error) error {
+	t := *st.Power
+	hv := e.sites[t.Site]
+	doms, err := e.resolve(ctx, st, t)
+	if err != nil {
+		return err
+	}
+	for _, d := range doms {
+		state, err := e.domainState(ctx, t.Site, d)
+		if err != nil {
+			return e.siteError(t.Site, d, err)
+		}
+		if stateMatches(state, string(want)) {
+			if err := e.logf(ctx, st.ID, "info", "%s/%s is already %s", t.Site, d, state); err != nil {
+				return err
+			}
+			continue
+		}
+		err = e.act(ctx, st, t.Site, d, verb, func(ctx context.Context) error {
+			if err := e.do(ctx, func(ctx context.Context) error { return op(hv)(ctx, d) }); err != nil {
+				return fmt.Errorf("%s: %w", verb, err)
+			}
+			return e.waitState(ctx, t.Site, d, want, time.Minute)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) undefine(ctx context.Context, st *runbooks.Step) error {
+	t := *st.Power
+	hv := e.sites[t.Site]
+	doms, err := e.resolve(ctx, st, t)
+	if err != nil {
+		return err
+	}
+	for _, d := range doms {
+		state, err := e.domainState(ctx, t.Site, d)
+		switch {
+		case errors.Is(err, ErrDomainNotFound):
+			if err := e.logf(ctx, st.ID, "info", "%s/%s is not defined (already undefined)", t.Site, d); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return e.siteError(t.Site, d, err)
+		case state != StateShutoff:
+			return e.siteError(t.Site, d, fmt.Errorf("%w: it is %s; stop it before undefining it", ErrInvalidOperation, state))
+		}
+		err = e.act(ctx, st, t.Site, d, "undefine", func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { return hv.Undefine(ctx, d) })
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) define(ctx context.Context, st *runbooks.Step) error {
+	df := st.Define
+	hv := e.sites[df.Site]
+	for _, file := range df.XML {
+		b, err := os.ReadFile(e.path(file))
+		if err != nil {
+			return fmt.Errorf("read domain XML: %w", err)
+		}
+		name := DomainNameFromXML(string(b))
+		if name == "" {
+			return fmt.Errorf("domain XML %s has no <name>", file)
+		}
+		err = e.act(ctx, st, df.Site, name, "define", func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { _, err := hv.Define(ctx, string(b)); return err })
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if df.CopyFrom == "" {
+		return nil
+	}
+	src := e.sites[df.CopyFrom]
+	for _, d := range df.Domains {
+		var x string
+		err := e.do(ctx, func(ctx context.Context) (err error) { x, err = src.DomainXML(ctx, d); return err })
+		if err != nil {
+			return e.siteError(df.CopyFrom, d, fmt.Errorf("read definition to copy: %w", err))
+		}
+		err = e.act(ctx, st, df.Site, d, "define", func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { _, err := hv.Define(ctx, x); return err })
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.logf(ctx, st.ID, "info", "%s/%s defined from the definition at %s", df.Site, d, df.CopyFrom); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) snapshot(ctx context.Context, st *runbooks.Step) error {
+	s := st.Snapshot
+	hv := e.sites[s.Target.Site]
+	doms, err := e.resolve(ctx, st, s.Target)
+	if err != nil {
+		return err
+	}
+	for _, d := range doms {
+		verb := "snapshot-" + string(s.Action)
+		err := e.act(ctx, st, s.Target.Site, d, verb, func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { return hv.Snapshot(ctx, d, SnapshotOp(s.Action), s.Name) })
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) autostart(ctx context.Context, st *runbooks.Step) error {
+	a := st.Autostart
+	hv := e.sites[a.Target.Site]
+	doms, err := e.resolve(ctx, st, a.Target)
+	if err != nil {
+		return err
+	}
+	verb := "autostart-off"
+	if a.Enabled {
+		verb = "autostart-on"
+	}
+	for _, d := range doms {
+		err := e.act(ctx, st, a.Target.Site, d, verb, func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { return hv.SetAutostart(ctx, d, a.Enabled) })
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) wait(ctx context.Context, st *runbooks.Step) error {
+	w := st.Wait
+	if w.Until == nil {
+		if err := e.logf(ctx, st.ID, "info", "waiting %s", w.Duration); err != nil {
+			return err
+		}
+		t := time.NewTimer(e.scaled(w.Duration))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
+	if err := e.logf(ctx, st.ID, "info", "waiting until %s (at most %s)", w.Until.Probe(), w.Timeout); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, e.scaled(w.Timeout))
+	defer cancel()
+	var last error
+	interval := max(e.opts.Poll, e.scaled(2*time.Second))
+	err := Wait(wctx, interval, func(ctx context.Context) (bool, error) {
+		last = e.check(ctx, st, w.Until, false)
+		if errors.Is(last, errStopped) {
+			return false, last
+		}
+		return last == nil, nil
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("%w: %s did not hold within %s (last: %v)", ErrTimeout, w.Until.Probe(), w.Timeout, last)
+		}
+		return err
+	}
+	return e.logf(ctx, st.ID, "info", "%s holds", w.Until.Probe())
+}
