@@ -62,11 +62,11 @@ type Engine struct {
 	// resumeFailed holds, on resume, failed steps still waiting for a choice.
 	resumeFailed map[string]string
 	// execDoubt holds, on resume, commands whose outcome is unknown.
-	execDoubt map[string]*ActionIntent
-	failures     []string // steps that failed and were skipped or continued past
-	started      time.Time
-	rtoStart     time.Time
-	rtoAchieved  time.Duration
+	execDoubt   map[string]*ActionIntent
+	failures    []string // steps that failed and were skipped or continued past
+	started     time.Time
+	rtoStart    time.Time
+	rtoAchieved time.Duration
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.

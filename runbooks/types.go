@@ -35,11 +35,11 @@ type Runbook struct {
 // Var is a runbook variable: a string, or a list of strings (which can stand
 // for a whole domain list).
 type Var struct {
-	Name  string
-	Value string
-	List  []string
+	Name   string
+	Value  string
+	List   []string
 	IsList bool
-	Pos   Pos
+	Pos    Pos
 }
 
 // Site is one of the runbook's sites: a name and the libvirt URI that
