@@ -41,11 +41,16 @@ func (e *Engine) domainState(ctx context.Context, site, domain string) (s Domain
 // act journals the intent, performs the action, and journals its outcome.
 // If the intent cannot be written, the action is not performed.
 func (e *Engine) act(ctx context.Context, st *runbooks.Step, site, domain, verb string, fn func(context.Context) error) error {
+	return e.actDetail(ctx, st, site, domain, verb, "", fn)
+}
+
+// actDetail is act with a detail recorded in the intent.
+func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain, verb, detail string, fn func(context.Context) error) error {
 	e.mu.Lock()
 	e.actionID++
 	id := e.actionID
 	e.mu.Unlock()
-	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: e.opts.URIs[site], Domain: domain, Verb: verb}
+	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: e.opts.URIs[site], Domain: domain, Verb: verb, Detail: detail}
 	if err := e.emit(ctx, intent); err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ type Options struct {
 	CallTimeout time.Duration
 	// Resume continues a run from its journal instead of starting one.
 	Resume *Replay
+	// Vars are the --var overrides the runbook was parsed with.
+	Vars map[string]string
 }
 
 // AutoOperator is the operator recorded for decisions made by --auto-approve.
@@ -149,6 +151,10 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 				return OutcomeRunning, err
 			}
 			e.passed[st.ID] = true
+			// The recovery clock still starts and stops where the plan says.
+			if err := e.rtoMark(ctx, st); err != nil {
+				return OutcomeRunning, err
+			}
 			continue
 		}
 		err := e.attempt(ctx, st)
@@ -228,6 +234,7 @@ func (e *Engine) runStarted() *RunStarted {
 		Version:     e.opts.Version,
 		AutoApprove: e.opts.AutoApprove,
 		Sites:       e.opts.URIs,
+		Vars:        e.opts.Vars,
 		RTOTarget:   e.rb.RTO,
 		TimeScale:   e.opts.TimeScale,
 	}
@@ -298,9 +305,8 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 		}
 		e.approved[st.ID] = true
 	}
-	if st.RTO == runbooks.RTOStart && e.rtoStart.IsZero() {
-		e.rtoStart = time.Now()
-		if err := e.emit(ctx, &RTOStarted{Step: st.ID}); err != nil {
+	if st.RTO == runbooks.RTOStart {
+		if err := e.rtoMark(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -323,7 +329,19 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 	if err := e.setState(ctx, st, StepSucceeded, ""); err != nil {
 		return err
 	}
-	if st.RTO == runbooks.RTOStop && !e.rtoStart.IsZero() && e.rtoAchieved == 0 {
+	if st.RTO == runbooks.RTOStop {
+		return e.rtoMark(ctx, st)
+	}
+	return nil
+}
+
+// rtoMark starts or stops the recovery clock at a step that says so.
+func (e *Engine) rtoMark(ctx context.Context, st *runbooks.Step) error {
+	switch {
+	case st.RTO == runbooks.RTOStart && e.rtoStart.IsZero():
+		e.rtoStart = time.Now()
+		return e.emit(ctx, &RTOStarted{Step: st.ID})
+	case st.RTO == runbooks.RTOStop && !e.rtoStart.IsZero() && e.rtoAchieved == 0:
 		e.rtoAchieved = time.Since(e.rtoStart)
 		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: e.rtoAchieved, Target: e.rb.RTO})
 	}

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/engine/sim"
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 )
 
 // memJournal keeps events in memory; failAt makes the Nth append fail.
@@ -80,7 +80,8 @@ const speed = 200
 
 func referenceRunbook(t *testing.T) *runbooks.Runbook {
 	t.Helper()
-	file, src, err := examples.Source("annual-pra-test")
+	const file = "../testdata/runbooks/good/reference-drill.yaml"
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}

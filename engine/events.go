@@ -39,6 +39,7 @@ type RunStarted struct {
 	Version     string            `json:"repli_version"`
 	AutoApprove bool              `json:"auto_approve,omitempty"`
 	Sites       map[string]string `json:"sites"`
+	Vars        map[string]string `json:"vars,omitempty"`
 	RTOTarget   time.Duration     `json:"rto_target_ns,omitempty"`
 	TimeScale   float64           `json:"time_scale,omitempty"`
 }
@@ -90,6 +91,8 @@ type ActionIntent struct {
 	URI    string `json:"uri"`
 	Domain string `json:"domain"`
 	Verb   string `json:"verb"`
+	// Detail says more about the action: the command an exec runs.
+	Detail string `json:"detail,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.

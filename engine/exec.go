@@ -175,17 +175,32 @@ func (e *Engine) capture(ctx context.Context, step string, res *cmdResult) error
 func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 	x := st.Exec
 	var res *cmdResult
-	err := e.act(ctx, st, "local", "", "exec", func(ctx context.Context) error {
+	err := e.actDetail(ctx, st, "local", "", "exec", strings.Join(x.Command, " "), func(ctx context.Context) error {
 		res = e.runCommand(ctx, x.Command, x.Shell, x.Timeout, x.Env, x.SecretEnv, x.Dir, x.Redact)
 		if err := e.capture(ctx, st.ID, res); err != nil {
 			return err
 		}
 		if res.err != nil {
-			return fmt.Errorf("%s: %w", strings.Join(x.Command, " "), res.err)
+			return fmt.Errorf("command %w%s", res.err, lastLine(res.redact(res.stderr.buf.String())))
 		}
 		return nil
 	})
 	return err
+}
+
+// lastLine is the last line a failed command printed, to say why it failed.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return ": " + s
 }
 
 // DomainNameFromXML returns the <name> of a domain definition.

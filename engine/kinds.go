@@ -249,7 +249,7 @@ func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
 		}
 	}
 	for gi, group := range groups {
-		if len(groups) > 1 && len(group) > 1 || gi > 0 && len(groups[gi-1]) > 1 {
+		if len(s.Groups) > 1 {
 			if err := e.logf(ctx, st.ID, "info", "group %d of %d: %s", gi+1, len(groups), strings.Join(group, ", ")); err != nil {
 				return err
 			}

@@ -212,7 +212,7 @@ func LoadReplay(events []Event) (*runbooks.Runbook, *Replay, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rb, diags := runbooks.Parse(r.Started.File, []byte(r.Started.Source))
+	rb, diags := runbooks.ParseWith(r.Started.File, []byte(r.Started.Source), r.Started.Vars)
 	if rb == nil {
 		return nil, nil, fmt.Errorf("the runbook recorded with the run no longer parses with this repli:\n%v", diags)
 	}

@@ -50,7 +50,13 @@ func Load(path string) (*Runbook, Diagnostics, error) {
 // Parse parses and validates a runbook. The runbook is nil when any
 // diagnostic is an error; warnings come back with a usable runbook.
 func Parse(file string, src []byte) (*Runbook, Diagnostics) {
-	p := &parser{file: file, budget: maxNodes}
+	return ParseWith(file, src, nil)
+}
+
+// ParseWith parses a runbook with var overrides (repli run --var NAME=VALUE);
+// a list var takes a comma-separated value.
+func ParseWith(file string, src []byte, overrides map[string]string) (*Runbook, Diagnostics) {
+	p := &parser{file: file, budget: maxNodes, overrides: overrides}
 	rb := p.parse(src)
 	p.diags.sort()
 	if len(p.diags) > maxDiags {
@@ -69,6 +75,8 @@ type parser struct {
 	budget int
 	bombed bool
 	vars   map[string]Var
+	// overrides replace vars' values (repli run --var).
+	overrides map[string]string
 }
 
 func posOf(n *yaml.Node) Pos {
@@ -135,6 +143,11 @@ func (p *parser) parse(src []byte) *Runbook {
 	}
 	rb := &Runbook{File: p.file, Source: src}
 	p.runbook(root, rb)
+	for name := range p.overrides {
+		if _, ok := rb.Vars[name]; !ok {
+			p.errAt(Pos{1, 1}, "--var %s: the runbook has no var %q%s", name, name, suggest(name, p.varNames()))
+		}
+	}
 	return rb
 }
 

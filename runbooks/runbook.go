@@ -103,7 +103,19 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 // assignRoles makes the site called "primary", else the first site, the
 // primary one when no site says its role.
 func assignRoles(rb *Runbook) {
-	if rb.Primary() != nil || len(rb.Sites) == 0 {
+	explicit := false
+	for _, s := range rb.Sites {
+		explicit = explicit || s.Role != ""
+	}
+	if explicit {
+		for _, s := range rb.Sites {
+			if s.Role == "" {
+				s.Role = RoleSecondary
+			}
+		}
+		return
+	}
+	if len(rb.Sites) == 0 {
 		return
 	}
 	primary := rb.Sites[0]

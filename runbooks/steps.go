@@ -254,10 +254,12 @@ func (p *parser) domainSet(f *fields, what string) Target {
 		return t
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		if p.isListVar(n.Value) {
+			t.Domains, _ = p.strList(n, what+" domains")
+			return t
+		}
 		v := p.expand(n, n.Value)
 		switch {
-		case p.isListVar(n.Value):
-			t.Domains, _ = p.strList(n, what+" domains")
 		case v == "all":
 			t.All = true
 		case globChars.MatchString(v):
@@ -362,6 +364,10 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 	n := p.resolve(f.val["command"])
 	if n == nil {
 		return nil, shell
+	}
+	if n.Kind == yaml.ScalarNode && p.isListVar(n.Value) {
+		list, _ := p.strList(n, what+" command")
+		return list, shell
 	}
 	if n.Kind == yaml.ScalarNode {
 		if !shell {

@@ -60,6 +60,16 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 			p.errf(v, "var %s must be text or a list of text, not %s", k.Value, describe(v))
 			continue
 		}
+		if o, ok := p.overrides[k.Value]; ok {
+			vr.Value, vr.List = o, nil
+			if vr.IsList {
+				for _, item := range strings.Split(o, ",") {
+					if item = strings.TrimSpace(item); item != "" {
+						vr.List = append(vr.List, item)
+					}
+				}
+			}
+		}
 		rb.Vars[k.Value] = vr
 	}
 	p.vars = rb.Vars

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
@@ -41,12 +42,27 @@ func EventLine(ev engine.Event) string {
 		}
 		return fmt.Sprintf("%s %s by %s after %s", e.Step, verdict, e.Operator, FormatDuration(e.Waited))
 	case *engine.ActionIntent:
+		if e.Site == "local" {
+			return fmt.Sprintf("%s → %s: %s", e.Step, e.Verb, e.Detail)
+		}
 		return fmt.Sprintf("%s → %s %s/%s", e.Step, e.Verb, e.Site, e.Domain)
 	case *engine.ActionOutcome:
-		if e.OK {
-			return fmt.Sprintf("%s ✓ %s %s/%s in %s", e.Step, e.Verb, e.Site, e.Domain, e.Duration.Round(10*time.Millisecond))
+		what := e.Verb
+		if e.Site != "local" {
+			what += " " + e.Site + "/" + e.Domain
 		}
-		return fmt.Sprintf("%s ✗ %s %s/%s: %s", e.Step, e.Verb, e.Site, e.Domain, e.Error)
+		if e.OK {
+			return fmt.Sprintf("%s ✓ %s in %s", e.Step, what, e.Duration.Round(10*time.Millisecond))
+		}
+		return fmt.Sprintf("%s ✗ %s: %s", e.Step, what, e.Error)
+	case *engine.OutputCaptured:
+		text := strings.TrimSpace(e.Text)
+		if lines := strings.Split(text, "\n"); len(lines) > 3 {
+			text = "… " + strings.Join(lines[len(lines)-3:], " ⏎ ")
+		} else {
+			text = strings.Join(lines, " ⏎ ")
+		}
+		return fmt.Sprintf("%s %s: %s", e.Step, e.Stream, text)
 	case *engine.Logged:
 		prefix := ""
 		if e.Level == "warn" {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 )
 
 // updating reports -update, the flag teatest's golden package defines.
@@ -44,7 +43,8 @@ type fakeDriver struct {
 
 func newFake(t *testing.T) *fakeDriver {
 	t.Helper()
-	file, src, err := examples.Source("annual-pra-test")
+	const file = "../testdata/runbooks/good/reference-drill.yaml"
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func at(sec int, ev engine.Event) engine.Event {
 // midRun is a drill stopped at the typed gate of stop-primary.
 func midRun() []engine.Event {
 	return []engine.Event{
-		at(0, &engine.RunStarted{Runbook: "annual-pra-test", Mode: "test", Operator: "alice"}),
+		at(0, &engine.RunStarted{Runbook: "reference-drill", Mode: "test", Operator: "alice"}),
 		at(0, &engine.StepChanged{Step: "announce", State: engine.StepWaiting}),
 		at(0, &engine.GateOpened{Step: "announce", Gate: "none", Prompt: "Tell the on-call channel.", Checklist: []string{"Change ticket is open", "Customers were notified"}}),
 		at(20, &engine.ChecklistTicked{Step: "announce", Item: 0, Text: "Change ticket is open", Operator: "alice"}),

@@ -24,6 +24,10 @@ import (
 	"github.com/repli-dr/repli/store"
 )
 
+// referenceDrill is the walking skeleton's runbook, whose exact event
+// sequence the kill points below rely on.
+const referenceDrill = "testdata/runbooks/good/reference-drill.yaml"
+
 var (
 	e2eOnce sync.Once
 	e2ePath string
@@ -187,7 +191,7 @@ func TestPlainGatesOnStdin(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
 	// Two ticks and done; a wrong site name refuses; abort the run.
-	r := runRepli(t, "y\ny\ny\nprimry\na\n", "run", "annual-pra-test", "--plain", "--db", db, "--speed", "50")
+	r := runRepli(t, "y\ny\ny\nprimry\na\n", "run", referenceDrill, "--plain", "--db", db, "--speed", "50")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (aborted)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -244,7 +248,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			db := filepath.Join(t.TempDir(), "audit.db")
-			args := []string{"run", "annual-pra-test", "--plain", "--db", db, "--speed", "10"}
+			args := []string{"run", referenceDrill, "--plain", "--db", db, "--speed", "10"}
 			if p.auto {
 				args = append(args, "--auto-approve")
 			}

@@ -76,7 +76,7 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags) error {
 	}
 	defer closeAll(sites)
 	if lab != nil {
-		if err := lab.Persist(sim.StatePath(db.Path(), id)); err != nil {
+		if err := lab.Persist(sim.StatePath(db.Path(), id), true); err != nil {
 			return withCode(exitUsage, err)
 		}
 	}

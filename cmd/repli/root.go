@@ -46,7 +46,7 @@ Without a command it opens the demo: the bundled annual drill on simulated sites
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd())
+	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd())
 	return root
 }
 
@@ -80,9 +80,14 @@ func operator() string {
 	return "unknown"
 }
 
-// loadRunbook reads a runbook file, or a bundled example by name.
-// Diagnostics are printed to stderr; an invalid runbook is a usage error.
-func loadRunbook(path string) (*runbooks.Runbook, error) {
+// loadRunbook reads a runbook file, or a bundled example by name, with var
+// overrides (NAME=VALUE). Diagnostics are printed to stderr; an invalid
+// runbook is a usage error.
+func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
+	overrides, err := parseVars(vars)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
 	var src []byte
 	file := path
 	if _, err := os.Stat(path); err != nil {
@@ -93,13 +98,29 @@ func loadRunbook(path string) (*runbooks.Runbook, error) {
 		}
 	}
 	if src == nil {
-		rb, diags, err := runbooks.Load(path)
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, withCode(exitUsage, err)
+			return nil, withCode(exitUsage, fmt.Errorf("read runbook: %w", err))
 		}
-		return checked(rb, diags)
+		src = b
 	}
-	return checked(runbooks.Parse(file, src))
+	return checked(runbooks.ParseWith(file, src, overrides))
+}
+
+// parseVars turns NAME=VALUE flags into overrides.
+func parseVars(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--var %q: write it as NAME=VALUE (a list as a,b,c)", f)
+		}
+		out[name] = value
+	}
+	return out, nil
 }
 
 func checked(rb *runbooks.Runbook, diags runbooks.Diagnostics) (*runbooks.Runbook, error) {

@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/engine/libvirt"
 	"github.com/repli-dr/repli/engine/sim"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
@@ -27,9 +29,10 @@ type runFlags struct {
 	speed       float64
 	seed        int64
 	faults      []string
+	vars        []string
 }
 
-var modes = []string{"test", "planned", "disaster", "failback"}
+var modes = runbooks.Modes
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
@@ -55,6 +58,7 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every gate and tick every checklist item (recorded as such)")
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	fl.StringVar(&f.mode, "mode", "test", "run mode: "+strings.Join(modes, ", "))
+	fl.StringArrayVar(&f.vars, "var", nil, "override a runbook var: NAME=VALUE, a list as a,b,c (repeatable; recorded)")
 	simFlags(cmd, &f, 1)
 	return cmd
 }
@@ -68,7 +72,7 @@ func simFlags(cmd *cobra.Command, f *runFlags, speed float64) {
 }
 
 func runRunbook(cmd *cobra.Command, path string, f runFlags) error {
-	rb, err := loadRunbook(path)
+	rb, err := loadRunbook(path, f.vars...)
 	if err != nil {
 		return err
 	}
@@ -98,10 +102,32 @@ func siteURIs(rb *runbooks.Runbook, overrides []string) (map[string]string, erro
 func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, f runFlags) (map[string]engine.Hypervisor, *sim.Lab, error) {
 	sites := map[string]engine.Hypervisor{}
 	var lab *sim.Lab
+	// Real sites are opened together: Open waits a few seconds for the
+	// first connections, and a site that does not answer (the primary, in
+	// a disaster) must not hold the others up, nor stop the run.
+	type opened struct {
+		site string
+		hv   *libvirt.Site
+		err  error
+	}
+	var real []chan opened
+	var errs []error
 	for _, s := range rb.Sites {
 		uri := uris[s.Name]
 		if _, ok := sim.SiteName(uri); !ok {
-			return nil, nil, fmt.Errorf("site %s (%s): only simulated sites (sim://NAME) are supported by this build", s.Name, uri)
+			hosts := s.URIs
+			if uri != s.URI || len(hosts) == 0 {
+				hosts = []string{uri} // --site NAME=URI replaces the site's hosts
+			}
+			ch := make(chan opened, 1)
+			real = append(real, ch)
+			go func() {
+				octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				hv, err := libvirt.Open(octx, s.Name, hosts, libvirt.Options{})
+				ch <- opened{s.Name, hv, err}
+			}()
+			continue
 		}
 		if lab == nil {
 			lab = sim.NewLab(f.seed, f.speed)
@@ -109,9 +135,24 @@ func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, 
 		}
 		hv, err := lab.Hypervisor(uri)
 		if err != nil {
-			return nil, nil, fmt.Errorf("site %s: %w", s.Name, err)
+			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+			continue
 		}
 		sites[s.Name] = hv
+	}
+	for _, ch := range real {
+		o := <-ch
+		if o.err != nil {
+			errs = append(errs, o.err)
+			continue
+		}
+		sites[o.site] = o.hv
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, hv := range sites {
+			hv.Close()
+		}
+		return nil, nil, err
 	}
 	if lab == nil && (len(f.faults) > 0 || f.speed != 1) {
 		return nil, nil, errors.New("--fault and --speed apply to simulated sites (sim://) only")
@@ -146,6 +187,7 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 
 	opts := consoleOptions(uris, f.autoApprove)
 	opts.Mode = f.mode
+	opts.Vars, _ = parseVars(f.vars)
 	if lab != nil {
 		opts.TimeScale = lab.Speed()
 	}
@@ -158,7 +200,7 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	}
 	opts.RunID = runID
 	if lab != nil {
-		if err := lab.Persist(sim.StatePath(db.Path(), runID)); err != nil {
+		if err := lab.Persist(sim.StatePath(db.Path(), runID), false); err != nil {
 			return withCode(exitUsage, err)
 		}
 	}

@@ -121,6 +121,10 @@ func TestDemoDrivenInTmux(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("note by")
 	s.keys("Enter")
+	s.waitFor("Head hash written into the change ticket")
+	s.keys("Space")
+	s.waitFor("[✓] Head hash written")
+	s.keys("Enter")
 	scr = s.waitFor("succeeded")
 	checkFits(t, scr, 80)
 	if !strings.Contains(scr, "RTO ✓") || !strings.Contains(scr, "within the 4h00m target") {

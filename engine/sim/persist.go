@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
@@ -24,11 +23,15 @@ type savedDomain struct {
 
 // Persist keeps the lab's state in a file, so that a console killed mid-run
 // finds the simulated sites as it left them when it resumes (a real site
-// does not forget either). An existing file is loaded first.
-func (l *Lab) Persist(path string) error {
+// does not forget either). When resuming, an existing file is loaded first;
+// a new run starts from the lab as it is and overwrites any old file.
+func (l *Lab) Persist(path string, resuming bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, err := os.ReadFile(path)
+	if !resuming {
+		err = fs.ErrNotExist
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -88,5 +91,5 @@ func (l *Lab) save() error {
 // StatePath is where a run's simulated lab state lives, beside its audit
 // database.
 func StatePath(db string, runID int64) string {
-	return filepath.Join(filepath.Dir(db), fmt.Sprintf("sim-lab-run-%d.json", runID))
+	return fmt.Sprintf("%s.sim-run-%d.json", db, runID)
 }
