@@ -34,6 +34,9 @@ type RunInfo struct {
 
 // CreateRun records a new run and returns its id.
 func (s *Store) CreateRun(ctx context.Context, ri RunInfo) (int64, error) {
+	if s.readOnly {
+		return 0, fmt.Errorf("record run: %w: %s was opened for review only", ErrReadOnly, s.path)
+	}
 	if ri.StartedAt.IsZero() {
 		ri.StartedAt = time.Now()
 	}
@@ -41,7 +44,7 @@ func (s *Store) CreateRun(ctx context.Context, ri RunInfo) (int64, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ri.Runbook, ri.Title, ri.File, ri.SHA256, ri.Mode, ri.Operator, ri.Host, ri.AutoApprove, ri.StartedAt.UTC().Format(timeFormat), int64(ri.RTOTarget))
 	if err != nil {
-		return 0, fmt.Errorf("record run: %w", explain(err))
+		return 0, fmt.Errorf("record run: %w", s.explain(err))
 	}
 	return res.LastInsertId()
 }
@@ -69,47 +72,93 @@ func stepOf(ev engine.Event) string {
 }
 
 // Append implements engine.Journal: the event is committed durably (WAL,
-// synchronous=FULL) before Append returns.
+// synchronous=FULL) before Append returns. An error means the event is not
+// in the trail, and says why in words an operator can act on (see ErrLocked,
+// ErrDiskFull, ErrReadOnly); the engine then performs nothing further.
+//
+// Append refuses an event of a run whose lease is held by another console
+// (ErrLeaseLost), and an event whose sequence number does not follow the
+// run's last one.
 func (s *Store) Append(ctx context.Context, ev engine.Event) error {
-	if s.readOnly {
-		return errors.New("the audit database was opened read-only")
-	}
 	m := ev.EventMeta()
+	if s.readOnly {
+		return fmt.Errorf("write %s event: %w: %s was opened for review only", ev.Kind(), ErrReadOnly, s.path)
+	}
 	body, err := engine.EncodeEvent(ev)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", ev.Kind(), err)
 	}
+	if err := s.append(ctx, ev, m, string(body)); err != nil {
+		return fmt.Errorf("write %s event (run %d, #%d): %w", ev.Kind(), m.RunID, m.Seq, s.explain(err))
+	}
+	return nil
+}
+
+func (s *Store) append(ctx context.Context, ev engine.Event, m *engine.Meta, body string) error {
 	at := m.At.UTC().Format(timeFormat)
-	step := stepOf(ev)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin audit write: %w", explain(err))
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	var lastID int64
-	prev := GenesisHash
-	err = tx.QueryRowContext(ctx, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&lastID, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read chain head: %w", explain(err))
+	if err := s.checkDriver(ctx, tx, m.RunID); err != nil {
+		return err
 	}
-	id := lastID + 1
-	hash := eventHash(prev, id, m.RunID, m.Seq, at, ev.Kind(), step, string(body))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, run_id, seq, at, kind, step, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, m.RunID, m.Seq, at, ev.Kind(), step, string(body), prev, hash); err != nil {
-		return fmt.Errorf("write %s event: %w", ev.Kind(), explain(err))
+	last, err := lastSeq(ctx, tx, m.RunID)
+	if err != nil {
+		return err
+	}
+	if m.Seq != last+1 {
+		if m.Seq <= last {
+			return fmt.Errorf("run %d already has event #%d: another console is writing this run", m.RunID, m.Seq)
+		}
+		return fmt.Errorf("event #%d does not follow run %d's last event #%d", m.Seq, m.RunID, last)
+	}
+	id, hash, err := appendTx(ctx, tx, m.RunID, m.Seq, at, ev.Kind(), stepOf(ev), body)
+	if err != nil {
+		return err
 	}
 	if end, ok := ev.(*engine.RunEnded); ok {
 		var achieved any
 		if end.RTOAchieved > 0 {
 			achieved = int64(end.RTOAchieved)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, rto_achieved_ns = ? WHERE id = ?`,
-			at, string(end.Outcome), end.Reason, achieved, m.RunID); err != nil {
-			return fmt.Errorf("close run: %w", explain(err))
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, outcome = ?, reason = ?, rto_achieved_ns = ?, end_event_id = ?, end_hash = ? WHERE id = ?`,
+			at, string(end.Outcome), end.Reason, achieved, id, hash, m.RunID)
+		if err != nil {
+			return fmt.Errorf("close run: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("close run: %w", ErrNoRun)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit %s event: %w", ev.Kind(), explain(err))
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+func lastSeq(ctx context.Context, tx *sql.Tx, runID int64) (int64, error) {
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?", runID).Scan(&last); err != nil {
+		return 0, fmt.Errorf("read run %d's last event: %w", runID, err)
+	}
+	return last, nil
+}
+
+// appendTx links one event to the head of the chain, inside tx.
+func appendTx(ctx context.Context, tx *sql.Tx, runID, seq int64, at, kind, step, body string) (id int64, hash string, err error) {
+	var lastID int64
+	prev := GenesisHash
+	err = tx.QueryRowContext(ctx, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&lastID, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("read chain head: %w", err)
+	}
+	id = lastID + 1
+	hash = eventHash(prev, id, runID, seq, at, kind, step, body)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, run_id, seq, at, kind, step, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, runID, seq, at, kind, step, body, prev, hash); err != nil {
+		return 0, "", fmt.Errorf("insert: %w", err)
+	}
+	return id, hash, nil
 }

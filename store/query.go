@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +31,11 @@ type Run struct {
 	EndedAt     *time.Time     `json:"ended_at"`
 	RTOTarget   time.Duration  `json:"-"`
 	RTOAchieved *time.Duration `json:"-"`
+	// EndEventID and EndHash locate the run's run.ended event in the chain:
+	// the head of the trail when the run ended. EndHash is what an operator
+	// writes into the ticket; CheckAnchor checks a trail against it later.
+	EndEventID int64  `json:"end_event_id,omitempty"`
+	EndHash    string `json:"end_hash,omitempty"`
 }
 
 // Duration is how long the run took, or has taken so far.
@@ -40,7 +46,7 @@ func (r Run) Duration(now time.Time) time.Duration {
 	return now.Sub(r.StartedAt)
 }
 
-const runColumns = `id, runbook, title, file, sha256, mode, operator, host, auto_approve, outcome, reason, started_at, ended_at, rto_target_ns, rto_achieved_ns`
+const runColumns = `id, runbook, title, file, sha256, mode, operator, host, auto_approve, outcome, reason, started_at, ended_at, rto_target_ns, rto_achieved_ns, end_event_id, end_hash`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var r Run
@@ -49,9 +55,12 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var target int64
 	var achieved sql.NullInt64
 	var outcome string
-	if err := sc.Scan(&r.ID, &r.Runbook, &r.Title, &r.File, &r.SHA256, &r.Mode, &r.Operator, &r.Host, &r.AutoApprove, &outcome, &r.Reason, &started, &ended, &target, &achieved); err != nil {
+	var endID sql.NullInt64
+	var endHash sql.NullString
+	if err := sc.Scan(&r.ID, &r.Runbook, &r.Title, &r.File, &r.SHA256, &r.Mode, &r.Operator, &r.Host, &r.AutoApprove, &outcome, &r.Reason, &started, &ended, &target, &achieved, &endID, &endHash); err != nil {
 		return r, err
 	}
+	r.EndEventID, r.EndHash = endID.Int64, endHash.String
 	r.Outcome = engine.Outcome(outcome)
 	r.StartedAt, _ = time.Parse(timeFormat, started)
 	if ended.Valid {
@@ -70,7 +79,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 func (s *Store) Runs(ctx context.Context) ([]Run, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC`)
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", s.explain(err))
 	}
 	defer rows.Close()
 	var out []Run
@@ -90,14 +99,20 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("run %d: %w in %s", id, ErrNoRun, s.path)
 	}
-	return r, err
+	if err != nil {
+		return r, fmt.Errorf("read run %d: %w", id, s.explain(err))
+	}
+	return r, nil
 }
 
-// Events returns a run's events in order, decoded.
+// Events returns a run's events in order, decoded: the engine's own, and the
+// store's (a *LeaseTakenOver for each takeover), so that the sequence has no
+// gaps and a resumed run continues after the last one. A kind neither knows
+// (written by a newer repli) is an error.
 func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
-		return nil, fmt.Errorf("read events of run %d: %w", runID, err)
+		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}
 	defer rows.Close()
 	var out []engine.Event
@@ -108,11 +123,25 @@ func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error)
 			return nil, err
 		}
 		t, _ := time.Parse(timeFormat, at)
-		ev, err := engine.DecodeEvent(kind, []byte(body), engine.Meta{RunID: runID, Seq: seq, At: t})
+		ev, err := decodeEvent(kind, []byte(body), engine.Meta{RunID: runID, Seq: seq, At: t})
 		if err != nil {
 			return nil, fmt.Errorf("run %d event %d: %w", runID, seq, err)
 		}
 		out = append(out, ev)
 	}
 	return out, rows.Err()
+}
+
+// decodeEvent decodes the store's own kinds, and hands the rest to the
+// engine.
+func decodeEvent(kind string, body []byte, m engine.Meta) (engine.Event, error) {
+	if kind != KindLeaseTakeover {
+		return engine.DecodeEvent(kind, body, m)
+	}
+	ev := &LeaseTakenOver{}
+	if err := json.Unmarshal(body, ev); err != nil {
+		return nil, fmt.Errorf("decode %s event: %w", kind, err)
+	}
+	ev.Meta = m
+	return ev, nil
 }

@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+	"strconv"
+	"sync"
+	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+	"github.com/mattn/go-sqlite3" // the SQLite driver, and its error codes
 )
 
 //go:embed migrations/*.sql
@@ -24,14 +26,35 @@ var migrationFS embed.FS
 // applicationID marks a SQLite file as a repli audit trail ("RPLI").
 const applicationID = 0x52504c49
 
+// defaultBusyTimeout is how long a write waits for another writer before it
+// fails. Writers hold the lock for milliseconds (one event, one heartbeat);
+// five seconds of waiting means something else holds it and will not let go.
+const defaultBusyTimeout = 5 * time.Second
+
 // ErrNewerSchema is returned for a database written by a newer repli.
 var ErrNewerSchema = errors.New("database was written by a newer repli")
+
+// ErrNotRepli is returned for a SQLite file that is not a repli audit trail.
+// Such a file is never modified.
+var ErrNotRepli = errors.New("not a repli audit database")
 
 // Store is an open audit trail.
 type Store struct {
 	db       *sql.DB
 	path     string
 	readOnly bool
+	busy     time.Duration
+
+	// hostname is this machine's name, against which a lease's host is
+	// compared to decide whether its PID can be checked here.
+	hostname string
+	// now and staleAfter are fields so that tests can age a lease without
+	// sleeping.
+	now        func() time.Time
+	staleAfter time.Duration
+
+	mu     sync.Mutex
+	leases map[int64]string // run id → token of the lease this Store holds
 }
 
 // DefaultPath is $REPLI_DB, else $XDG_STATE_HOME/repli/audit.db, else
@@ -51,65 +74,162 @@ func DefaultPath() string {
 	return filepath.Join(dir, "repli", "audit.db")
 }
 
-func dsn(path string, readOnly bool) string {
+// dsnMode selects the connection flavour.
+type dsnMode int
+
+const (
+	dsnWrite     dsnMode = iota // the pool every write goes through: WAL, FULL
+	dsnInspect                  // first look at a file: changes nothing persistent
+	dsnRead                     // review: mode=ro
+	dsnImmutable                // review of a copy on read-only media
+)
+
+func dsn(path string, mode dsnMode, busy time.Duration) string {
 	q := url.Values{}
-	q.Set("_busy_timeout", "5000")
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "on")
-	if readOnly {
-		q.Set("mode", "ro")
-	} else {
+	switch mode {
+	case dsnWrite:
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "FULL")
 		q.Set("_txlock", "immediate")
+	case dsnInspect:
+		// No _journal_mode: go-sqlite3 would run PRAGMA journal_mode=WAL on
+		// connect, which rewrites the header of whatever file it is given,
+		// before we know it is ours.
+		q.Set("_synchronous", "FULL")
+		q.Set("_txlock", "immediate")
+	case dsnRead:
+		q.Set("mode", "ro")
+	case dsnImmutable:
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
+func newStore(db *sql.DB, path string, readOnly bool, busy time.Duration) *Store {
+	host, _ := os.Hostname()
+	return &Store{
+		db: db, path: path, readOnly: readOnly, busy: busy,
+		hostname: host, now: time.Now, staleAfter: LeaseStaleAfter,
+		leases: map[int64]string{},
+	}
+}
+
 // Open opens the audit trail at path for writing, creating it (and its
-// directory) private to the user, and brings its schema up to date.
+// directory) private to the user, and brings its schema up to date. A file
+// that is not a repli audit trail, or was written by a newer repli, is
+// refused and left as it was.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, defaultBusyTimeout)
+}
+
+func open(ctx context.Context, path string, busy time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create audit directory: %w", err)
+		return nil, fmt.Errorf("create audit directory: %w", explainFor(err, path, busy))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open audit database %s: %w", path, err)
+		return nil, fmt.Errorf("open audit database: %w", explainFor(err, path, busy))
 	}
 	f.Close()
-	db, err := sql.Open("sqlite3", dsn(path, false))
+
+	// Check and migrate on a connection that does not switch the journal
+	// mode, so that a foreign file is refused before anything is written.
+	pre, err := sql.Open("sqlite3", dsn(path, dsnInspect, busy))
 	if err != nil {
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("audit database %s: %w", path, err)
+	pre.SetMaxOpenConns(1)
+	err = migrate(ctx, pre)
+	if err == nil {
+		err = setWAL(ctx, pre, busy)
 	}
-	return s, nil
+	pre.Close()
+	if err != nil {
+		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, busy))
+	}
+
+	db, err := sql.Open("sqlite3", dsn(path, dsnWrite, busy))
+	if err != nil {
+		return nil, fmt.Errorf("open audit database %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, busy))
+	}
+	return newStore(db, path, false, busy), nil
+}
+
+// setWAL puts the database in WAL mode, once, before the pool opens: the
+// switch needs the file to itself for a moment, and when another connection
+// sits between reading and writing, SQLite answers BUSY at once instead of
+// waiting (its deadlock avoidance), which concurrent first opens of a new
+// file run into. So it is retried here, within the busy timeout. On a
+// database already in WAL mode it is a no-op.
+func setWAL(ctx context.Context, db *sql.DB, busy time.Duration) error {
+	give := time.NewTimer(busy)
+	defer give.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		var se sqlite3.Error
+		switch {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			// go-sqlite3 would not notice: a file system that cannot do WAL
+			// leaves the old mode.
+			return fmt.Errorf("journal mode stays %q, not WAL: put the database on a local file system", mode)
+		case !errors.As(err, &se) || se.Code != sqlite3.ErrBusy:
+			return fmt.Errorf("switch to WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-give.C:
+			return fmt.Errorf("switch to WAL: %w", err)
+		case <-tick.C:
+		}
+	}
 }
 
 // OpenReadOnly opens an existing audit trail for reading only, so that a
-// copy on a laptop or a read-only medium can be reviewed.
+// copy on a laptop or a read-only medium can be reviewed. SQLite never
+// writes through this handle (mode=ro). A copy handed over for review — no
+// WAL file beside it, and either no write permission bits on the file or a
+// directory this process cannot write (a read-only mount) — is opened as
+// immutable: no locks and no -shm file, so the directory stays as it was,
+// even for root, whom permission bits do not stop. A live trail (0600, or
+// with a -wal file) is read with locks, since a console may be writing it.
 func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	info, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("audit database %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite3", dsn(path, true))
+	mode := dsnRead
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, fs.ErrNotExist) && (info.Mode().Perm()&0o222 == 0 || !dirWritable(filepath.Dir(path))) {
+		mode = dsnImmutable
+	}
+	db, err := sql.Open("sqlite3", dsn(path, mode, defaultBusyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, readOnly: true}
-	if err := s.checkSchema(ctx); err != nil {
+	if err := checkSchema(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("audit database %s: %w", path, err)
+		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, defaultBusyTimeout))
 	}
-	return s, nil
+	return newStore(db, path, true, defaultBusyTimeout), nil
 }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
+// Close closes the database. Leases are not released: a console that closes
+// without releasing leaves a lease that goes stale.
 func (s *Store) Close() error { return s.db.Close() }
 
 func migrations() ([]string, error) {
@@ -129,68 +249,71 @@ func migrations() ([]string, error) {
 	return out, nil
 }
 
-func (s *Store) checkSchema(ctx context.Context) error {
-	var version, app int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// identify reads what a file says about itself and refuses anything that is
+// not a repli audit trail this repli can use. A brand-new file (no id, no
+// version, no tables) is fresh=true.
+func identify(ctx context.Context, q querier, known int) (version int, fresh bool, err error) {
+	var app, tables int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, false, fmt.Errorf("read schema version: %w", err)
 	}
-	if err := s.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
-		return fmt.Errorf("read application id: %w", err)
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return 0, false, fmt.Errorf("read application id: %w", err)
 	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return 0, false, fmt.Errorf("read schema: %w", err)
+	}
+	switch {
+	case app != 0 && app != applicationID:
+		return 0, false, fmt.Errorf("%w (application id %#x); refusing to touch it", ErrNotRepli, app)
+	case app == 0 && version != 0:
+		return 0, false, fmt.Errorf("%w (schema %d without repli's application id); refusing to touch it", ErrNotRepli, version)
+	case app == 0 && tables > 0:
+		return 0, false, fmt.Errorf("%w (it has tables of its own); refusing to touch it", ErrNotRepli)
+	case version > known:
+		return 0, false, fmt.Errorf("%w (schema %d; this repli knows up to %d): upgrade repli to use it", ErrNewerSchema, version, known)
+	}
+	return version, app == 0, nil
+}
+
+func checkSchema(ctx context.Context, db *sql.DB) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	switch {
-	case version == 0 && app == 0:
-		return fmt.Errorf("not a repli audit database (empty)")
-	case app != applicationID:
-		return fmt.Errorf("not a repli audit database (application id %#x)", app)
-	case version > len(ms):
-		return fmt.Errorf("%w (schema %d; this repli knows up to %d): upgrade repli to read it", ErrNewerSchema, version, len(ms))
+	_, fresh, err := identify(ctx, db, len(ms))
+	if err != nil {
+		return err
+	}
+	if fresh {
+		return fmt.Errorf("%w (the file is empty)", ErrNotRepli)
 	}
 	return nil
 }
 
 // migrate applies the embedded migrations under the write lock, re-reading
 // the version inside the transaction so two consoles cannot both apply one.
-func (s *Store) migrate(ctx context.Context) error {
+// Schema and version are committed together.
+func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("lock for migration: %w", err)
 	}
 	defer tx.Rollback()
-	var version, app int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
-		return fmt.Errorf("read application id: %w", err)
-	}
-	if app != 0 && app != applicationID {
-		return fmt.Errorf("not a repli audit database (application id %#x); refusing to touch it", app)
-	}
-	if app == 0 && version != 0 {
-		return fmt.Errorf("not a repli audit database (schema %d without repli's id); refusing to touch it", version)
-	}
-	if version > len(ms) {
-		return fmt.Errorf("%w (schema %d; this repli knows up to %d): upgrade repli to use it", ErrNewerSchema, version, len(ms))
+	version, _, err := identify(ctx, tx, len(ms))
+	if err != nil {
+		return err
 	}
 	if version == len(ms) {
 		return nil
-	}
-	if app == 0 {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("not a repli audit database (it has tables of its own); refusing to touch it")
-		}
 	}
 	for i := version; i < len(ms); i++ {
 		if _, err := tx.ExecContext(ctx, ms[i]); err != nil {
@@ -200,22 +323,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", len(ms), applicationID)); err != nil {
 		return fmt.Errorf("record schema version: %w", err)
 	}
-	return tx.Commit()
-}
-
-// explain turns SQLite's terse failures into what an operator can act on.
-func explain(err error) error {
-	if err == nil {
-		return nil
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
 	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only"):
-		return fmt.Errorf("the audit database is read-only: %w", err)
-	case strings.Contains(msg, "disk is full") || strings.Contains(msg, "database or disk is full"):
-		return fmt.Errorf("the disk holding the audit database is full: %w", err)
-	case strings.Contains(msg, "locked") || strings.Contains(msg, "busy"):
-		return fmt.Errorf("the audit database is locked by another process: %w", err)
-	}
-	return err
+	return nil
 }

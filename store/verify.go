@@ -2,14 +2,40 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+)
+
+// Break says what is wrong with a trail that does not verify.
+type Break string
+
+// Kinds of break.
+const (
+	// BreakChanged: an event's content (body, time, kind, ...) is not what
+	// was written, or an event was replaced.
+	BreakChanged Break = "changed"
+	// BreakMissing: events were removed from the middle of the trail.
+	BreakMissing Break = "missing"
+	// BreakReordered: events are not in the order they were written.
+	BreakReordered Break = "reordered"
+	// BreakInserted: an event that was never written by repli was added.
+	BreakInserted Break = "inserted"
+	// BreakTruncated: the last events of the trail, or of a run, were
+	// removed.
+	BreakTruncated Break = "truncated"
+	// BreakIndex: the runs table contradicts the events.
+	BreakIndex Break = "index"
 )
 
 // Verification is the result of recomputing the hash chain.
 type Verification struct {
-	Events   int64  `json:"events"`
-	Head     string `json:"head_hash"`
+	Events int64  `json:"events"`
+	Head   string `json:"head_hash"`
+	// HeadID is the id of the last event: Head is its hash.
+	HeadID   int64  `json:"head_event_id"`
 	OK       bool   `json:"ok"`
+	Break    Break  `json:"break,omitempty"`
 	BadID    int64  `json:"bad_event_id,omitempty"`
 	BadRun   int64  `json:"bad_run_id,omitempty"`
 	BadSeq   int64  `json:"bad_seq,omitempty"`
@@ -18,50 +44,372 @@ type Verification struct {
 	RunCount int64  `json:"run_events,omitempty"`
 }
 
-// Verify recomputes the whole chain, in id order. The first event that does
-// not match is named, with what is wrong with it. When runID is not zero,
-// the count of that run's events is reported too; the chain is always
-// checked whole, because one run's events are linked to every other's.
+// storedEvent is one row of the events table.
+type storedEvent struct {
+	id, run, seq                         int64
+	at, kind, step, body, prevHash, hash string
+}
+
+const eventColumns = `id, run_id, seq, at, kind, step, body, prev_hash, hash`
+
+func scanEvent(sc interface{ Scan(...any) error }) (storedEvent, error) {
+	var e storedEvent
+	err := sc.Scan(&e.id, &e.run, &e.seq, &e.at, &e.kind, &e.step, &e.body, &e.prevHash, &e.hash)
+	return e, err
+}
+
+// hashAs is the hash the event would have had if written as event id.
+func (e storedEvent) hashAs(id int64) string {
+	return eventHash(e.prevHash, id, e.run, e.seq, e.at, e.kind, e.step, e.body)
+}
+
+func (e storedEvent) String() string {
+	return fmt.Sprintf("event %d (run %d #%d, %s)", e.id, e.run, e.seq, e.kind)
+}
+
+// Verify recomputes the whole chain, in id order, then checks the runs
+// table against it. The first event that does not match is named, with what
+// is wrong: changed, missing, reordered, inserted, or truncated. When runID
+// is not zero, the count of that run's events is reported too; the chain is
+// always checked whole, because one run's events are linked to every other's.
+//
+// What it cannot see: the hash is not keyed, so someone who rewrites events
+// and recomputes every hash after them, and edits the runs table to match,
+// leaves a chain that verifies. Nor can it see the last events of a run that
+// never ended cut off, together with everything after them. Both are caught
+// only against a hash kept outside the file: the head hash printed when each
+// run ends (Run.EndHash), which the operator writes into the ticket, and
+// which CheckAnchor compares.
 func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	v := Verification{RunID: runID, Head: GenesisHash}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, seq, at, kind, step, body, prev_hash, hash FROM events ORDER BY id`)
+	// One read transaction, so that runs and events are one snapshot even
+	// while a console appends. A plain BEGIN on a pinned connection: the
+	// pool's transactions are BEGIN IMMEDIATE, which would hold writers off
+	// for the whole check.
+	c, err := s.db.Conn(ctx)
 	if err != nil {
-		return v, fmt.Errorf("read events: %w", err)
+		return v, fmt.Errorf("read events: %w", s.explain(err))
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return v, fmt.Errorf("read events: %w", s.explain(err))
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	ends, err := s.runEnds(ctx, c)
+	if err != nil {
+		return v, err
+	}
+	rows, err := c.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY id`)
+	if err != nil {
+		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer rows.Close()
 	prev := GenesisHash
 	var prevID int64
 	lastSeq := map[int64]int64{}
+	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{}}
+	ended := map[int64]bool{}
 	for rows.Next() {
-		var id, run, seq int64
-		var at, kind, step, body, prevHash, hash string
-		if err := rows.Scan(&id, &run, &seq, &at, &kind, &step, &body, &prevHash, &hash); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return v, fmt.Errorf("read event: %w", err)
 		}
-		fail := func(format string, a ...any) (Verification, error) {
-			v.BadID, v.BadRun, v.BadSeq = id, run, seq
-			v.Problem = fmt.Sprintf(format, a...)
-			return v, nil
+		if e.id != prevID+1 || e.prevHash != prev || e.seq != lastSeq[e.run]+1 || e.hashAs(e.id) != e.hash {
+			rows.Close()
+			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
 		}
-		switch {
-		case id != prevID+1:
-			return fail("event(s) missing before event %d (previous id %d)", id, prevID)
-		case prevHash != prev:
-			return fail("event %d does not follow the one before it: an event was removed, inserted or reordered", id)
-		case seq != lastSeq[run]+1:
-			return fail("run %d event %d comes after event %d of that run: events were removed or reordered", run, seq, lastSeq[run])
-		case eventHash(prevHash, id, run, seq, at, kind, step, body) != hash:
-			return fail("event %d (run %d, #%d, %s) was changed after it was written", id, run, seq, kind)
+		prev, prevID, lastSeq[e.run] = e.hash, e.id, e.seq
+		e.body = ""
+		f.last[e.run] = e
+		if _, after := f.afterEnd[e.run]; ended[e.run] && !after {
+			f.afterEnd[e.run] = e
 		}
-		prev, prevID, lastSeq[run] = hash, id, seq
+		if r, ok := ends.byEvent[e.id]; ok {
+			f.endHashes[e.id] = e.hash
+			ended[r.run] = r.run == e.run
+		}
 		v.Events++
-		if run == runID {
+		if e.run == runID {
 			v.RunCount++
 		}
 	}
 	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("read events: %w", s.explain(err))
+	}
+	v.Head, v.HeadID = prev, prevID
+	f.headID = prevID
+	if bad := ends.check(f); bad != nil {
+		v.Break, v.BadID, v.BadRun, v.BadSeq, v.Problem = bad.brk, bad.id, bad.run, bad.seq, bad.problem
+		return v, nil
+	}
+	v.OK = true
+	return v, nil
+}
+
+// diagnose names what is wrong at the first event that does not verify. It
+// may read other rows: a moved event still carries the hash of the event it
+// was written after, and its own hash says at which id it was written.
+func (s *Store) diagnose(ctx context.Context, q querier, v Verification, e storedEvent, prevID int64, prev string, runLast int64) (Verification, error) {
+	set := func(brk Break, id, run, seq int64, format string, a ...any) (Verification, error) {
+		v.Break, v.BadID, v.BadRun, v.BadSeq = brk, id, run, seq
+		v.Problem = fmt.Sprintf(format, a...)
+		return v, nil
+	}
+	if e.id != prevID+1 {
+		if prevID == 0 {
+			if e.id == 2 {
+				return set(BreakMissing, 1, 0, 0, "event 1 is missing: the chain starts at %s", e)
+			}
+			return set(BreakMissing, 1, 0, 0, "events 1 to %d are missing: the chain starts at %s", e.id-1, e)
+		}
+		if e.id == prevID+2 {
+			return set(BreakMissing, prevID+1, 0, 0, "event %d is missing: the chain goes from event %d to %s", prevID+1, prevID, e)
+		}
+		return set(BreakMissing, prevID+1, 0, 0, "events %d to %d are missing: the chain goes from event %d to %s", prevID+1, e.id-1, prevID, e)
+	}
+	self := e.hashAs(e.id) == e.hash
+	linked := e.prevHash == prev
+	switch {
+	case linked && !self:
+		// Changed in place, or a forgery slotted in before the genuine event,
+		// which then follows it, renumbered.
+		next, err := s.eventAt(ctx, q, e.id+1)
+		if err != nil {
+			return v, err
+		}
+		if next != nil && next.prevHash == prev && next.hashAs(e.id) == next.hash {
+			return set(BreakInserted, e.id, e.run, e.seq, "%s was inserted: it was never written by repli (the event after it was written as event %d)", e, e.id)
+		}
+		return set(BreakChanged, e.id, e.run, e.seq, "%s was changed after it was written: its content no longer matches its hash", e)
+
+	case linked && self:
+		// Hashes agree but the run's sequence does not: the chain was
+		// rewritten by someone who recomputed the hashes.
+		if e.seq > runLast+1 {
+			return set(BreakMissing, e.id, e.run, runLast+1, "run %d events #%d to #%d are missing before %s, and the hashes after them were recomputed to hide it", e.run, runLast+1, e.seq-1, e)
+		}
+		return set(BreakReordered, e.id, e.run, e.seq, "%s comes after #%d of its run: events were reordered or duplicated, and the hashes recomputed to hide it", e, runLast)
+
+	case self:
+		// This event is where it was written, but after a different event:
+		// the one before it is not the original.
+		p, err := s.eventAt(ctx, q, prevID)
+		if err != nil {
+			return v, err
+		}
+		if p == nil {
+			return set(BreakChanged, e.id, e.run, e.seq, "%s does not start the chain as written", e)
+		}
+		if at, err := s.eventWithHash(ctx, q, e.prevHash); err != nil {
+			return v, err
+		} else if at != 0 {
+			return set(BreakReordered, p.id, p.run, p.seq, "%s is out of place: the event written there is now event %d", p, at)
+		}
+		return set(BreakChanged, p.id, p.run, p.seq, "%s was replaced: %s was written after a different event (the replacement's hash was recomputed to hide it)", p, e)
+	}
+
+	// Neither linked nor self-consistent: the event was written at another
+	// id, or forged. The event it was written after, and that one's own
+	// origin, say at which id it was written.
+	orig, err := s.origin(ctx, q, e, maxOriginDepth)
+	if err != nil {
 		return v, err
 	}
-	v.Head, v.OK = prev, true
-	return v, nil
+	if orig != 0 {
+		if orig > e.id {
+			return set(BreakReordered, e.id, e.run, e.seq, "%s is out of place: it was written as event %d; events were reordered", e, orig)
+		}
+		if orig == e.id-1 {
+			return set(BreakInserted, orig, 0, 0, "event %d was inserted: it was never written by repli (%s was written as event %d)", orig, e, orig)
+		}
+		return set(BreakInserted, orig, 0, 0, "events %d to %d were inserted: they were never written by repli (%s was written as event %d)", orig, e.id-1, e, orig)
+	}
+	if orig == 0 {
+		// The event it was written after is gone: events were removed and
+		// the later ones renumbered to close the gap. Find by how many.
+		for o := e.id + 1; o <= e.id+maxRenumber; o++ {
+			if e.hashAs(o) == e.hash {
+				if o == e.id+1 {
+					return set(BreakMissing, e.id, 0, 0, "event %d is missing: the events after it were renumbered (%s was written as event %d)", e.id, e, o)
+				}
+				return set(BreakMissing, e.id, 0, 0, "events %d to %d are missing: the events after them were renumbered (%s was written as event %d)", e.id, o-1, e, o)
+			}
+		}
+	}
+	return set(BreakChanged, e.id, e.run, e.seq, "%s matches neither its place in the chain nor its own hash: it was forged or altered", e)
+}
+
+// origin is the id an event was written as, or 0 when that cannot be told:
+// its own id if its hash says so, else one more than the origin of the event
+// whose hash it carries as previous.
+func (s *Store) origin(ctx context.Context, q querier, e storedEvent, depth int) (int64, error) {
+	if e.hashAs(e.id) == e.hash {
+		return e.id, nil
+	}
+	if e.prevHash == GenesisHash {
+		if e.hashAs(1) == e.hash {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	if depth == 0 {
+		return 0, nil
+	}
+	at, err := s.eventWithHash(ctx, q, e.prevHash)
+	if err != nil || at == 0 {
+		return 0, err
+	}
+	p, err := s.eventAt(ctx, q, at)
+	if err != nil || p == nil {
+		return 0, err
+	}
+	po, err := s.origin(ctx, q, *p, depth-1)
+	if err != nil || po == 0 {
+		return 0, err
+	}
+	if e.hashAs(po+1) == e.hash {
+		return po + 1, nil
+	}
+	return 0, nil
+}
+
+// maxOriginDepth bounds how many moved events origin follows back.
+const maxOriginDepth = 64
+
+// maxRenumber bounds the search for how many events were removed before a
+// renumbered one; beyond it the break is reported as a change.
+const maxRenumber = 10000
+
+func (s *Store) eventAt(ctx context.Context, q querier, id int64) (*storedEvent, error) {
+	e, err := scanEvent(q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event %d: %w", id, s.explain(err))
+	}
+	return &e, nil
+}
+
+// eventWithHash returns the id of the event whose hash is h, or 0.
+func (s *Store) eventWithHash(ctx context.Context, q querier, h string) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1`, h).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("search events: %w", s.explain(err))
+	}
+	return id, nil
+}
+
+// runEnd is what the runs table says about how a run ended.
+type runEnd struct {
+	run     int64
+	ended   bool
+	outcome string
+	eventID int64  // 0 when the run ended before schema 2
+	hash    string // likewise
+}
+
+type runEnds struct {
+	runs    []runEnd
+	byEvent map[int64]runEnd
+}
+
+func (s *Store) runEnds(ctx context.Context, c *sql.Conn) (runEnds, error) {
+	ends := runEnds{byEvent: map[int64]runEnd{}}
+	rows, err := c.QueryContext(ctx, `SELECT id, ended_at IS NOT NULL, outcome, coalesce(end_event_id, 0), coalesce(end_hash, '') FROM runs ORDER BY id`)
+	if err != nil {
+		return ends, fmt.Errorf("read runs: %w", s.explain(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r runEnd
+		if err := rows.Scan(&r.run, &r.ended, &r.outcome, &r.eventID, &r.hash); err != nil {
+			return ends, fmt.Errorf("read run: %w", err)
+		}
+		ends.runs = append(ends.runs, r)
+		if r.eventID != 0 {
+			ends.byEvent[r.eventID] = r
+		}
+	}
+	return ends, rows.Err()
+}
+
+type finding struct {
+	brk          Break
+	id, run, seq int64
+	problem      string
+}
+
+// chainFacts is what the pass over a verified chain remembers for check.
+type chainFacts struct {
+	headID    int64
+	last      map[int64]storedEvent // each run's last event (no body)
+	afterEnd  map[int64]storedEvent // each run's first event after its recorded end
+	endHashes map[int64]string      // hash of each event a run row says it ended at
+}
+
+// check compares the runs table with a chain that verified. This is how a
+// cut at the end of the chain shows (a run recorded as ended at an event the
+// chain no longer has), and how events added after a run ended show.
+func (ends runEnds) check(f chainFacts) *finding {
+	var cut *runEnd
+	for i, r := range ends.runs {
+		if r.eventID > f.headID && (cut == nil || r.eventID > cut.eventID) {
+			cut = &ends.runs[i]
+		}
+	}
+	if cut != nil {
+		return &finding{BreakTruncated, f.headID + 1, cut.run, 0, fmt.Sprintf(
+			"the trail was cut: it ends at event %d, but run %d was recorded as ending at event %d (hash %s); events %d to %d are gone",
+			f.headID, cut.run, cut.eventID, cut.hash, f.headID+1, cut.eventID)}
+	}
+	for _, r := range ends.runs {
+		l, has := f.last[r.run]
+		switch {
+		case !r.ended:
+			if has && l.kind == "run.ended" {
+				return &finding{BreakIndex, l.id, r.run, l.seq, fmt.Sprintf(
+					"run %d ended at event %d, but the runs table says it is still running: the runs table was edited", r.run, l.id)}
+			}
+		case !has:
+			return &finding{BreakTruncated, r.eventID, r.run, 1, fmt.Sprintf("run %d is recorded as %s, but it has no events left", r.run, r.outcome)}
+		case r.eventID == 0:
+			// Ended before schema 2 recorded where: only the kind can tell.
+			if l.kind != "run.ended" {
+				return &finding{BreakTruncated, 0, r.run, l.seq, fmt.Sprintf(
+					"run %d is recorded as %s, but its last event is #%d (%s), not run.ended: events were removed from or added to its end", r.run, r.outcome, l.seq, l.kind)}
+			}
+		case f.endHashes[r.eventID] != r.hash:
+			return &finding{BreakChanged, r.eventID, r.run, 0, fmt.Sprintf(
+				"run %d was recorded as ending at event %d with hash %s, but event %d now has hash %s: the trail was rewritten and its hashes recomputed",
+				r.run, r.eventID, r.hash, r.eventID, f.endHashes[r.eventID])}
+		case l.id > r.eventID:
+			a := f.afterEnd[r.run]
+			return &finding{BreakInserted, a.id, a.run, a.seq, fmt.Sprintf(
+				"%s was added after run %d ended at event %d", a, r.run, r.eventID)}
+		}
+	}
+	return nil
+}
+
+// CheckAnchor checks that event id of this trail still has hash h, the head
+// hash written down when a run ended. Together with a Verify that passes, it
+// proves that nothing up to that event was changed since, even by someone
+// who recomputed the hashes, and that the trail was not cut before it.
+func (s *Store) CheckAnchor(ctx context.Context, id int64, h string) error {
+	e, err := s.eventAt(ctx, s.db, id)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return fmt.Errorf("anchor %d:%s: the trail has no event %d: it was cut", id, h, id)
+	}
+	if e.hash != h {
+		return fmt.Errorf("anchor %d:%s: %s has hash %s: the trail was rewritten", id, h, e, e.hash)
+	}
+	return nil
 }
