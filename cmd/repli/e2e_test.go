@@ -270,7 +270,13 @@ func TestKillAndResume(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 
+			// The killed console still holds the run: resuming needs an
+			// explicit, recorded takeover.
 			r := runRepli(t, "", "resume", "1", "--auto-approve", "--plain", "--db", db)
+			if r.code != 2 || !strings.Contains(r.stderr, "--take-over") {
+				t.Fatalf("resume without --take-over: exit %d\n%s", r.code, r.stderr)
+			}
+			r = runRepli(t, "", "resume", "1", "--auto-approve", "--plain", "--db", db, "--take-over", "console killed in a test")
 			if r.code != 0 {
 				t.Fatalf("resume: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 			}
@@ -349,4 +355,62 @@ func checkNoRepeatedActions(t *testing.T, db string) bool {
 		t.Errorf("%d distinct actions, want 8: %v", len(intents), intents)
 	}
 	return reconciled
+}
+
+// TestTwoConsolesRaceToResume starts two consoles on the same stopped run at
+// once: exactly one drives it, the other is told who does.
+func TestTwoConsolesRaceToResume(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	// A run stopped at its first gate (end of input), its lease released.
+	if r := runRepli(t, "", "run", referenceDrill, "--plain", "--db", db, "--speed", "10"); r.code != 3 {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	type console struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		stderr bytes.Buffer
+		done   chan error
+	}
+	var cs [2]*console
+	for i := range cs {
+		c := &console{done: make(chan error, 1)}
+		c.cmd = exec.Command(e2eBinary(t), "resume", "1", "--plain", "--db", db)
+		c.cmd.Dir = filepath.Join("..", "..")
+		c.cmd.Stderr = &c.stderr
+		var err error
+		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		cs[i] = c
+	}
+	for _, c := range cs {
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { c.done <- c.cmd.Wait() }()
+	}
+	// The loser exits at once; the winner waits at the gate for its operator.
+	var loser, winner *console
+	select {
+	case <-cs[0].done:
+		loser, winner = cs[0], cs[1]
+	case <-cs[1].done:
+		loser, winner = cs[1], cs[0]
+	case <-time.After(30 * time.Second):
+		t.Fatal("neither console was refused")
+	}
+	if code := loser.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(loser.stderr.String(), "is driven by") {
+		t.Errorf("loser: exit %d\n%s", code, loser.stderr.String())
+	}
+	select {
+	case err := <-winner.done:
+		t.Fatalf("both consoles stopped (%v): %s", err, winner.stderr.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	winner.stdin.Close() // end of input: the winner stops, resumable
+	<-winner.done
+	if code := winner.cmd.ProcessState.ExitCode(); code != 3 {
+		t.Errorf("winner: exit %d\n%s", code, winner.stderr.String())
+	}
 }

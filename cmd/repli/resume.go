@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -13,6 +14,7 @@ import (
 
 func newResumeCmd() *cobra.Command {
 	var f runFlags
+	var takeOver string
 	cmd := &cobra.Command{
 		Use:   "resume RUN_ID",
 		Short: "Carry on with a run that stopped before its end",
@@ -27,7 +29,7 @@ is done. The RTO clock counts the time the console was gone.`,
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", args[0]))
 			}
-			return resumeRun(cmd, id, f)
+			return resumeRun(cmd, id, f, takeOver)
 		},
 	}
 	dbFlag(cmd, &f.db)
@@ -35,10 +37,11 @@ is done. The RTO clock counts the time the console was gone.`,
 	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every remaining gate and checklist item (recorded as such)")
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
+	fl.StringVar(&takeOver, "take-over", "", "take the run over from a console that is gone (stale lease), giving the reason; recorded")
 	return cmd
 }
 
-func resumeRun(cmd *cobra.Command, id int64, f runFlags) error {
+func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error {
 	ctx := cmd.Context()
 	db, err := store.Open(ctx, dbPath(f.db))
 	if err != nil {
@@ -51,6 +54,21 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags) error {
 	}
 	if run.Outcome != engine.OutcomeRunning {
 		return withCode(exitUsage, fmt.Errorf("run %d already ended (%s); there is nothing to resume", id, run.Outcome))
+	}
+	holder := store.LocalHolder(operator(), consoleName(cmd, f.plain))
+	lease, err := db.AcquireLease(ctx, id, holder)
+	var held *store.LeaseHeldError
+	switch {
+	case errors.As(err, &held) && held.Stale && takeOver != "":
+		lease, err = db.TakeOverLease(ctx, id, holder, takeOver)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "repli: took run %d over from %s (recorded in the audit trail)\n", id, held.Holder)
+	case errors.As(err, &held) && held.Stale:
+		return withCode(exitUsage, fmt.Errorf("%w\nto drive it from here, say why: repli resume %d --take-over \"the reason\"", err, id))
+	case err != nil:
+		return withCode(exitUsage, err)
 	}
 	events, err := db.Events(ctx, id)
 	if err != nil {
@@ -83,5 +101,5 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags) error {
 	opts := consoleOptions(uris, f.autoApprove)
 	opts.RunID, opts.Mode, opts.Resume = id, rep.Started.Mode, rep
 	opts.TimeScale = rep.Started.TimeScale
-	return drive(cmd, rb, sites, db, opts, f.plain)
+	return drive(cmd, rb, sites, db, lease, opts, f.plain)
 }

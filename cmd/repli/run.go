@@ -204,7 +204,18 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 			return withCode(exitUsage, err)
 		}
 	}
-	return drive(cmd, rb, sites, db, opts, f.plain)
+	lease, err := db.AcquireLease(ctx, runID, store.LocalHolder(opts.Operator, consoleName(cmd, f.plain)))
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	return drive(cmd, rb, sites, db, lease, opts, f.plain)
+}
+
+func consoleName(cmd *cobra.Command, plain bool) string {
+	if plain || !isTerminal(cmd.OutOrStdout()) {
+		return "plain"
+	}
+	return "tui"
 }
 
 // consoleOptions are the engine options that describe this console.
@@ -228,13 +239,15 @@ func closeAll(sites map[string]engine.Hypervisor) {
 
 // drive runs the engine with its consumer (the TUI or the plain printer)
 // and maps how it ended to an exit code.
-func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, opts engine.Options, plain bool) error {
+func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, lease *store.Lease, opts engine.Options, plain bool) error {
+	defer lease.Release(context.WithoutCancel(cmd.Context()))
 	eng, err := engine.New(rb, sites, db, opts)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
+	go heartbeat(ctx, cmd, lease, cancel)
 	type result struct {
 		outcome engine.Outcome
 		err     error
@@ -266,6 +279,25 @@ func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hyp
 		return withCode(exitFailed, errSilent)
 	}
 	return nil
+}
+
+// heartbeat keeps the run's lease alive, so another console can tell this
+// one is still driving. If the lease was taken over, this console stops.
+func heartbeat(ctx context.Context, cmd *cobra.Command, lease *store.Lease, stop func()) {
+	t := time.NewTicker(store.LeaseHeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := lease.Heartbeat(ctx); errors.Is(err, store.ErrLeaseLost) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "repli: %v: another console took this run over; stopping here\n", err)
+				stop()
+				return
+			}
+		}
+	}
 }
 
 // dbHint is the --db flag to repeat in a suggested command, if not default.
