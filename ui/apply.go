@@ -94,6 +94,9 @@ func (m *RunModel) apply(ev engine.Event) {
 		m.rtoStop = at
 	case *engine.RunEnded:
 		m.ended = e
+		if m.cfg.Anchor != nil {
+			m.anchor = m.cfg.Anchor()
+		}
 		if m.rtoStop.IsZero() && !m.rtoStart.IsZero() {
 			m.rtoStop = at
 		}

@@ -30,6 +30,9 @@ type Config struct {
 	Now func() time.Time
 	// NoTick stops the once-a-second clock refresh, for golden tests.
 	NoTick bool
+	// Anchor returns the ended run's anchor (end event id and hash) for the
+	// summary; nil shows none.
+	Anchor func() string
 }
 
 // Run shows the run screen until the operator quits. Quitting during a run
@@ -108,6 +111,7 @@ type RunModel struct {
 	rtoStart time.Time
 	rtoStop  time.Time
 	ended    *engine.RunEnded
+	anchor   string
 	closed   bool
 	errText  string
 

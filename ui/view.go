@@ -222,6 +222,9 @@ func (m *RunModel) summaryLines() []string {
 		out = append(out, m.wrap(e.Reason, 2)...)
 	}
 	out = append(out, m.st.Dim.Render("Audit trail: "+m.cfg.DB+" · repli history lists this run"))
+	if m.anchor != "" {
+		out = append(out, "Anchor for the ticket: "+m.anchor)
+	}
 	return out
 }
 

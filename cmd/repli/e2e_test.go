@@ -124,8 +124,8 @@ func TestRunAutoApprovePlainThenHistory(t *testing.T) {
 			t.Errorf("no line says %s is done:\n%s", step, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stdout, "--auto-approve") || !strings.Contains(r.stdout, "head hash") {
-		t.Errorf("output does not mention auto-approve or the head hash:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "--auto-approve") || !strings.Contains(r.stdout, "anchor ") {
+		t.Errorf("output does not mention auto-approve or the anchor:\n%s", r.stdout)
 	}
 	h := runRepli(t, "", "history", "--db", db, "--json")
 	if h.code != 0 {

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -114,10 +116,19 @@ func newVerifyCmd() *cobra.Command {
 	var db string
 	var runID int64
 	var asJSON bool
+	var anchors []string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit trail's hash chain and report the first break",
-		Args:  cobra.NoArgs,
+		Long: `Recompute the audit trail's hash chain, offline, read-only. Exit 0 with
+the event count and the head hash when every event is as it was written;
+exit 1 naming the first event that does not match and what is wrong with it
+(changed, missing, reordered, inserted, truncated).
+
+A trail cut at its end, or rewritten whole with every hash recomputed, can
+only be caught against a hash written down elsewhere: give the anchor printed
+at the end of each run (and written into the change ticket) with --anchor.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
 			if err != nil {
@@ -128,19 +139,45 @@ func newVerifyCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
+			var anchorErrs []string
+			for _, a := range anchors {
+				id, hash, ok := strings.Cut(a, ":")
+				n, perr := strconv.ParseInt(id, 10, 64)
+				if !ok || perr != nil {
+					return withCode(exitUsage, fmt.Errorf("--anchor %q: write it as EVENT_ID:HASH, as printed at the end of a run", a))
+				}
+				if err := s.CheckAnchor(cmd.Context(), n, hash); err != nil {
+					anchorErrs = append(anchorErrs, err.Error())
+				}
+			}
 			out := cmd.OutOrStdout()
-			if asJSON {
+			switch {
+			case asJSON:
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(v); err != nil {
+				if err := enc.Encode(struct {
+					store.Verification
+					AnchorErrors []string `json:"anchor_errors,omitempty"`
+				}{v, anchorErrs}); err != nil {
 					return err
 				}
-			} else if v.OK {
-				fmt.Fprintf(out, "ok: %d events, chain intact, head hash %s\n", v.Events, v.Head)
-			} else {
-				fmt.Fprintf(out, "TAMPERED: %s\n", v.Problem)
+			case v.OK:
+				fmt.Fprintf(out, "ok: %d events, chain intact; head event %d hash %s\n", v.Events, v.HeadID, v.Head)
+				if runID != 0 {
+					fmt.Fprintf(out, "run %d: %d events\n", runID, v.RunCount)
+				}
+				if len(anchors) > 0 && len(anchorErrs) == 0 {
+					fmt.Fprintf(out, "anchors match: %s\n", strings.Join(anchors, ", "))
+				}
+			default:
+				fmt.Fprintf(out, "TAMPERED (%s): %s\n", v.Break, v.Problem)
 			}
-			if !v.OK {
+			for _, e := range anchorErrs {
+				if !asJSON {
+					fmt.Fprintf(out, "TAMPERED: %s\n", e)
+				}
+			}
+			if !v.OK || len(anchorErrs) > 0 {
 				return withCode(exitFailed, errSilent)
 			}
 			return nil
@@ -149,5 +186,6 @@ func newVerifyCmd() *cobra.Command {
 	dbFlag(cmd, &db)
 	cmd.Flags().Int64Var(&runID, "run", 0, "also count this run's events")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "EVENT_ID:HASH written down at the end of a run (repeatable)")
 	return cmd
 }

@@ -47,12 +47,23 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 			cancel()
 		}
 	}
-	if runID != 0 {
-		if v, err := db.Verify(context.WithoutCancel(ctx), 0); err == nil && v.OK {
-			fmt.Fprintf(out, "audit trail %s: %d events, head hash %s\n", db.Path(), v.Events, v.Head)
-		}
+	if a := anchor(context.WithoutCancel(ctx), db, runID); a != "" {
+		fmt.Fprintf(out, "audit trail %s · anchor %s (write it into the change ticket; repli verify --anchor checks it)\n", db.Path(), a)
 	}
 	return nil
+}
+
+// anchor is a run's end event and its hash, as repli verify --anchor takes
+// it, or "" while the run has not ended.
+func anchor(ctx context.Context, db *store.Store, runID int64) string {
+	if runID == 0 {
+		return ""
+	}
+	r, err := db.Run(ctx, runID)
+	if err != nil || r.EndEventID == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d:%s", r.EndEventID, r.EndHash)
 }
 
 // readLine prints a prompt and reads one answer. End of input means nobody

@@ -260,7 +260,8 @@ func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hyp
 
 	out := cmd.OutOrStdout()
 	if !plain && isTerminal(out) {
-		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: ui.NewRenderer(os.Stdout)})
+		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: ui.NewRenderer(os.Stdout),
+			Anchor: func() string { return anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
 		cancel() // the UI is gone: stop the run where it is, resumable
 	} else {
 		err = printPlain(ctx, out, cmd.InOrStdin(), eng, db, cancel)
