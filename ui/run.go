@@ -30,6 +30,8 @@ type Config struct {
 	Now func() time.Time
 	// NoTick stops the once-a-second clock refresh, for golden tests.
 	NoTick bool
+	// ReadOnly watches a run driven elsewhere: no key answers anything.
+	ReadOnly bool
 	// Anchor returns the ended run's anchor (end event id and hash) for the
 	// summary; nil shows none.
 	Anchor func() string
@@ -206,6 +208,11 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		if k.String() == "q" || k.String() == "esc" || k.String() == "enter" {
+			return tea.Quit
+		}
+		return nil
+	case m.cfg.ReadOnly:
+		if k.String() == "q" {
 			return tea.Quit
 		}
 		return nil

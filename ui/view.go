@@ -54,6 +54,9 @@ func (m *RunModel) fit(s string) string {
 
 func (m *RunModel) headerLine() string {
 	left := m.st.Header.Render("repli") + " · " + m.rb.Name + " · " + m.d.Options().Mode
+	if m.cfg.ReadOnly {
+		left += " · WATCHING"
+	}
 	if m.runID != 0 {
 		left += fmt.Sprintf(" · run %d", m.runID)
 	}
@@ -179,6 +182,10 @@ func (m *RunModel) detailLines() []string {
 func (m *RunModel) gateLines() []string {
 	g := m.gate
 	var out []string
+	if m.cfg.ReadOnly {
+		out = append(out, m.wrap(g.ev.Prompt, 2)...)
+		return append(out, m.st.GateBox.Render("⏸ waiting for the driving console to answer this "+g.ev.Gate+" gate"))
+	}
 	switch {
 	case g.ev.Expect != "":
 		out = append(out, m.wrap(g.ev.Prompt, 2)...)
@@ -263,6 +270,8 @@ func (m *RunModel) logLines(h int) []string {
 func (m *RunModel) helpLine() string {
 	var keys []string
 	switch {
+	case m.cfg.ReadOnly:
+		keys = []string{"watching read-only: the driving console answers gates", "q quit"}
 	case m.confirmQuit:
 		keys = []string{"y quit", "any key stay"}
 	case m.noting:

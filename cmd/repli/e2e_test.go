@@ -414,3 +414,49 @@ func TestTwoConsolesRaceToResume(t *testing.T) {
 		t.Errorf("winner: exit %d\n%s", code, winner.stderr.String())
 	}
 }
+
+// TestWatchFollowsALiveRun follows a run from a second, read-only console
+// while the first one drives it.
+func TestWatchFollowsALiveRun(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	driver := exec.Command(e2eBinary(t), "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
+	driver.Dir = filepath.Join("..", "..")
+	stdin, err := driver.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- driver.Wait() }()
+	waitEvents(t, db, 3, done) // waiting at the first gate
+
+	watch := exec.Command(e2eBinary(t), "watch", "1", "--plain", "--db", db)
+	var out bytes.Buffer
+	watch.Stdout = &out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "y\ny\ny\nprimary\ny\ny\n")
+	if err := <-done; err != nil {
+		t.Fatalf("driver: %v", err)
+	}
+	wdone := make(chan error, 1)
+	go func() { wdone <- watch.Wait() }()
+	select {
+	case err := <-wdone:
+		if err != nil {
+			t.Fatalf("watch: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		watch.Process.Kill()
+		t.Fatalf("watch did not stop when the run ended:\n%s", out.String())
+	}
+	for _, want := range []string{"announce ✓ Change ticket is open (by", "stop-primary approved by", "run 1 ✓ succeeded"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("watch output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
