@@ -57,10 +57,11 @@ type Engine struct {
 	actionID int64
 
 	// Run progress, owned by the Run goroutine (rebuilt by replay on resume).
-	passed   map[string]bool // steps the run has moved past
-	approved map[string]bool // steps whose gate is answered yes
-	ticked   map[string]map[int]bool
-	attempts map[string]int
+	passed    map[string]bool // steps the run has moved past
+	approved  map[string]bool // steps whose gate is answered yes
+	ticked    map[string]map[int]bool
+	approvers map[string]map[string]bool // operators who approved each gate
+	attempts  map[string]int
 	// resumeFailed holds, on resume, failed steps still waiting for a choice.
 	resumeFailed map[string]string
 	// execDoubt holds, on resume, commands whose outcome is unknown.
@@ -102,18 +103,19 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		}
 	}
 	e := &Engine{
-		rb:       rb,
-		sites:    sites,
-		journal:  j,
-		opts:     opts,
-		events:   make(chan Event, 1024),
-		inputs:   make(chan Input, 16),
-		done:     make(chan struct{}),
-		states:   map[string]StepState{},
-		passed:   map[string]bool{},
-		approved: map[string]bool{},
-		ticked:   map[string]map[int]bool{},
-		attempts: map[string]int{},
+		rb:        rb,
+		sites:     sites,
+		journal:   j,
+		opts:      opts,
+		events:    make(chan Event, 1024),
+		inputs:    make(chan Input, 16),
+		done:      make(chan struct{}),
+		states:    map[string]StepState{},
+		passed:    map[string]bool{},
+		approved:  map[string]bool{},
+		ticked:    map[string]map[int]bool{},
+		approvers: map[string]map[string]bool{},
+		attempts:  map[string]int{},
 	}
 	for _, st := range rb.Steps {
 		e.states[st.ID] = StepPending
@@ -297,6 +299,7 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 	if needsGate && !e.approved[st.ID] {
 		if err := e.gate(ctx, st); err != nil {
 			if errors.Is(err, ErrRefused) {
+				delete(e.approvers, st.ID) // a refused gate asks everyone again
 				if serr := e.setState(ctx, st, StepFailed, err.Error()); serr != nil {
 					return serr
 				}

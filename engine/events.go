@@ -60,6 +60,12 @@ type GateOpened struct {
 	Prompt    string   `json:"prompt"`
 	Expect    string   `json:"expect,omitempty"`
 	Checklist []string `json:"checklist,omitempty"`
+	// Record asks the operator for a free-text answer, kept in the trail.
+	Record bool `json:"record,omitempty"`
+	// Approvers is how many different operators must approve; Approved
+	// lists those who already have (on resume).
+	Approvers int      `json:"approvers,omitempty"`
+	Approved  []string `json:"approved,omitempty"`
 }
 
 // ChecklistTicked records an operator ticking one item of a manual step.
@@ -79,7 +85,15 @@ type GateDecided struct {
 	Operator string        `json:"operator"`
 	Typed    string        `json:"typed,omitempty"`
 	Waited   time.Duration `json:"waited_ns"`
+	// Approvals counts the different operators who approved so far, of
+	// Needed; the gate opens when they are equal.
+	Approvals int `json:"approvals,omitempty"`
+	Needed    int `json:"needed,omitempty"`
 }
+
+// Complete reports whether this decision closes the gate: a refusal, or the
+// last approval needed.
+func (d *GateDecided) Complete() bool { return !d.Approved || d.Approvals >= d.Needed }
 
 // ActionIntent is written before an action touches a hypervisor. An intent
 // with no outcome is in doubt when the run is resumed.

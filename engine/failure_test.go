@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -128,5 +129,73 @@ func TestAutoApproveAbortsOnFailure(t *testing.T) {
 	}
 	if n := len(h.journal.find("failure.opened")); n != 0 {
 		t.Errorf("--auto-approve asked %d failure question(s); it must abort", n)
+	}
+}
+
+func TestTwoApproversMustDiffer(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+name: four-eyes
+sites:
+  primary: {uri: sim://primary}
+steps:
+  - id: stop
+    gate: typed
+    approvers: 2
+    shutdown: {site: primary, domains: [db-01]}
+`
+	h := newHarness(t, mustParse(t, "four-eyes.yaml", src), false)
+	outcome, err := h.run(func(g *engine.GateOpened) {
+		if g.Approvers != 2 {
+			t.Errorf("gate asks %d approvers", g.Approvers)
+		}
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "alice"})
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "alice"}) // twice: refused
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primray", Operator: "bob"})  // mistyped: refused
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "bob"})
+	})
+	if err != nil || outcome != engine.OutcomeSucceeded {
+		t.Fatalf("outcome %s err %v", outcome, err)
+	}
+	var who []string
+	for _, ev := range h.journal.find("gate.decided") {
+		d := ev.(*engine.GateDecided)
+		who = append(who, fmt.Sprintf("%s:%d/%d", d.Operator, d.Approvals, d.Needed))
+	}
+	if strings.Join(who, " ") != "alice:1/2 bob:2/2" {
+		t.Errorf("decisions %v", who)
+	}
+	// The shutdown happened only after the second approval.
+	kinds := strings.Join(h.journal.kinds(), " ")
+	if strings.Index(kinds, "action.intent") < strings.LastIndex(kinds, "gate.decided") {
+		t.Error("the action ran before the second approval")
+	}
+}
+
+func TestManualRecordKeepsTheAnswer(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+name: rec
+sites:
+  primary: {uri: sim://primary}
+steps:
+  - id: restore-check
+    manual: Note the last invoice number you see.
+    record: true
+`
+	h := newHarness(t, mustParse(t, "rec.yaml", src), false)
+	outcome, _ := h.run(func(g *engine.GateOpened) {
+		if !g.Record {
+			t.Error("gate does not ask for an answer")
+		}
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Operator: "alice"}) // no answer: refused
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "INV-2026-0042", Operator: "alice"})
+	})
+	if outcome != engine.OutcomeSucceeded {
+		t.Fatalf("outcome %s", outcome)
+	}
+	d := h.journal.find("gate.decided")
+	if len(d) != 1 || d[0].(*engine.GateDecided).Typed != "INV-2026-0042" {
+		t.Fatalf("decisions %+v", d)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -79,7 +81,10 @@ func gatePrompt(rb *runbooks.Runbook, st *runbooks.Step) string {
 // gate opens the step's gate and waits for the operator's answer. It returns
 // nil when approved and ErrRefused when refused.
 func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
-	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st)}
+	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st), Approvers: max(1, st.Approvers), Approved: e.approverList(st.ID)}
+	if st.Manual != nil {
+		open.Record = st.Manual.Record
+	}
 	if st.Gate == runbooks.GateTyped {
 		open.Expect = GateExpect(e.rb, st)
 	}
@@ -97,6 +102,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 		return err
 	}
 	opened := time.Now()
+	needed := max(1, st.Approvers)
 	ticked := make([]bool, len(checklist))
 	for i := range ticked {
 		ticked[i] = e.ticked[st.ID][i]
@@ -111,7 +117,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				return err
 			}
 		}
-		return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened)})
+		return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened), Approvals: needed, Needed: needed})
 	}
 
 	for {
@@ -151,7 +157,33 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				}
 				continue
 			}
-			return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)})
+			if st.Manual != nil && st.Manual.Record && strings.TrimSpace(in.Text) == "" {
+				if err := e.logf(ctx, st.ID, "warn", "this step records an answer: type what was done or found"); err != nil {
+					return err
+				}
+				continue
+			}
+			if e.approvers[st.ID][in.Operator] {
+				if err := e.logf(ctx, st.ID, "warn", "%s has already approved; a different operator must approve (repli approve %d %s)", in.Operator, e.opts.RunID, st.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			if e.approvers[st.ID] == nil {
+				e.approvers[st.ID] = map[string]bool{}
+			}
+			e.approvers[st.ID][in.Operator] = true
+			got := len(e.approvers[st.ID])
+			dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened), Approvals: got, Needed: needed}
+			if err := e.emit(ctx, dec); err != nil {
+				return err
+			}
+			if got >= needed {
+				return nil
+			}
+			if err := e.logf(ctx, st.ID, "info", "%d of %d approvals; a second operator approves with: repli approve %d %s", got, needed, e.opts.RunID, st.ID); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -166,6 +198,15 @@ func (e *Engine) tick(ctx context.Context, step string, item int, text, operator
 	}
 	e.ticked[step][item] = true
 	return nil
+}
+
+func (e *Engine) approverList(step string) []string {
+	var out []string
+	for op := range e.approvers[step] {
+		out = append(out, op)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func countFalse(bs []bool) int {

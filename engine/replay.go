@@ -61,6 +61,7 @@ type Replay struct {
 	Passed      map[string]bool
 	Approved    map[string]bool
 	Ticked      map[string]map[int]bool
+	Approvers   map[string]map[string]bool
 	Attempts    map[string]int
 	Failures    []string
 	FailedWhy   map[string]string // failed steps waiting for a decision
@@ -83,6 +84,7 @@ func ReplayEvents(events []Event) (*Replay, error) {
 	r := &Replay{
 		Started: started, States: map[string]StepState{}, Passed: map[string]bool{}, Approved: map[string]bool{},
 		Ticked: map[string]map[int]bool{}, Attempts: map[string]int{}, FailedWhy: map[string]string{},
+		Approvers: map[string]map[string]bool{},
 	}
 	open := map[int64]*ActionIntent{}
 	for _, ev := range events {
@@ -100,7 +102,15 @@ func ReplayEvents(events []Event) (*Replay, error) {
 				r.FailedWhy[e.Step] = e.Reason
 			}
 		case *GateDecided:
-			r.Approved[e.Step] = e.Approved
+			r.Approved[e.Step] = e.Approved && e.Complete()
+			switch {
+			case !e.Approved:
+				delete(r.Approvers, e.Step)
+			case r.Approvers[e.Step] == nil:
+				r.Approvers[e.Step] = map[string]bool{e.Operator: true}
+			default:
+				r.Approvers[e.Step][e.Operator] = true
+			}
 		case *ChecklistTicked:
 			if r.Ticked[e.Step] == nil {
 				r.Ticked[e.Step] = map[int]bool{}
@@ -161,6 +171,9 @@ func (e *Engine) resume(ctx context.Context) error {
 	}
 	for k, v := range r.Attempts {
 		e.attempts[k] = v
+	}
+	for k, v := range r.Approvers {
+		e.approvers[k] = v
 	}
 	if err := e.emit(ctx, &RunResumed{
 		Operator: e.opts.Operator, Host: e.opts.Host, SSHClient: e.opts.SSHClient, PID: os.Getpid(),

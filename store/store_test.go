@@ -192,7 +192,7 @@ func TestPragmasInForce(t *testing.T) {
 			{"busy_timeout", "5000"},
 			{"foreign_keys", "1"},
 			{"application_id", fmt.Sprint(applicationID)},
-			{"user_version", "2"},
+			{"user_version", fmt.Sprint(schemaVersion(t))},
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {
@@ -218,7 +218,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	db := plainDB(t, path)
-	mustExec(t, db, "PRAGMA user_version = 3")
+	newer := schemaVersion(t) + 1
+	mustExec(t, db, fmt.Sprintf("PRAGMA user_version = %d", newer))
 	db.Close()
 	dir := filepath.Dir(path)
 	before := dirSnapshot(t, dir)
@@ -229,12 +230,12 @@ func TestRefusesNewerSchema(t *testing.T) {
 		s, err := tt.open(ctx, path)
 		if err == nil {
 			s.Close()
-			t.Fatalf("%s opened a database of schema 3", tt.name)
+			t.Fatalf("%s opened a database of schema %d", tt.name, newer)
 		}
 		if !errors.Is(err, ErrNewerSchema) {
 			t.Errorf("%s: %v, want ErrNewerSchema", tt.name, err)
 		}
-		for _, want := range []string{path, "written by a newer repli", "schema 3; this repli knows up to 2", "upgrade repli"} {
+		for _, want := range []string{path, "written by a newer repli", fmt.Sprintf("schema %d; this repli knows up to %d", newer, newer-1), "upgrade repli"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: %q does not say %q", tt.name, err, want)
 			}
@@ -476,7 +477,17 @@ func TestConcurrentFirstOpen(t *testing.T) {
 	}
 	defer s.Close()
 	var tables int
-	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil || tables != 3 {
-		t.Errorf("%d tables, %v; want runs, events, leases", tables, err)
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil || tables != 4 {
+		t.Errorf("%d tables, %v; want runs, events, leases, approvals", tables, err)
 	}
+}
+
+// schemaVersion is the schema this repli writes: the number of migrations.
+func schemaVersion(t *testing.T) int {
+	t.Helper()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
 }

@@ -55,11 +55,15 @@ func (m *RunModel) apply(ev engine.Event) {
 			}
 		}
 	case *engine.GateOpened:
-		g := &gateView{ev: e, ticked: make([]bool, len(e.Checklist))}
-		if e.Expect != "" {
+		g := &gateView{ev: e, ticked: make([]bool, len(e.Checklist)), approvals: e.Approved}
+		if e.Expect != "" || e.Record {
 			g.input = textinput.New()
 			g.input.Prompt = "> "
 			g.input.CharLimit = 100
+			if e.Record {
+				g.input.CharLimit = 2000
+				g.input.Placeholder = "what was done or found (kept in the audit trail)"
+			}
 			g.input.Focus()
 		}
 		m.gate = g
@@ -75,7 +79,11 @@ func (m *RunModel) apply(ev engine.Event) {
 		}
 	case *engine.GateDecided:
 		if m.gate != nil && m.gate.ev.Step == e.Step {
-			m.gate = nil
+			if e.Complete() {
+				m.gate = nil
+			} else {
+				m.gate.approvals = append(m.gate.approvals, e.Operator)
+			}
 		}
 	case *engine.FailureOpened:
 		m.failure = e

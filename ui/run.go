@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/textinput"
@@ -81,11 +82,12 @@ type stepView struct {
 }
 
 type gateView struct {
-	ev     *engine.GateOpened
-	ticked []bool
-	cursor int
-	input  textinput.Model
-	hint   string
+	ev        *engine.GateOpened
+	ticked    []bool
+	cursor    int
+	input     textinput.Model
+	hint      string
+	approvals []string // operators who approved a gate that needs several
 }
 
 type logLine struct {
@@ -293,6 +295,11 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 		g.input, cmd = g.input.Update(k)
 		return cmd
 	case len(g.ev.Checklist) > 0 || g.ev.Gate == string(runbooks.GateNone): // manual step
+		if g.ev.Record && countUnticked(g.ticked) == 0 && k.String() != "enter" && k.String() != "esc" {
+			var cmd tea.Cmd
+			g.input, cmd = g.input.Update(k) // every item ticked: the keys type the answer
+			return cmd
+		}
 		switch k.String() {
 		case "up", "k":
 			g.cursor = max(0, g.cursor-1)
@@ -307,7 +314,11 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 				g.hint = plural(n, "item is", "items are") + " not ticked yet: tick each with space"
 				return nil
 			}
-			return m.send(engine.Input{Step: step, Kind: engine.InputApprove})
+			if g.ev.Record && strings.TrimSpace(g.input.Value()) == "" {
+				g.hint = "type what was done or found first; it is kept in the audit trail"
+				return nil
+			}
+			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
 		case "esc":
 			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse})
 		case "n":

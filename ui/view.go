@@ -204,10 +204,20 @@ func (m *RunModel) gateLines() []string {
 			}
 			out = append(out, cur+box+" "+item)
 		}
+		if g.ev.Record {
+			out = append(out, g.input.View())
+		}
 		out = append(out, m.st.GateBox.Render("⏸ manual step: space ticks an item · enter when the step is done · esc refuses"))
 	default:
 		out = append(out, m.wrap(g.ev.Prompt, 2)...)
 		out = append(out, m.st.GateBox.Render("⏸ confirm: press y to proceed · any other key refuses"))
+	}
+	if g.ev.Approvers > 1 {
+		line := fmt.Sprintf("needs %d different approvers", g.ev.Approvers)
+		if len(g.approvals) > 0 {
+			line += fmt.Sprintf("; approved by %s; the next one runs: repli approve %d %s", strings.Join(g.approvals, ", "), m.runID, g.ev.Step)
+		}
+		out = append(out, m.st.Warn.Render(line))
 	}
 	if g.hint != "" {
 		out = append(out, m.st.Warn.Render(g.hint))

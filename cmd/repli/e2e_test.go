@@ -460,3 +460,61 @@ func TestWatchFollowsALiveRun(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondApproverFromAnotherConsole: the driver approves a two-approver
+// gate; a different operator approves with repli approve; the run goes on.
+func TestSecondApproverFromAnotherConsole(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	driver := exec.Command(e2eBinary(t), "run", "testdata/runbooks/good/four-eyes.yaml", "--plain", "--db", db, "--speed", "20")
+	driver.Dir = filepath.Join("..", "..")
+	driver.Env = append(os.Environ(), "SUDO_USER=alice")
+	stdin, _ := driver.StdinPipe()
+	var out bytes.Buffer
+	driver.Stdout = &out
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- driver.Wait() }()
+	io.WriteString(stdin, "primary\n")
+	waitEvents(t, db, 4, done) // gate opened, alice's approval recorded
+
+	approve := func(user, typed string) result {
+		cmd := exec.Command(e2eBinary(t), "approve", "1", "stop-primary", "--db", db)
+		cmd.Env = append(os.Environ(), "SUDO_USER="+user)
+		cmd.Stdin = strings.NewReader(typed + "\n")
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return result{code, o.String(), e.String()}
+	}
+	if r := approve("alice", "primary"); r.code != 2 || !strings.Contains(r.stderr, "already approved") {
+		t.Errorf("the driver approving twice: exit %d %s", r.code, r.stderr)
+	}
+	if r := approve("bob", "primry"); r.code != 1 {
+		t.Errorf("a mistyped approval: exit %d %s", r.code, r.stderr)
+	}
+	if r := approve("bob", "primary"); r.code != 0 {
+		t.Fatalf("bob's approval: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("driver: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		driver.Process.Kill()
+		t.Fatalf("the run did not go on after the second approval:\n%s", out.String())
+	}
+	for _, want := range []string{"stop-primary approved by alice", "stop-primary approved by bob", "run 1 ✓ succeeded"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("driver output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -114,6 +114,17 @@ func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *en
 			}
 		}
 	}
+	if g.Record {
+		for {
+			ans, err := read("  answer (kept in the audit trail): ")
+			if err != nil {
+				return err
+			}
+			if ans != "" {
+				return eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: ans, Operator: op})
+			}
+		}
+	}
 	var prompt string
 	switch {
 	case g.Expect != "":

@@ -102,9 +102,10 @@ func siteURIs(rb *runbooks.Runbook, overrides []string) (map[string]string, erro
 func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, f runFlags) (map[string]engine.Hypervisor, *sim.Lab, error) {
 	sites := map[string]engine.Hypervisor{}
 	var lab *sim.Lab
-	// Real sites are opened together: Open waits a few seconds for the
-	// first connections, and a site that does not answer (the primary, in
-	// a disaster) must not hold the others up, nor stop the run.
+	// Real sites are opened together. Open waits up to 2s for the first
+	// connections (they go on in the background after that): a site that
+	// does not answer (the primary, in a disaster) must not hold the others
+	// up, nor stop the run.
 	type opened struct {
 		site string
 		hv   *libvirt.Site
@@ -122,7 +123,7 @@ func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, 
 			ch := make(chan opened, 1)
 			real = append(real, ch)
 			go func() {
-				octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				octx, cancel := context.WithTimeout(ctx, 2*time.Second)
 				defer cancel()
 				hv, err := libvirt.Open(octx, s.Name, hosts, libvirt.Options{})
 				ch <- opened{s.Name, hv, err}
@@ -248,6 +249,7 @@ func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hyp
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	go heartbeat(ctx, cmd, lease, cancel)
+	go forwardApprovals(ctx, db, eng, opts.RunID)
 	type result struct {
 		outcome engine.Outcome
 		err     error
@@ -295,6 +297,34 @@ func heartbeat(ctx context.Context, cmd *cobra.Command, lease *store.Lease, stop
 			if err := lease.Heartbeat(ctx); errors.Is(err, store.ErrLeaseLost) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "repli: %v: another console took this run over; stopping here\n", err)
 				stop()
+				return
+			}
+		}
+	}
+}
+
+// forwardApprovals hands approvals sent with repli approve to the engine,
+// which checks and journals them.
+func forwardApprovals(ctx context.Context, db *store.Store, eng *engine.Engine, runID int64) {
+	var last int64
+	if as, err := db.Approvals(ctx, runID, 0); err == nil && len(as) > 0 {
+		last = as[len(as)-1].ID // approvals sent before this console started answered an older question
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		as, err := db.Approvals(ctx, runID, last)
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			last = a.ID
+			if eng.Send(engine.Input{Step: a.Step, Kind: engine.InputApprove, Text: a.Typed, Operator: a.Operator}) != nil {
 				return
 			}
 		}

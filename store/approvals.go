@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Approval is an operator's approval of a gate, sent from another console.
+type Approval struct {
+	ID        int64
+	RunID     int64
+	Step      string
+	Operator  string
+	Host      string
+	SSHClient string
+	Typed     string
+	At        time.Time
+}
+
+// RequestApproval records an approval for the driving console to pick up.
+func (s *Store) RequestApproval(ctx context.Context, a Approval) (int64, error) {
+	if s.readOnly {
+		return 0, fmt.Errorf("record approval: %w: %s was opened for review only", ErrReadOnly, s.path)
+	}
+	if err := runOpen(ctx, s.db, a.RunID); err != nil {
+		return 0, err
+	}
+	if a.At.IsZero() {
+		a.At = time.Now()
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO approvals (run_id, step, operator, host, ssh_client, typed, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.RunID, a.Step, a.Operator, a.Host, a.SSHClient, a.Typed, a.At.UTC().Format(timeFormat))
+	if err != nil {
+		return 0, fmt.Errorf("record approval: %w", s.explain(err))
+	}
+	return res.LastInsertId()
+}
+
+// Approvals returns a run's approvals with an id above after, in order.
+func (s *Store) Approvals(ctx context.Context, runID, after int64) ([]Approval, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, step, operator, host, ssh_client, typed, at FROM approvals WHERE run_id = ? AND id > ? ORDER BY id`, runID, after)
+	if err != nil {
+		return nil, fmt.Errorf("read approvals: %w", err)
+	}
+	defer rows.Close()
+	var out []Approval
+	for rows.Next() {
+		a := Approval{RunID: runID}
+		var at string
+		if err := rows.Scan(&a.ID, &a.Step, &a.Operator, &a.Host, &a.SSHClient, &a.Typed, &at); err != nil {
+			return nil, err
+		}
+		a.At, _ = time.Parse(timeFormat, at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
