@@ -151,7 +151,7 @@ steps:
 		}
 		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "alice"})
 		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "alice"}) // twice: refused
-		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primray", Operator: "bob"})  // mistyped: refused
+		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primray", Operator: "bob"})   // mistyped: refused
 		h.eng.Send(engine.Input{Step: g.Step, Kind: engine.InputApprove, Text: "primary", Operator: "bob"})
 	})
 	if err != nil || outcome != engine.OutcomeSucceeded {
