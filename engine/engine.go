@@ -258,6 +258,9 @@ func (e *Engine) emit(ctx context.Context, ev Event) error {
 	m.Seq = e.seq + 1
 	m.At = time.Now().UTC()
 	if err := e.journal.Append(ctx, ev); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted, not a broken trail
+		}
 		return fmt.Errorf("%w: audit trail cannot be written (%v); nothing further was done", errStopped, err)
 	}
 	e.seq++

@@ -156,6 +156,16 @@ func TestRunAutoApprovePlainThenHistory(t *testing.T) {
 	if v := runRepli(t, "", "verify", "--db", db); v.code != 0 || !strings.HasPrefix(v.stdout, "ok:") {
 		t.Errorf("verify: exit %d %s %s", v.code, v.stdout, v.stderr)
 	}
+	rep := runRepli(t, "", "report", "1", "--db", db)
+	for _, want := range []string{"# Recovery run 1 — annual-pra-test", "## Steps", "| stop-primary | typed | approved (typed \"primary\") | auto-approve |", "## Actions", "within the 4h00m target", "Audit trail: intact"} {
+		if !strings.Contains(rep.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep.stdout)
+		}
+	}
+	show := runRepli(t, "", "show", "1", "--db", db)
+	if show.code != 0 || !strings.Contains(show.stdout, "final-sync") || !strings.Contains(show.stdout, "Anchor: ") {
+		t.Errorf("show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
+	}
 }
 
 func TestRunExitCodes(t *testing.T) {

@@ -141,6 +141,9 @@ func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *en
 	in := engine.Input{Step: g.Step, Kind: engine.InputRefuse, Text: ans, Operator: op}
 	if (g.Expect != "" && ans == g.Expect) || (g.Expect == "" && (ans == "y" || ans == "yes")) {
 		in.Kind = engine.InputApprove
+		if g.Expect == "" {
+			in.Text = "" // a "y" is a confirmation, not an answer worth recording
+		}
 	}
 	return eng.Send(in)
 }
