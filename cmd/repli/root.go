@@ -39,7 +39,7 @@ Without a command it opens the demo: the bundled annual drill on simulated sites
 		SilenceErrors: true,
 		Version:       repliVersion(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDemo(cmd, demoFlags{speed: 4})
+			return home(cmd)
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true

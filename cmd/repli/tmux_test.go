@@ -159,3 +159,34 @@ func TestQuitMidRunLeavesItResumable(t *testing.T) {
 		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestFirstScreenOffersUnfinishedRuns: repli with no command, after a console
+// died mid-run, offers that run first and carries on with it.
+func TestFirstScreenOffersUnfinishedRuns(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	db := filepath.Join(state, "repli", "audit.db")
+	bin := e2eBinary(t)
+	// A console that stops at its first gate (end of input), as if killed.
+	cmd := exec.Command(bin, "run", "annual-pra-test", "--plain", "--speed", "20")
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "REPLI_DB=")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "repli resume 1") {
+		t.Fatalf("first console: %v\n%s", err, out)
+	}
+	s := newTmux(t, 80, 24, fmt.Sprintf("cd ../.. && XDG_STATE_HOME=%s REPLI_DB= NO_COLOR=1 %s; echo EXITED $?; sleep 60", state, bin))
+	scr := s.waitFor("Resume run 1 · annual-pra-test")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "stopped before their end") || !strings.Contains(scr, "Start the demo drill") {
+		t.Fatalf("first screen:\n%s", scr)
+	}
+	s.keys("Enter")
+	s.waitFor("Change ticket is open") // back at the gate where it stopped
+	s.keys("q")
+	s.waitFor("Stop driving this run and quit?")
+	s.keys("y")
+	s.waitFor("EXITED 3")
+	if h := runRepli(t, "", "show", "1", "--db", db); !strings.Contains(h.stdout, "announce") {
+		t.Errorf("show after resume:\n%s%s", h.stdout, h.stderr)
+	}
+}
