@@ -73,9 +73,6 @@ func (m *RunModel) apply(ev engine.Event) {
 	case *engine.ChecklistTicked:
 		if m.gate != nil && m.gate.ev.Step == e.Step && e.Item < len(m.gate.ticked) {
 			m.gate.ticked[e.Item] = true
-			if e.Item == m.gate.cursor && m.gate.cursor < len(m.gate.ticked)-1 {
-				m.gate.cursor++
-			}
 		}
 	case *engine.GateDecided:
 		if m.gate != nil && m.gate.ev.Step == e.Step {

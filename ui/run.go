@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ type Config struct {
 	Now func() time.Time
 	// NoTick stops the once-a-second clock refresh, for golden tests.
 	NoTick bool
+	// Sites delivers the live status of each site (optional).
+	Sites <-chan engine.SiteStatus
 	// ReadOnly watches a run driven elsewhere: no key answers anything.
 	ReadOnly bool
 	// Anchor returns the ended run's anchor (end event id and hash) for the
@@ -52,6 +55,8 @@ func Run(ctx context.Context, d Driver, cfg Config) error {
 
 type (
 	eventMsg  struct{ ev engine.Event }
+	siteMsg   struct{ st engine.SiteStatus }
+	sitesDone struct{}
 	closedMsg struct{}
 	tickMsg   time.Time
 	sentMsg   struct{ err error }
@@ -66,6 +71,17 @@ func waitEvent(ch <-chan engine.Event) tea.Cmd {
 			return closedMsg{}
 		}
 		return eventMsg{ev}
+	}
+}
+
+// waitSite reads one site status; re-issued after each.
+func waitSite(ch <-chan engine.SiteStatus) tea.Cmd {
+	return func() tea.Msg {
+		st, ok := <-ch
+		if !ok {
+			return sitesDone{}
+		}
+		return siteMsg{st}
 	}
 }
 
@@ -116,6 +132,9 @@ type RunModel struct {
 	rtoStop  time.Time
 	ended    *engine.RunEnded
 	anchor   string
+	sites    map[string]engine.SiteStatus
+	outbox   chan engine.Input
+	sendErrs chan error
 	closed   bool
 	errText  string
 
@@ -140,6 +159,8 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 		d: d, cfg: cfg, st: NewStyles(cfg.Renderer), keys: DefaultKeys,
 		events: d.Events(), rb: rb, index: map[string]int{},
 		width: 80, height: 24, now: cfg.Now(), runID: d.Options().RunID,
+		sites:  map[string]engine.SiteStatus{},
+		outbox: make(chan engine.Input, 64), sendErrs: make(chan error, 4),
 	}
 	for i, s := range rb.Steps {
 		m.steps = append(m.steps, &stepView{step: s, state: engine.StepPending})
@@ -154,7 +175,11 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 
 // Init starts consuming events and the clock.
 func (m *RunModel) Init() tea.Cmd {
-	cmds := []tea.Cmd{waitEvent(m.events)}
+	go forward(m.d, m.outbox, m.sendErrs)
+	cmds := []tea.Cmd{waitEvent(m.events), waitSendErr(m.sendErrs)}
+	if m.cfg.Sites != nil {
+		cmds = append(cmds, waitSite(m.cfg.Sites))
+	}
 	if !m.cfg.NoTick {
 		cmds = append(cmds, tick())
 	}
@@ -176,15 +201,20 @@ func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventMsg:
 		m.apply(msg.ev)
 		return m, waitEvent(m.events)
+	case siteMsg:
+		m.sites[msg.st.Site] = msg.st
+		return m, waitSite(m.cfg.Sites)
+	case sitesDone:
+		return m, nil
 	case closedMsg:
 		m.closed = true
 		m.gate = nil
 		return m, nil
 	case sentMsg:
-		if msg.err != nil {
+		if msg.err != nil && !errors.Is(msg.err, engine.ErrRunOver) {
 			m.errText = msg.err.Error()
 		}
-		return m, nil
+		return m, waitSendErr(m.sendErrs)
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
 	}
@@ -270,10 +300,33 @@ func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
 }
 
 // send delivers an input to the engine off the UI goroutine.
+// send queues an input for the engine. Inputs leave in the order keys were
+// pressed (a tick, then "done"), through one sender, off the UI goroutine.
 func (m *RunModel) send(in engine.Input) tea.Cmd {
 	in.Operator = m.cfg.Operator
-	d := m.d
-	return func() tea.Msg { return sentMsg{d.Send(in)} }
+	select {
+	case m.outbox <- in:
+	default:
+		m.errText = "too many keys pressed at once; press the key again"
+	}
+	return nil
+}
+
+// forward delivers queued inputs to the engine, in order.
+func forward(d Driver, outbox <-chan engine.Input, errs chan<- error) {
+	for in := range outbox {
+		if err := d.Send(in); err != nil {
+			select {
+			case errs <- err:
+			default:
+			}
+		}
+	}
+}
+
+// waitSendErr reports a failed send (the run is over, or read-only).
+func waitSendErr(errs <-chan error) tea.Cmd {
+	return func() tea.Msg { return sentMsg{<-errs} }
 }
 
 func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
@@ -307,7 +360,14 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 			g.cursor = min(len(g.ticked)-1, g.cursor+1)
 		case " ", "x":
 			if len(g.ticked) > 0 && !g.ticked[g.cursor] {
-				return m.send(engine.Input{Step: step, Kind: engine.InputTick, Item: g.cursor})
+				// Ticked at once on screen, so a quick enter counts it; the
+				// engine records the tick before it reads the enter.
+				item := g.cursor
+				g.ticked[item] = true
+				if g.cursor < len(g.ticked)-1 {
+					g.cursor++
+				}
+				return m.send(engine.Input{Step: step, Kind: engine.InputTick, Item: item})
 			}
 		case "enter":
 			if n := countUnticked(g.ticked); n > 0 {

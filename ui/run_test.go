@@ -111,7 +111,22 @@ func newModel(t *testing.T, f *fakeDriver, w, h int) *RunModel {
 	r.SetColorProfile(termenv.Ascii)
 	m := NewRunModel(f, Config{DB: "/var/lib/repli/audit.db", Operator: "alice", Renderer: r, NoTick: true, Now: func() time.Time { return t0.Add(45 * time.Second) }})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Init() // starts the sender that forwards inputs to the driver
 	return m
+}
+
+// waitInputs waits until the fake driver has received n inputs.
+func waitInputs(t *testing.T, f *fakeDriver, n int) []engine.Input {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if in := f.inputs(); len(in) >= n {
+			return in
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the driver received %d input(s), want %d", len(f.inputs()), n)
+	return nil
 }
 
 func feed(m *RunModel, evs []engine.Event) {
@@ -210,12 +225,8 @@ func TestConfirmGateOnlyYProceeds(t *testing.T) {
 			at(0, &engine.StepChanged{Step: "start-secondary", State: engine.StepWaiting}),
 			at(0, &engine.GateOpened{Step: "start-secondary", Gate: "confirm", Prompt: "start 4 domain(s)"}),
 		})
-		_, cmd := m.Update(tc.key)
-		if cmd == nil {
-			t.Fatalf("key %q did nothing at a confirm gate", tc.key)
-		}
-		cmd()
-		in := f.inputs()
+		m.Update(tc.key)
+		in := waitInputs(t, f, 1)
 		if len(in) != 1 || in[0].Kind != tc.want || in[0].Step != "start-secondary" || in[0].Operator != "alice" {
 			t.Errorf("key %q sent %+v, want kind %d", tc.key, in, tc.want)
 		}
@@ -240,13 +251,10 @@ func TestFailureKeys(t *testing.T) {
 	f := newFake(t)
 	m := newModel(t, f, 80, 24)
 	feed(m, []engine.Event{at(0, &engine.FailureOpened{Step: "start-secondary", Error: "boom", Choices: []engine.Choice{"retry", "skip", "abort"}})})
-	if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter}); cmd != nil {
-		t.Fatal("enter did something at a failure prompt")
-	}
-	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
-	cmd()
-	if in := f.inputs(); len(in) != 1 || in[0].Kind != engine.InputRetry {
-		t.Fatalf("sent %+v", in)
+	m.Update(tea.KeyMsg{Type: tea.KeyEnter}) // must send nothing
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	if in := waitInputs(t, f, 1); len(in) != 1 || in[0].Kind != engine.InputRetry {
+		t.Fatalf("sent %+v, want only the retry (enter must do nothing)", in)
 	}
 }
 
@@ -282,5 +290,19 @@ func TestTypedGateThroughProgram(t *testing.T) {
 	in := f.inputs()
 	if len(in) != 1 || in[0].Kind != engine.InputApprove || in[0].Text != "primary" {
 		t.Fatalf("sent %+v, want one approval with the typed site name", in)
+	}
+}
+
+// TestQuickTickThenEnter: space then enter at once completes a one-item
+// manual step: the tick leaves before the "done", in order.
+func TestQuickTickThenEnter(t *testing.T) {
+	f := newFake(t)
+	m := newModel(t, f, 80, 24)
+	feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "announce", Gate: "none", Prompt: "p", Checklist: []string{"only item"}})})
+	m.Update(tea.KeyMsg{Type: tea.KeySpace})
+	m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	in := waitInputs(t, f, 2)
+	if in[0].Kind != engine.InputTick || in[1].Kind != engine.InputApprove {
+		t.Fatalf("sent %+v, want a tick then the approval", in)
 	}
 }

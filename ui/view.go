@@ -23,15 +23,24 @@ func (m *RunModel) View() string {
 	}
 	header := m.headerLine()
 	detail := m.detailLines()
+	sites := m.sitesLine()
 	help := m.helpLine()
 	rule := m.st.Rule.Render(strings.Repeat("─", m.width))
 
-	remaining := m.height - 5 - len(detail) // header, help and three rules
+	fixed := 5 // header, help and three rules
+	if sites != "" {
+		fixed++
+	}
+	remaining := m.height - fixed - len(detail)
 	stepsH := min(len(m.steps), max(3, remaining*6/10))
 	logH := max(0, remaining-stepsH)
 
 	var b []string
-	b = append(b, header, rule)
+	b = append(b, header)
+	if sites != "" {
+		b = append(b, sites)
+	}
+	b = append(b, rule)
 	b = append(b, m.stepLines(stepsH)...)
 	b = append(b, rule)
 	b = append(b, detail...)
@@ -110,6 +119,49 @@ func (m *RunModel) stateStyle(s engine.StepState) lipgloss.Style {
 	return m.st.Pending
 }
 
+// sitesLine shows each site's health and how many of its domains run.
+func (m *RunModel) sitesLine() string {
+	if len(m.sites) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, name := range m.rb.SiteNames() {
+		st, ok := m.sites[name]
+		switch {
+		case !ok:
+			parts = append(parts, name+" …")
+		case !st.Reachable:
+			parts = append(parts, m.st.Fail.Render("✗ "+name+" unreachable"))
+		default:
+			running := 0
+			for _, s := range st.Domains {
+				if s == engine.StateRunning || s == engine.StateBlocked {
+					running++
+				}
+			}
+			parts = append(parts, fmt.Sprintf("✓ %s up, %d/%d running", name, running, len(st.Domains)))
+		}
+	}
+	return m.st.Dim.Render("sites: ") + strings.Join(parts, " · ")
+}
+
+// liveLine shows the live state of the domains a step acts on.
+func (m *RunModel) liveLine(site string, doms []string) string {
+	st, ok := m.sites[site]
+	if !ok || !st.Reachable || len(doms) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(doms))
+	for _, d := range doms {
+		s, ok := st.Domains[d]
+		if !ok {
+			s = "missing"
+		}
+		parts = append(parts, d+" "+string(s))
+	}
+	return m.st.Dim.Render("live at "+site+": ") + strings.Join(parts, " · ")
+}
+
 // stepLines renders up to h step rows, scrolled so the focused step shows.
 func (m *RunModel) stepLines(h int) []string {
 	first := 0
@@ -168,7 +220,11 @@ func (m *RunModel) detailLines() []string {
 	} else if sv.state == engine.StepFailed && sv.reason != "" {
 		out = append(out, m.wrap(m.st.Error.Render("✗ "+sv.reason), 3)...)
 	} else if site, doms := sv.step.Target(); site != "" {
-		out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", sv.step.Kind, site, strings.Join(doms, ", "))))
+		if live := m.liveLine(site, doms); live != "" {
+			out = append(out, live)
+		} else {
+			out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", sv.step.Kind, site, strings.Join(doms, ", "))))
+		}
 	}
 	if m.noting {
 		out = append(out, m.note.View())

@@ -263,6 +263,7 @@ func drive(cmd *cobra.Command, rb *runbooks.Runbook, sites map[string]engine.Hyp
 	out := cmd.OutOrStdout()
 	if !plain && isTerminal(out) {
 		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: ui.NewRenderer(os.Stdout),
+			Sites:  engine.Monitor(ctx, sites, 2*time.Second),
 			Anchor: func() string { return anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
 		cancel() // the UI is gone: stop the run where it is, resumable
 	} else {
