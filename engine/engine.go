@@ -102,6 +102,12 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 			opts.URIs[s.Name] = s.URI
 		}
 	}
+	// What is recorded and shown never holds a password.
+	redacted := map[string]string{}
+	for k, v := range opts.URIs {
+		redacted[k] = RedactURI(v)
+	}
+	opts.URIs = redacted
 	e := &Engine{
 		rb:        rb,
 		sites:     sites,

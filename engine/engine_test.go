@@ -513,3 +513,31 @@ func TestInterruptLeavesRunResumable(t *testing.T) {
 		t.Error("an interrupted run was ended")
 	}
 }
+
+func TestPasswordsNeverRecorded(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"qemu+tls://ops:s3cret@kvm1/system":  "qemu+tls://ops:xxxxx@kvm1/system",
+		"qemu+ssh://root@kvm1/system":        "qemu+ssh://root@kvm1/system",
+		"test+unix:///default?socket=/tmp/s": "test+unix:///default?socket=/tmp/s",
+		"sim://primary":                      "sim://primary",
+	} {
+		if got := engine.RedactURI(in); got != want {
+			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+	h := newHarness(t, referenceRunbook(t), true)
+	eng, err := engine.New(h.rb, map[string]engine.Hypervisor{"primary": h.lab.Site("primary"), "secondary": h.lab.Site("secondary")}, h.journal,
+		engine.Options{RunID: 1, AutoApprove: true, TimeScale: speed, URIs: map[string]string{"primary": "qemu+tls://ops:s3cret@kvm1/system"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng = eng
+	h.run(nil)
+	for _, ev := range h.journal.events {
+		b, _ := engine.EncodeEvent(ev)
+		if strings.Contains(string(b), "s3cret") {
+			t.Fatalf("%s event holds the password: %s", ev.Kind(), b)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -208,4 +209,19 @@ func DecodeEvent(kind string, body []byte, m Meta) (Event, error) {
 	}
 	*ev.EventMeta() = m
 	return ev, nil
+}
+
+// RedactURI removes a password from a URI's user part, so that what is
+// recorded and shown never holds one: qemu+tls://ops:s3cret@kvm1/system
+// becomes qemu+tls://ops:xxxxx@kvm1/system.
+func RedactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	if _, has := u.User.Password(); !has {
+		return uri
+	}
+	u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	return u.String()
 }

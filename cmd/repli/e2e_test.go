@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -526,5 +527,91 @@ func TestSecondApproverFromAnotherConsole(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("driver output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestLockedAuditTrailStopsBeforeActing: another process holds the audit
+// database's write lock when the operator approves a shutdown; the shutdown
+// is not performed, and the console says why.
+func TestLockedAuditTrailStopsBeforeActing(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	driver := exec.Command(e2eBinary(t), "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
+	driver.Dir = filepath.Join("..", "..")
+	stdin, _ := driver.StdinPipe()
+	var stderr bytes.Buffer
+	driver.Stderr = &stderr
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- driver.Wait() }()
+	io.WriteString(stdin, "y\ny\ny\n")
+	waitEvents(t, db, 15, done) // at the typed gate of stop-primary
+
+	lock, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	conn, err := lock.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "primary\n")
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		driver.Process.Kill()
+		t.Fatal("the console did not stop while the audit trail was locked")
+	}
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	conn.Close()
+	if code := driver.ProcessState.ExitCode(); code != 3 {
+		t.Errorf("exit %d, want 3 (stopped, resumable)", code)
+	}
+	if !strings.Contains(stderr.String(), "locked") {
+		t.Errorf("the console does not say the audit trail is locked:\n%s", stderr.String())
+	}
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, _ := s.Events(context.Background(), 1)
+	for _, ev := range evs {
+		if _, ok := ev.(*engine.ActionIntent); ok {
+			t.Fatal("an action was recorded although the trail was locked")
+		}
+	}
+}
+
+// TestVerifyCatchesTampering edits an event the way an attacker with the
+// file would (triggers dropped first): verify exits 1 and names the event.
+func TestVerifyCatchesTampering(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	if r := runRepli(t, "", "run", referenceDrill, "--auto-approve", "--plain", "--db", db, "--speed", "50"); r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	raw, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP TRIGGER events_no_update",
+		`UPDATE events SET body = replace(body, '"operator":"auto-approve"', '"operator":"alice"') WHERE kind = 'gate.decided' AND step = 'stop-primary'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	r := runRepli(t, "", "verify", "--db", db)
+	if r.code != 1 || !strings.Contains(r.stdout, "TAMPERED (changed)") || !strings.Contains(r.stdout, "gate.decided") {
+		t.Fatalf("verify after tampering: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
