@@ -76,7 +76,9 @@ func (e *Engine) waitState(ctx context.Context, site, domain string, want Domain
 	wctx, cancel := context.WithTimeout(ctx, e.scaled(timeout))
 	defer cancel()
 	var last DomainState
-	err := Wait(wctx, e.opts.Poll, func(ctx context.Context) (bool, error) {
+	// Poll at least a few times within the timeout, however short it is.
+	interval := max(min(e.opts.Poll, e.scaled(timeout)/4), time.Millisecond)
+	err := Wait(wctx, interval, func(ctx context.Context) (bool, error) {
 		s, err := e.domainState(ctx, site, domain)
 		if err != nil {
 			return false, err
