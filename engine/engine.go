@@ -35,6 +35,9 @@ type Options struct {
 	Resume *Replay
 	// Vars are the --var overrides the runbook was parsed with.
 	Vars map[string]string
+	// Preflight are the readiness findings the console made before the run
+	// (warnings, overridden blockers); they are journaled first.
+	Preflight []string
 }
 
 // AutoOperator is the operator recorded for decisions made by --auto-approve.
@@ -66,7 +69,8 @@ type Engine struct {
 	resumeFailed map[string]string
 	// execDoubt holds, on resume, commands whose outcome is unknown.
 	execDoubt   map[string]*ActionIntent
-	failures    []string // steps that failed and were skipped or continued past
+	failures    []string // steps that failed and were skipped by the operator
+	tolerated   []string // steps that failed with on_failure: continue
 	started     time.Time
 	rtoStart    time.Time
 	rtoAchieved time.Duration
@@ -184,7 +188,13 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		case ChoiceMarkDone:
 			e.passed[st.ID] = true
 			continue
-		case ChoiceSkip, ChoiceContinue:
+		case ChoiceContinue:
+			// The plan tolerates this step failing (on_failure: continue):
+			// noted, but it does not make the run a failure.
+			e.passed[st.ID] = true
+			e.tolerated = append(e.tolerated, st.ID)
+			continue
+		case ChoiceSkip:
 			e.passed[st.ID] = true
 			e.failures = append(e.failures, fmt.Sprintf("%s (%s after failure)", st.ID, choice))
 			continue
@@ -197,6 +207,9 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 	}
 	if outcome == OutcomeSucceeded && len(e.failures) > 0 {
 		outcome, reason = OutcomeFailed, fmt.Sprintf("%d step(s) did not succeed: %s", len(e.failures), strings.Join(e.failures, ", "))
+	}
+	if outcome == OutcomeSucceeded && len(e.tolerated) > 0 {
+		reason = "failed but tolerated by the runbook (on_failure: continue): " + strings.Join(e.tolerated, ", ")
 	}
 	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: e.rtoAchieved, RTOTarget: e.rb.RTO}
 	if err := e.emit(ctx, end); err != nil {
@@ -221,11 +234,19 @@ func (e *Engine) attempt(ctx context.Context, st *runbooks.Step) error {
 
 // open starts the run, or picks it up from its journal.
 func (e *Engine) open(ctx context.Context) error {
+	var err error
 	if e.opts.Resume == nil {
 		e.started = time.Now()
-		return e.emit(ctx, e.runStarted())
+		err = e.emit(ctx, e.runStarted())
+	} else {
+		err = e.resume(ctx)
 	}
-	return e.resume(ctx)
+	for _, line := range e.opts.Preflight {
+		if err == nil {
+			err = e.logf(ctx, "", "warn", "%s", line)
+		}
+	}
+	return err
 }
 
 func (e *Engine) runStarted() *RunStarted {

@@ -115,8 +115,12 @@ steps:
 	if st["optional"] != engine.StepFailed || st["start"] != engine.StepSucceeded {
 		t.Fatalf("states %v", st)
 	}
-	if outcome != engine.OutcomeFailed {
-		t.Errorf("outcome %s, want failed (a step failed, even if the run went on)", outcome)
+	if outcome != engine.OutcomeSucceeded {
+		t.Errorf("outcome %s, want succeeded: the runbook tolerates this step failing", outcome)
+	}
+	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	if !strings.Contains(end.Reason, "tolerated") || !strings.Contains(end.Reason, "optional") {
+		t.Errorf("reason %q does not name the tolerated failure", end.Reason)
 	}
 }
 

@@ -64,6 +64,7 @@ type Replay struct {
 	Approvers   map[string]map[string]bool
 	Attempts    map[string]int
 	Failures    []string
+	Tolerated   []string
 	FailedWhy   map[string]string // failed steps waiting for a decision
 	InDoubt     []*ActionIntent
 	ActionID    int64
@@ -118,9 +119,15 @@ func ReplayEvents(events []Event) (*Replay, error) {
 			r.Ticked[e.Step][e.Item] = true
 		case *FailureDecided:
 			delete(r.FailedWhy, e.Step)
-			if e.Choice == ChoiceSkip || e.Choice == ChoiceContinue {
+			switch e.Choice {
+			case ChoiceSkip:
 				r.Passed[e.Step] = true
 				r.Failures = append(r.Failures, fmt.Sprintf("%s (%s after failure)", e.Step, e.Choice))
+			case ChoiceContinue:
+				r.Passed[e.Step] = true
+				r.Tolerated = append(r.Tolerated, e.Step)
+			case ChoiceMarkDone:
+				r.Passed[e.Step] = true
 			}
 		case *ActionIntent:
 			open[e.Action] = e
@@ -156,6 +163,7 @@ func (e *Engine) resume(ctx context.Context) error {
 	e.started = r.Started.At
 	e.rtoStart, e.rtoAchieved = r.RTOStart, r.RTOAchieved
 	e.failures = append([]string(nil), r.Failures...)
+	e.tolerated = append([]string(nil), r.Tolerated...)
 	e.resumeFailed = r.FailedWhy
 	for k, v := range r.States {
 		e.states[k] = v

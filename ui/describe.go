@@ -68,6 +68,9 @@ func EventLine(ev engine.Event) string {
 		if e.Level == "warn" {
 			prefix = "! "
 		}
+		if e.Step == "" {
+			return prefix + e.Message
+		}
 		return fmt.Sprintf("%s %s%s", e.Step, prefix, e.Message)
 	case *engine.FailureOpened:
 		return fmt.Sprintf("%s failed: retry, skip or abort? (%s)", e.Step, e.Error)

@@ -615,3 +615,43 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		t.Fatalf("verify after tampering: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestPreflightRefusesAnUnreadyPlan: a run does not start on sites that are
+// not ready unless the operator overrides it with a reason, recorded.
+func TestPreflightRefusesAnUnreadyPlan(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	args := []string{"run", "annual-pra-test", "--auto-approve", "--plain", "--db", db, "--speed", "50", "--fault", "unreachable=secondary"}
+	r := runRepli(t, "", args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "site secondary is unreachable") || !strings.Contains(r.stderr, "--force-unready") {
+		t.Fatalf("unready plan: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(db); err == nil {
+		if h := runRepli(t, "", "history", "--db", db); strings.Contains(h.stdout, "annual-pra-test") {
+			t.Fatal("a refused run was recorded as started")
+		}
+	}
+	r = runRepli(t, "", append(args, "--force-unready", "rehearsing with the link down")...)
+	if r.code != 1 { // it starts, and fails at the secondary as it should
+		t.Fatalf("overridden: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	show := runRepli(t, "", "run", "disaster-failover", "--mode", "disaster", "--auto-approve", "--plain", "--db", db, "--speed", "50", "--fault", "unreachable=primary")
+	if show.code != 0 || !strings.Contains(show.stdout, "tolerated") {
+		t.Errorf("disaster with the primary gone: exit %d\n%s\n%s", show.code, show.stdout, show.stderr)
+	}
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, _ := s.Events(context.Background(), 1)
+	var recorded bool
+	for _, ev := range evs {
+		if l, ok := ev.(*engine.Logged); ok && strings.Contains(l.Message, "rehearsing with the link down") {
+			recorded = true
+		}
+	}
+	if !recorded {
+		t.Error("the override's reason is not in the audit trail")
+	}
+}

@@ -37,6 +37,7 @@ is done. The RTO clock counts the time the console was gone.`,
 	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "answer every remaining gate and checklist item (recorded as such)")
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
+	fl.StringVar(&f.override, "force-unready", "", "carry on although the preflight check finds blockers, giving the reason (recorded)")
 	fl.StringVar(&takeOver, "take-over", "", "take the run over from a console that is gone (stale lease), giving the reason; recorded")
 	return cmd
 }
@@ -93,6 +94,10 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
+	pre, err := preflight(cmd, rb, rep.Started.Mode, uris, sites, f.override)
+	if err != nil {
+		return err
+	}
 	if lab != nil {
 		if err := lab.Persist(sim.StatePath(db.Path(), id), true); err != nil {
 			return withCode(exitUsage, err)
@@ -100,6 +105,7 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 	}
 	opts := consoleOptions(uris, f.autoApprove)
 	opts.RunID, opts.Mode, opts.Resume = id, rep.Started.Mode, rep
+	opts.Preflight = pre
 	opts.TimeScale = rep.Started.TimeScale
 	return drive(cmd, rb, sites, db, lease, opts, f.plain)
 }

@@ -30,6 +30,7 @@ type runFlags struct {
 	seed        int64
 	faults      []string
 	vars        []string
+	override    string
 }
 
 var modes = runbooks.Modes
@@ -59,6 +60,7 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	fl.StringVar(&f.mode, "mode", "test", "run mode: "+strings.Join(modes, ", "))
 	fl.StringArrayVar(&f.vars, "var", nil, "override a runbook var: NAME=VALUE, a list as a,b,c (repeatable; recorded)")
+	fl.StringVar(&f.override, "force-unready", "", "start although the preflight check finds blockers, giving the reason (recorded)")
 	simFlags(cmd, &f, 1)
 	return cmd
 }
@@ -180,6 +182,10 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
+	pre, err := preflight(cmd, rb, f.mode, uris, sites, f.override)
+	if err != nil {
+		return err
+	}
 	db, err := store.Open(ctx, dbPath(f.db))
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -189,6 +195,7 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	opts := consoleOptions(uris, f.autoApprove)
 	opts.Mode = f.mode
 	opts.Vars, _ = parseVars(f.vars)
+	opts.Preflight = pre
 	if lab != nil {
 		opts.TimeScale = lab.Speed()
 	}
@@ -217,6 +224,29 @@ func consoleName(cmd *cobra.Command, plain bool) string {
 		return "plain"
 	}
 	return "tui"
+}
+
+// preflight checks the sites are ready for the run before anything happens.
+// Blockers refuse the run unless the operator overrides them with a reason;
+// blockers, warnings and the override are recorded with the run.
+func preflight(cmd *cobra.Command, rb *runbooks.Runbook, mode string, uris map[string]string, sites map[string]engine.Hypervisor, override string) ([]string, error) {
+	rep := assessRunbook(cmd.Context(), rb, mode, uris, sites, 5*time.Second)
+	var lines []string
+	for _, w := range rep.Warnings {
+		lines = append(lines, "preflight warning: "+w)
+	}
+	if rep.Ready {
+		return lines, nil
+	}
+	if override == "" {
+		printReadiness(cmd.ErrOrStderr(), rep)
+		return nil, withCode(exitUsage, fmt.Errorf("the sites are not ready for %s in %s mode; fix the blockers above, or start anyway with --force-unready \"the reason\" (recorded)", rb.Name, mode))
+	}
+	for _, b := range rep.Blockers {
+		lines = append(lines, "preflight BLOCKER overridden: "+b)
+	}
+	lines = append(lines, fmt.Sprintf("started although not ready, by %s: %s", operator(), override))
+	return lines, nil
 }
 
 // consoleOptions are the engine options that describe this console.

@@ -27,8 +27,9 @@ const (
 type HostStatus struct {
 	URI   string       `json:"uri"`
 	State Reachability `json:"state"`
-	// Err says why the host is unreachable.
-	Err error `json:"-"`
+	// Err says why the host is unreachable; Reason is its message.
+	Err    error  `json:"-"`
+	Reason string `json:"reason,omitempty"`
 	// Since is when State last changed.
 	Since time.Time `json:"since"`
 }
@@ -193,7 +194,11 @@ func (h *host) status() HostStatus {
 	h.current()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return HostStatus{URI: h.ep.display, State: h.state, Err: h.lastErr, Since: h.since}
+	st := HostStatus{URI: h.ep.display, State: h.state, Err: h.lastErr, Since: h.since}
+	if h.lastErr != nil {
+		st.Reason = h.lastErr.Error()
+	}
+	return st
 }
 
 // get returns a live connection, connecting when there is none.

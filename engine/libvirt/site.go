@@ -83,7 +83,7 @@ func Open(ctx context.Context, site string, uris []string, opts Options) (*Site,
 	if len(uris) == 0 {
 		return nil, fmt.Errorf("site %s: no libvirt URI", site)
 	}
-	s := &Site{name: site, opts: opts.withDefaults(), where: map[string]*host{}, stop: func() {}}
+	s := &Site{name: site, opts: opts.withDefaults(), where: map[string]*host{}}
 	for _, u := range uris {
 		ep, err := parseURI(u, s.opts)
 		if err != nil {

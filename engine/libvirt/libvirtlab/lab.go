@@ -109,6 +109,18 @@ func sweepStale() {
 		killUnder(dir)
 		os.RemoveAll(dir)
 	}
+	// Client accounts of StartSSHD whose test directory is gone.
+	passwd, _ := os.ReadFile("/etc/passwd")
+	for _, line := range strings.Split(string(passwd), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 6 || !strings.HasPrefix(f[0], "repli-ssh-") || !strings.HasPrefix(f[5], "/tmp/rl-") {
+			continue
+		}
+		top := strings.Join(strings.SplitN(f[5], "/", 4)[:3], "/")
+		if _, err := os.Stat(top); os.IsNotExist(err) {
+			_ = exec.Command(mustLook("userdel"), f[0]).Run()
+		}
+	}
 }
 
 // killUnder kills every process whose command line or pid file lives under
@@ -222,7 +234,6 @@ func StartTestDaemon(t testing.TB, dir, name string, listen *Listen) *Daemon {
 
 func daemonConf(sockDir, dir string) string {
 	return fmt.Sprintf(`unix_sock_dir = %q
-unix_sock_rw_perms = "0777"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:file:%s/log/libvirtd.log"
