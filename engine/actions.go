@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -14,7 +15,9 @@ var ErrTimeout = errors.New("timed out")
 
 // siteError names the site and the URI, so an operator knows where to look.
 func (e *Engine) siteError(site, domain string, err error) error {
-	if site == "local" {
+	// A driver's errors may name the site already (engine/libvirt's do):
+	// say it once.
+	if site == "local" || strings.Contains(err.Error(), "site "+site+" (") {
 		return err
 	}
 	if domain != "" {
