@@ -161,7 +161,11 @@ func (p *parser) syntaxError(err error) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		p.errAt(Pos{line, 1}, "YAML syntax: %s", m[2])
+		hint := ""
+		if strings.Contains(m[2], "did not find expected ',' or") {
+			hint = " (inside [...] or {...}, quote a value that holds ?, :, #, a comma or a bracket, e.g. a URI with ?socket=)"
+		}
+		p.errAt(Pos{line, 1}, "YAML syntax: %s%s", m[2], hint)
 		return
 	}
 	p.errAt(Pos{1, 1}, "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))

@@ -172,7 +172,9 @@ func (p *parser) stepOptions(f *fields, st *Step, what string) {
 		} else {
 			st.Gate = Gate(g)
 			if st.Gate == GateNone && st.Destructive() {
-				p.warnf(gn, "%s %ss domains without asking anyone (gate: none)", what, st.Kind)
+				p.warnf(gn, "%s %s without asking anyone (gate: none)", what, map[Kind]string{
+					KindShutdown: "shuts domains down", KindDestroy: "forces domains off", KindUndefine: "removes domain definitions",
+					KindSnapshot: "rolls domains back or deletes their snapshots"}[st.Kind])
 			}
 		}
 	}

@@ -104,11 +104,11 @@ type expectation struct {
 
 // firstTouch maps site → domain → the first step naming it. Domains a step
 // selects by glob or "all" are resolved only at run time: not here.
-func firstTouch(rb *runbooks.Runbook, mode string) map[string]map[string]expectation {
+func firstTouch(rb *runbooks.Runbook, mode string, done map[string]bool) map[string]map[string]expectation {
 	out := map[string]map[string]expectation{}
 	for _, st := range rb.Steps {
-		if ok, _ := st.RunsIn(rb, mode); !ok {
-			continue // the run skips it: it expects nothing
+		if ok, _ := st.RunsIn(rb, mode); !ok || done[st.ID] {
+			continue // the run skips it, or a resumed run is past it: it expects nothing
 		}
 		for ti, t := range st.Targets() {
 			e := expectation{step: st.ID, kind: st.Kind}
@@ -213,7 +213,7 @@ func runCheck(cmd *cobra.Command, path string, f checkFlags) error {
 			hv.Close()
 		}
 	}()
-	rep := assessRunbook(ctx, rb, f.mode, uris, sites, f.timeout)
+	rep := assessRunbook(ctx, rb, f.mode, nil, uris, sites, f.timeout)
 	out := cmd.OutOrStdout()
 	if f.json {
 		enc := json.NewEncoder(out)
@@ -230,16 +230,17 @@ func runCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	return nil
 }
 
-// assessRunbook asks every site, all at once, what it has.
-func assessRunbook(ctx context.Context, rb *runbooks.Runbook, mode string, uris map[string]string, sites map[string]engine.Hypervisor, timeout time.Duration) *readiness {
+// assessRunbook asks every site, all at once, what it has. Steps in done (a
+// resumed run is past them) expect nothing any more.
+func assessRunbook(ctx context.Context, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor, timeout time.Duration) *readiness {
 	rep := &readiness{Runbook: rb.Name, File: rb.File, Mode: mode, Blockers: []string{}, Warnings: []string{}}
-	touch := firstTouch(rb, mode)
+	touch := firstTouch(rb, mode, done)
 	// Sites some step of this mode needs: a step that may fail and the run
 	// goes on (on_failure: continue, like fencing a lost primary) does not
 	// make its site a blocker.
 	used := map[string]bool{}
 	for _, st := range rb.Steps {
-		if ok, _ := st.RunsIn(rb, mode); ok && st.OnFailure != runbooks.OnFailureContinue {
+		if ok, _ := st.RunsIn(rb, mode); ok && !done[st.ID] && st.OnFailure != runbooks.OnFailureContinue {
 			for _, site := range st.Sites() {
 				used[site] = true
 			}

@@ -94,7 +94,7 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
-	pre, err := preflight(cmd, rb, rep.Started.Mode, uris, sites, f.override)
+	pre, err := preflight(cmd, rb, rep.Started.Mode, rep.Passed, uris, sites, f.override)
 	if err != nil {
 		return err
 	}

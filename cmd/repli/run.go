@@ -182,7 +182,7 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
-	pre, err := preflight(cmd, rb, f.mode, uris, sites, f.override)
+	pre, err := preflight(cmd, rb, f.mode, nil, uris, sites, f.override)
 	if err != nil {
 		return err
 	}
@@ -229,8 +229,8 @@ func consoleName(cmd *cobra.Command, plain bool) string {
 // preflight checks the sites are ready for the run before anything happens.
 // Blockers refuse the run unless the operator overrides them with a reason;
 // blockers, warnings and the override are recorded with the run.
-func preflight(cmd *cobra.Command, rb *runbooks.Runbook, mode string, uris map[string]string, sites map[string]engine.Hypervisor, override string) ([]string, error) {
-	rep := assessRunbook(cmd.Context(), rb, mode, uris, sites, 5*time.Second)
+func preflight(cmd *cobra.Command, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor, override string) ([]string, error) {
+	rep := assessRunbook(cmd.Context(), rb, mode, done, uris, sites, 5*time.Second)
 	var lines []string
 	for _, w := range rep.Warnings {
 		lines = append(lines, "preflight warning: "+w)
