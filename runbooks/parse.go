@@ -163,7 +163,7 @@ func (p *parser) syntaxError(err error) {
 		line, _ := strconv.Atoi(m[1])
 		hint := ""
 		if strings.Contains(m[2], "did not find expected ',' or") {
-			hint = " (inside [...] or {...}, quote a value that holds ?, :, #, a comma or a bracket, e.g. a URI with ?socket=)"
+			hint = ` (inside [...] or {...}, quote a value that holds ${var}, ?, #, a comma or a bracket: ["${vm}"], {uri: "qemu+unix:///system?socket=/run/s"}; or close the bracket)`
 		}
 		p.errAt(Pos{line, 1}, "YAML syntax: %s%s", m[2], hint)
 		return
