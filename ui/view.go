@@ -296,7 +296,8 @@ func (m *RunModel) summaryLines() []string {
 	}
 	out = append(out, m.st.Dim.Render("Audit trail: "+m.cfg.DB+" · repli history lists this run"))
 	if m.anchor != "" {
-		out = append(out, "Anchor for the ticket: "+m.anchor)
+		// On a line of its own, whole: it is copied into the change ticket.
+		out = append(out, m.st.Dim.Render("Anchor for the change ticket (repli verify --anchor checks it):"), m.anchor)
 	}
 	return out
 }
