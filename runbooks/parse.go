@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +113,9 @@ func (p *parser) parse(src []byte) *Runbook {
 		p.errAt(Pos{1, 1}, "file is not UTF-8 text (binary content?)")
 		return nil
 	}
+	// Lines end with \n for people and editors; YAML also breaks lines at a
+	// lone \r. Normalise, so that every line:col points where an editor does.
+	src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
 	if pos, ok := findTab(src); ok {
 		p.errAt(pos, "tab character in indentation; YAML indents with spaces")
 		return nil
@@ -133,6 +137,10 @@ func (p *parser) parse(src []byte) *Runbook {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
+	if root.Kind == yaml.DocumentNode || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+		p.errAt(Pos{1, 1}, "the file holds no runbook (an empty YAML document); a runbook needs at least version, name, sites and steps")
+		return nil
+	}
 	if depth(root, 0) > MaxDepth {
 		p.errf(root, "document is nested more than %d levels deep", MaxDepth)
 		return nil
@@ -143,7 +151,7 @@ func (p *parser) parse(src []byte) *Runbook {
 	}
 	rb := &Runbook{File: p.file, Source: src}
 	p.runbook(root, rb)
-	for name := range p.overrides {
+	for _, name := range sortedNames(p.overrides) {
 		if _, ok := rb.Vars[name]; !ok {
 			p.errAt(Pos{1, 1}, "--var %s: the runbook has no var %q%s", name, name, suggest(name, p.varNames()))
 		}
@@ -161,6 +169,12 @@ func (p *parser) syntaxError(err error) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		// yaml.v3 gives its parser's errors ("did not find expected …") the
+		// 0-based line of the construct being parsed; its scanner's are
+		// 1-based. Point at the line of the mistake either way.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
 		hint := ""
 		if strings.Contains(m[2], "did not find expected ',' or") {
 			hint = ` (inside [...] or {...}, quote a value that holds ${var}, ?, #, a comma or a bracket: ["${vm}"], {uri: "qemu+unix:///system?socket=/run/s"}; or close the bracket)`
@@ -396,7 +410,14 @@ func (p *parser) durationOr(f *fields, key, what string, def time.Duration) time
 
 func (p *parser) duration(f *fields, key, what string) time.Duration {
 	s, n := p.str(f, key, what)
-	if n == nil || s == "" {
+	if n == nil {
+		return 0
+	}
+	if strings.TrimSpace(s) == "" && n.Kind == yaml.ScalarNode && n.Tag != "!!null" && len(n.Value) <= maxStrLength {
+		p.errf(n, "%s is empty; write a duration like 90s, 2m or 4h, or remove the key", what)
+		return 0
+	}
+	if s == "" {
 		return 0
 	}
 	d, err := ParseDuration(s)
@@ -462,6 +483,15 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
 		nodes = append(nodes, c)
 	}
 	return out, nodes
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func contains[T comparable](list []T, v T) bool {

@@ -23,6 +23,10 @@ func (p *parser) runbook(root *yaml.Node, rb *Runbook) {
 		}
 		rb.Version = 1
 	}
+	// Vars first, so that every other value may use them.
+	if f.has("vars") {
+		p.parseVars(f.val["vars"], rb)
+	}
 	if name, n := p.str(f, "name", "name"); n != nil && name != "" && !namePattern.MatchString(name) {
 		p.errf(n, "name %q must be lowercase letters, digits, '-', '_' or '.'", name)
 	} else {
@@ -32,9 +36,6 @@ func (p *parser) runbook(root *yaml.Node, rb *Runbook) {
 	rb.Description, _ = p.str(f, "description", "description")
 	rb.RTO = p.duration(f, "rto", "rto")
 	rb.RPO = p.duration(f, "rpo", "rpo")
-	if f.has("vars") {
-		p.parseVars(f.val["vars"], rb)
-	}
 	if f.has("sites") {
 		p.sites(f.val["sites"], rb)
 		assignRoles(rb)

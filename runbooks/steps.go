@@ -91,7 +91,7 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 	switch st.Kind {
 	case KindManual:
 		text, tn := p.str(f, "manual", what+" manual")
-		if tn != nil && strings.TrimSpace(text) == "" {
+		if tn != nil && strings.TrimSpace(text) == "" && len(tn.Value) <= maxStrLength {
 			p.errf(tn, "%s: manual needs the instruction for the operator", what)
 		}
 		st.Manual = &Manual{Text: text, Record: p.boolean(f, "record", what+" record")}
@@ -313,6 +313,17 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		return c
 	}
 	c.Timeout = p.durationOr(cf, "timeout", what+" timeout", c.Timeout)
+	// Keys that belong to another probe would be silently ignored: refuse them.
+	switch probes[0] {
+	case "state", "agent":
+		p.noKeys(cf, what, probes[0], "max_age", "shell")
+	case "tcp":
+		p.noKeys(cf, what, "tcp", "max_age", "shell")
+	case "file":
+		p.noKeys(cf, what, "file", "shell")
+	case "command":
+		p.noKeys(cf, what, "command", "max_age")
+	}
 	switch probes[0] {
 	case "state", "agent":
 		c.Target = p.target(cf, rb, what)
@@ -344,9 +355,6 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		p.noKeys(cf, what, "command", "site", "domains")
 		c.Command, c.Shell = p.command(cf, what)
 	}
-	if !c.Agent && c.State == "" && cf.has("shell") && len(c.Command) == 0 {
-		p.errf(cf.key["shell"], "%s: shell goes with command", what)
-	}
 	return c
 }
 
@@ -369,6 +377,9 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 	}
 	if n.Kind == yaml.ScalarNode && p.isListVar(n.Value) {
 		list, _ := p.strList(n, what+" command")
+		if shell && len(list) != 1 {
+			p.errf(n, "%s: with shell: true, command is one line of shell", what)
+		}
 		return list, shell
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -492,9 +503,13 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 	e.Dir, _ = p.str(ef, "dir", what+" dir")
 	e.Env = p.strMap(ef, "env", what)
 	e.SecretEnv = p.strMap(ef, "secret_env", what)
-	for k := range e.SecretEnv {
-		if _, dup := e.Env[k]; dup {
-			p.errf(ef.key["secret_env"], "%s sets %s in both env and secret_env", what, k)
+	if n := p.resolve(ef.val["secret_env"]); n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; e.Env != nil {
+				if _, dup := e.Env[k.Value]; dup {
+					p.errf(k, "%s sets %s in both env and secret_env", what, k.Value)
+				}
+			}
 		}
 	}
 	if ef.has("redact") {

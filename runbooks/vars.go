@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -109,5 +110,6 @@ func (p *parser) varNames() []string {
 	for k := range p.vars {
 		out = append(out, k)
 	}
+	sort.Strings(out) // suggestions must not depend on map order
 	return out
 }
