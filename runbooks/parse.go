@@ -75,6 +75,7 @@ type parser struct {
 	diags  Diagnostics
 	budget int
 	bombed bool
+	lines  int // the file's line count, as an editor shows it
 	vars   map[string]Var
 	// overrides replace vars' values (repli run --var).
 	overrides map[string]string
@@ -116,6 +117,7 @@ func (p *parser) parse(src []byte) *Runbook {
 	// Lines end with \n for people and editors; YAML also breaks lines at a
 	// lone \r. Normalise, so that every line:col points where an editor does.
 	src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+	p.lines = bytes.Count(bytes.TrimSuffix(src, []byte("\n")), []byte("\n")) + 1
 	if pos, ok := findTab(src); ok {
 		p.errAt(pos, "tab character in indentation; YAML indents with spaces")
 		return nil
@@ -175,6 +177,7 @@ func (p *parser) syntaxError(err error) {
 		if strings.HasPrefix(m[2], "did not find expected") {
 			line++
 		}
+		line = max(1, min(line, p.lines)) // an error at the end of the file is on its last line
 		hint := ""
 		if strings.Contains(m[2], "did not find expected ',' or") {
 			hint = ` (inside [...] or {...}, quote a value that holds ${var}, ?, #, a comma or a bracket: ["${vm}"], {uri: "qemu+unix:///system?socket=/run/s"}; or close the bracket)`
