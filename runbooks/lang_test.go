@@ -5,6 +5,8 @@ package runbooks_test
 // fuzzing (fixed in 13b34ae and 414a69a).
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"reflect"
 	"strings"
 	"testing"
@@ -554,9 +556,9 @@ func TestLanguagePositions(t *testing.T) {
 `
 	got := parseErrs(t, src, nil)
 	for _, want := range []string{
-		`lang.yaml:18:20: step a names "db-01" twice (first at line 17)`,
+		`lang.yaml:18:20: step a names "db-01" twice (first at 17:12)`,
 		`lang.yaml:19:13: step a: wait must be running or agent, not "agnet" — did you mean "agent"?`,
-		"lang.yaml:23:16: step b: redact \"(unclosed\" is not a valid regular expression: error parsing regexp: missing closing ): `(unclosed`",
+		"lang.yaml:23:16: step b: redact `(unclosed` is not a valid regular expression: error parsing regexp: missing closing ): `(unclosed`",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing\n%s\nin\n%s", want, got)
@@ -691,5 +693,30 @@ func TestParserRegressionSyntaxErrorPastEnd(t *testing.T) {
 				t.Errorf("%q: %s points past the last line (%d)", src, d, last)
 			}
 		}
+	}
+}
+
+// TestSourceHashIsTheFilesHash: the SHA-256 recorded with a run is the
+// file's own, whatever its line endings, so sha256sum FILE matches it.
+func TestSourceHashIsTheFilesHash(t *testing.T) {
+	t.Parallel()
+	src := []byte("version: 1\r\nname: crlf\r\nsites:\r\n  p: {uri: sim://p}\r\nsteps:\r\n  - {id: a, manual: hi}\r\n")
+	rb, diags := runbooks.Parse("crlf.yaml", src)
+	if rb == nil {
+		t.Fatal(diags)
+	}
+	sum := sha256.Sum256(src)
+	if rb.SHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("recorded hash %s is not the file's %x", rb.SHA256(), sum)
+	}
+}
+
+// TestTabInsideBlockTextIsFine: a tab inside a block scalar's text is legal
+// YAML; only a tab used as indentation is refused.
+func TestTabInsideBlockTextIsFine(t *testing.T) {
+	t.Parallel()
+	src := "version: 1\nname: t\ndescription: |\n  a\ttab inside text\nsites:\n  p: {uri: sim://p}\nsteps:\n  - {id: a, manual: hi}\n"
+	if rb, diags := runbooks.Parse("tab.yaml", []byte(src)); rb == nil {
+		t.Fatalf("refused: %v", diags)
 	}
 }

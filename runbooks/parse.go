@@ -76,6 +76,7 @@ type parser struct {
 	budget int
 	bombed bool
 	lines  int // the file's line count, as an editor shows it
+	src    []byte
 	vars   map[string]Var
 	// overrides replace vars' values (repli run --var).
 	overrides map[string]string
@@ -103,6 +104,7 @@ func (p *parser) warnf(n *yaml.Node, format string, a ...any) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (p *parser) parse(src []byte) *Runbook {
+	original := src // what is hashed and recorded: the file exactly as it is
 	switch {
 	case len(src) > MaxFileSize:
 		p.errAt(Pos{1, 1}, "file is larger than %d KiB; a runbook this big is not something a person can review", MaxFileSize>>10)
@@ -118,10 +120,7 @@ func (p *parser) parse(src []byte) *Runbook {
 	// lone \r. Normalise, so that every line:col points where an editor does.
 	src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
 	p.lines = bytes.Count(bytes.TrimSuffix(src, []byte("\n")), []byte("\n")) + 1
-	if pos, ok := findTab(src); ok {
-		p.errAt(pos, "tab character in indentation; YAML indents with spaces")
-		return nil
-	}
+	p.src = src
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	if err := dec.Decode(&doc); err != nil {
@@ -143,15 +142,15 @@ func (p *parser) parse(src []byte) *Runbook {
 		p.errAt(Pos{1, 1}, "the file holds no runbook (an empty YAML document); a runbook needs at least version, name, sites and steps")
 		return nil
 	}
-	if depth(root, 0) > MaxDepth {
-		p.errf(root, "document is nested more than %d levels deep", MaxDepth)
+	if deep := tooDeep(root, 0); deep != nil {
+		p.errf(deep, "document is nested more than %d levels deep", MaxDepth)
 		return nil
 	}
 	if n, at := expandedSize(root, map[*yaml.Node]int{}); n > maxNodes {
 		p.errf(at, "aliases expand to more than %d nodes (an alias bomb?); refusing the document", maxNodes)
 		return nil
 	}
-	rb := &Runbook{File: p.file, Source: src}
+	rb := &Runbook{File: p.file, Source: original}
 	p.runbook(root, rb)
 	for _, name := range sortedNames(p.overrides) {
 		if _, ok := rb.Vars[name]; !ok {
@@ -169,6 +168,15 @@ func (rb *Runbook) SHA256() string {
 
 func (p *parser) syntaxError(err error) {
 	msg := err.Error()
+	// yaml.v3 says "found character that cannot start any token" for a tab
+	// in indentation; say what it is, where it is. (A tab inside a block
+	// scalar's text is legal YAML and never comes here.)
+	if strings.Contains(msg, "found character that cannot start any token") {
+		if pos, ok := findTab(p.src); ok {
+			p.errAt(pos, "tab character in indentation; YAML indents with spaces")
+			return
+		}
+	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		// yaml.v3 gives its parser's errors ("did not find expected …") the
@@ -240,6 +248,22 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) (int, *yaml.Node) {
 	return size, culprit
 }
 
+// tooDeep returns the first node nested deeper than MaxDepth, or nil.
+func tooDeep(n *yaml.Node, d int) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if d > MaxDepth {
+		return n
+	}
+	for _, c := range n.Content {
+		if x := tooDeep(c, d+1); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
 func depth(n *yaml.Node, d int) int {
 	if n == nil || d > MaxDepth {
 		return d
@@ -278,6 +302,9 @@ type fields struct {
 	node *yaml.Node
 	val  map[string]*yaml.Node
 	key  map[string]*yaml.Node
+	// typoOfKind: an unknown key was close to a step kind's name (the
+	// "did you mean" already says what is wrong).
+	typoOfKind bool
 }
 
 func (f *fields) has(k string) bool { return f != nil && f.val[k] != nil }
@@ -299,7 +326,7 @@ func (p *parser) mapping(n *yaml.Node, what string, known ...string) *fields {
 			return nil
 		}
 		if k.Kind != yaml.ScalarNode {
-			p.errf(k, "%s keys must be plain words", what)
+			p.errf(k, "the keys of %s must be plain words, not %s", what, describe(k))
 			continue
 		}
 		name := k.Value
@@ -308,11 +335,17 @@ func (p *parser) mapping(n *yaml.Node, what string, known ...string) *fields {
 			continue
 		}
 		if !contains(known, name) {
-			p.errf(k, "unknown key %q in %s%s", name, what, suggest(name, known))
+			hint := suggest(name, known)
+			for _, kind := range Kinds {
+				if hint != "" && strings.Contains(hint, `"`+string(kind)+`"`) {
+					f.typoOfKind = true
+				}
+			}
+			p.errf(k, "unknown key %q in %s%s", name, what, hint)
 			continue
 		}
 		if prev := f.key[name]; prev != nil {
-			p.errf(k, "duplicate key %q in %s (first at line %d)", name, what, prev.Line)
+			p.errf(k, "duplicate key %q in %s (first at %d:%d)", name, what, prev.Line, prev.Column)
 			continue
 		}
 		f.key[name], f.val[name] = k, v

@@ -65,15 +65,17 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 	}
 	st.Description, _ = p.str(f, "description", what+" description")
 
-	var kinds []string
-	for _, k := range Kinds {
-		if f.has(string(k)) {
-			kinds = append(kinds, string(k))
+	var kinds []string // in file order
+	for i := 0; i+1 < len(f.node.Content); i += 2 {
+		if k := f.node.Content[i].Value; contains(Kinds, Kind(k)) && f.key[k] == f.node.Content[i] {
+			kinds = append(kinds, k)
 		}
 	}
 	switch len(kinds) {
 	case 0:
-		p.errf(f.node, "%s does nothing: give it one of %s", what, kindList())
+		if !f.typoOfKind {
+			p.errf(f.node, "%s does nothing: give it one of %s", what, kindList())
+		}
 		return nil
 	case 1:
 		st.Kind = Kind(kinds[0])
@@ -83,7 +85,7 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 	}
 	for _, k := range []string{"checklist", "record"} {
 		if f.has(k) && st.Kind != KindManual {
-			p.errf(f.key[k], "%s belongs to manual steps, not %s steps", k, st.Kind)
+			p.errf(f.key[k], "%s: %s belongs to manual steps, not %s steps", what, k, st.Kind)
 		}
 	}
 	body := f.val[string(st.Kind)]
@@ -204,9 +206,12 @@ func (p *parser) stepOptions(f *fields, st *Step, what string) {
 	st.Timeout = p.durationOr(f, "timeout", what+" timeout", 0)
 	st.Modes = p.modeList(f, "modes", what)
 	st.SkipIn = p.modeList(f, "skip_in", what)
-	for _, m := range st.Modes {
-		if contains(st.SkipIn, m) {
-			p.errf(f.key["skip_in"], "%s both runs only in and skips mode %q", what, m)
+	if f.has("skip_in") {
+		_, nodes := p.strList(f.val["skip_in"], what+" skip_in")
+		for i, m := range st.SkipIn {
+			if contains(st.Modes, m) && i < len(nodes) {
+				p.errf(nodes[i], "%s: mode %q is in both modes and skip_in; remove it from one", what, m)
+			}
 		}
 	}
 }
@@ -266,7 +271,7 @@ func (p *parser) domainSet(f *fields, what string) Target {
 			t.All = true
 		case globChars.MatchString(v):
 			if _, err := path.Match(v, ""); err != nil {
-				p.errf(n, "%s: %q is not a valid glob", what, v)
+				p.errf(n, "%s: %q is not a valid glob (%v: a [ must be closed by ])", what, v, err)
 			}
 			t.Glob = v
 		default:
@@ -281,13 +286,13 @@ func (p *parser) domainSet(f *fields, what string) Target {
 }
 
 func (p *parser) noDuplicates(list []string, nodes []*yaml.Node, what string) {
-	seen := map[string]int{}
+	seen := map[string]*yaml.Node{}
 	for i, d := range list {
-		if line, dup := seen[d]; dup {
-			p.errf(nodes[i], "%s names %q twice (first at line %d)", what, d, line)
+		if first, dup := seen[d]; dup {
+			p.errf(nodes[i], "%s names %q twice (first at %d:%d)", what, d, first.Line, first.Column)
 			continue
 		}
-		seen[d] = nodes[i].Line
+		seen[d] = nodes[i]
 	}
 }
 
@@ -516,7 +521,7 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 		list, nodes := p.strList(ef.val["redact"], what+" redact")
 		for i, r := range list {
 			if _, err := regexp.Compile(r); err != nil {
-				p.errf(nodes[i], "%s: redact %q is not a valid regular expression: %v", what, r, err)
+				p.errf(nodes[i], "%s: redact `%s` is not a valid regular expression: %v", what, r, err)
 			}
 		}
 		e.Redact = list
