@@ -277,3 +277,17 @@ func TestSchemaRejectsBadRunbooks(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaFileIsCurrent: runbooks/runbook.schema.json, the file editors
+// point at, is what repli schema prints (refresh it with repli schema >
+// runbooks/runbook.schema.json).
+func TestSchemaFileIsCurrent(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("runbook.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(b)) != strings.TrimSpace(string(Schema())) {
+		t.Fatal("runbooks/runbook.schema.json is out of date: run repli schema > runbooks/runbook.schema.json")
+	}
+}
