@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"runtime/debug"
@@ -94,7 +96,11 @@ func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
 		if f, s, berr := examples.Source(strings.TrimSuffix(path, ".yaml")); berr == nil {
 			file, src = f, s
 		} else {
-			return nil, withCode(exitUsage, fmt.Errorf("runbook %s: %w (bundled runbooks: %s)", path, err, strings.Join(examples.Names(), ", ")))
+			why := "cannot read it: " + err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				why = "no such file"
+			}
+			return nil, withCode(exitUsage, fmt.Errorf("runbook %s: %s, and no bundled runbook has that name (bundled: %s)", path, why, strings.Join(examples.Names(), ", ")))
 		}
 	}
 	if src == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,11 @@ the exit status; errors exit 1.`,
 			for _, path := range args {
 				rb, diags, err := runbooks.Load(path)
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", path, errors.Unwrap(err))
+					why := err.Error()
+					if errors.Is(err, fs.ErrNotExist) {
+						why = "no such file"
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", path, why)
 					unreadable++
 					continue
 				}
