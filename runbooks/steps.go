@@ -507,6 +507,13 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 	e.Timeout = p.durationOr(ef, "timeout", what+" timeout", e.Timeout)
 	e.Dir, _ = p.str(ef, "dir", what+" dir")
 	e.Env = p.strMap(ef, "env", what)
+	if n := p.resolve(ef.val["env"]); n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; secretLooking.MatchString(k.Value) && !varRef.MatchString(n.Content[i+1].Value) {
+				p.warnf(k, "%s: env %s looks like a secret written in the runbook, which is recorded with every run; read it from a file with secret_env", what, k.Value)
+			}
+		}
+	}
 	e.SecretEnv = p.strMap(ef, "secret_env", what)
 	if n := p.resolve(ef.val["secret_env"]); n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -529,7 +536,10 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 	return e
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var (
+	envName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretLooking = regexp.MustCompile(`(?i)(pass|secret|token|credential|private_?key)`)
+)
 
 func (p *parser) strMap(f *fields, key, what string) map[string]string {
 	if !f.has(key) {

@@ -655,3 +655,25 @@ func TestPreflightRefusesAnUnreadyPlan(t *testing.T) {
 		t.Error("the override's reason is not in the audit trail")
 	}
 }
+
+// TestBundledRunbooksRunOnTheSimulatedLab: every bundled runbook (but the
+// lab's, which needs make lab) runs to success on simulated sites with
+// --auto-approve --plain, in test mode and in disaster mode.
+func TestBundledRunbooksRunOnTheSimulatedLab(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// One after the other: hybrid-restore works in a fixed demo directory.
+	for _, name := range []string{"annual-pra-test", "disaster-failover", "failback", "hybrid-restore", "single-vm-recovery"} {
+		for _, mode := range []string{"test", "disaster"} {
+			db := filepath.Join(dir, name+"-"+mode+".db")
+			r := runRepli(t, "", "run", name, "--mode", mode, "--auto-approve", "--plain", "--db", db, "--speed", "50")
+			if r.code != 0 {
+				t.Errorf("%s in %s mode: exit %d\n%s\n%s", name, mode, r.code, r.stdout, r.stderr)
+				continue
+			}
+			if !strings.Contains(r.stdout, "✓ succeeded") {
+				t.Errorf("%s in %s mode: no success line:\n%s", name, mode, r.stdout)
+			}
+		}
+	}
+}
