@@ -427,37 +427,33 @@ func (e *Engine) define(ctx context.Context, st *runbooks.Step) error {
 
 func (e *Engine) snapshot(ctx context.Context, st *runbooks.Step) error {
 	s := st.Snapshot
-	hv := e.sites[s.Target.Site]
-	doms, err := e.resolve(ctx, st, s.Target)
-	if err != nil {
-		return err
-	}
-	for _, d := range doms {
-		verb := "snapshot-" + string(s.Action)
-		err := e.act(ctx, st, s.Target.Site, d, verb, func(ctx context.Context) error {
-			return e.do(ctx, func(ctx context.Context) error { return hv.Snapshot(ctx, d, SnapshotOp(s.Action), s.Name) })
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.eachDomain(ctx, st, s.Target, "snapshot-"+string(s.Action), func(ctx context.Context, hv Hypervisor, d string) error {
+		return hv.Snapshot(ctx, d, SnapshotOp(s.Action), s.Name)
+	})
 }
 
 func (e *Engine) autostart(ctx context.Context, st *runbooks.Step) error {
 	a := st.Autostart
-	hv := e.sites[a.Target.Site]
-	doms, err := e.resolve(ctx, st, a.Target)
-	if err != nil {
-		return err
-	}
 	verb := "autostart-off"
 	if a.Enabled {
 		verb = "autostart-on"
 	}
+	return e.eachDomain(ctx, st, a.Target, verb, func(ctx context.Context, hv Hypervisor, d string) error {
+		return hv.SetAutostart(ctx, d, a.Enabled)
+	})
+}
+
+// eachDomain performs one journaled action on each domain of a target, in
+// order, stopping at the first failure.
+func (e *Engine) eachDomain(ctx context.Context, st *runbooks.Step, t runbooks.Target, verb string, op func(context.Context, Hypervisor, string) error) error {
+	hv := e.sites[t.Site]
+	doms, err := e.resolve(ctx, st, t)
+	if err != nil {
+		return err
+	}
 	for _, d := range doms {
-		err := e.act(ctx, st, a.Target.Site, d, verb, func(ctx context.Context) error {
-			return e.do(ctx, func(ctx context.Context) error { return hv.SetAutostart(ctx, d, a.Enabled) })
+		err := e.act(ctx, st, t.Site, d, verb, func(ctx context.Context) error {
+			return e.do(ctx, func(ctx context.Context) error { return op(ctx, hv, d) })
 		})
 		if err != nil {
 			return err

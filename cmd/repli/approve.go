@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,9 +24,9 @@ console picks it up within a second. For a typed gate you type the same
 text as the driver.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := runIDArg(args[0])
 			if err != nil {
-				return withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", args[0]))
+				return err
 			}
 			return approve(cmd, dbPath(db), id, args[1])
 		},

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,9 +19,9 @@ import (
 
 // loadReport opens the trail read-only and builds a run's report.
 func loadReport(cmd *cobra.Command, db, arg string) (*store.Report, error) {
-	id, err := strconv.ParseInt(arg, 10, 64)
+	id, err := runIDArg(arg)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", arg))
+		return nil, err
 	}
 	s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
 	if err != nil {

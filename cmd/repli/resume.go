@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -25,9 +24,9 @@ outcome was never recorded is checked against the live state before anything
 is done. The RTO clock counts the time the console was gone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := runIDArg(args[0])
 			if err != nil {
-				return withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", args[0]))
+				return err
 			}
 			return resumeRun(cmd, id, f, takeOver)
 		},

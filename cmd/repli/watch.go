@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,9 +26,9 @@ bastion sees what the driver sees. Nothing can be answered or changed from
 here; the audit database is opened read-only.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := runIDArg(args[0])
 			if err != nil {
-				return withCode(exitUsage, fmt.Errorf("run id %q is not a number (repli history lists them)", args[0]))
+				return err
 			}
 			return watchRun(cmd, dbPath(db), id, plain)
 		},
