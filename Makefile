@@ -35,8 +35,9 @@ test: vet deps-test build
 unit:
 	$(GO) test -short $(PKGS)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2x $(PKGS)
+# Speed goals are measured here, never asserted in tests.
+bench: deps-libvirt
+	$(GO) test -run '^$$' -bench . -benchtime 1s $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
