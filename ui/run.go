@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -400,9 +401,17 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 // failureKey answers a failed step's question. Unknown keys do nothing:
 // after a failure no key should have a consequence the operator did not pick.
 func (m *RunModel) failureKey(k tea.KeyMsg) tea.Cmd {
-	kinds := map[string]engine.InputKind{"r": engine.InputRetry, "s": engine.InputSkip, "a": engine.InputAbort}
-	if kind, ok := kinds[k.String()]; ok {
-		return m.send(engine.Input{Step: m.failure.Step, Kind: kind})
+	kinds := map[string]struct {
+		kind   engine.InputKind
+		choice engine.Choice
+	}{
+		"r": {engine.InputRetry, engine.ChoiceRetry},
+		"m": {engine.InputMarkDone, engine.ChoiceMarkDone},
+		"s": {engine.InputSkip, engine.ChoiceSkip},
+		"a": {engine.InputAbort, engine.ChoiceAbort},
+	}
+	if c, ok := kinds[k.String()]; ok && slices.Contains(m.failure.Choices, c.choice) {
+		return m.send(engine.Input{Step: m.failure.Step, Kind: c.kind})
 	}
 	switch k.String() {
 	case "n":

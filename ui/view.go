@@ -119,6 +119,23 @@ func (m *RunModel) stateStyle(s engine.StepState) lipgloss.Style {
 	return m.st.Pending
 }
 
+// ChoiceKeys lists the keys of a failure's choices, in the engine's order.
+func ChoiceKeys(cs []engine.Choice) string {
+	labels := map[engine.Choice]string{
+		engine.ChoiceRetry:    "r retry",
+		engine.ChoiceMarkDone: "m mark done",
+		engine.ChoiceSkip:     "s skip (not a success)",
+		engine.ChoiceAbort:    "a abort the run",
+	}
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if l, ok := labels[c]; ok {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
 // sitesLine shows each site's health and how many of its domains run.
 func (m *RunModel) sitesLine() string {
 	if len(m.sites) == 0 {
@@ -214,7 +231,7 @@ func (m *RunModel) detailLines() []string {
 	out := []string{m.st.Bold.Render(sv.step.ID) + " · " + sv.step.Title}
 	if m.failure != nil && m.failure.Step == sv.step.ID {
 		out = append(out, m.wrap(m.st.Error.Render("✗ "+m.failure.Error), 3)...)
-		out = append(out, m.st.GateBox.Render("⏸ the step failed: r retry it · s skip it (the run will not count as a success) · a abort the run"))
+		out = append(out, m.st.GateBox.Render("⏸ failed: "+ChoiceKeys(m.failure.Choices)))
 	} else if m.gate != nil && m.gate.ev.Step == sv.step.ID {
 		out = append(out, m.gateLines()...)
 	} else if sv.state == engine.StepFailed && sv.reason != "" {
@@ -346,7 +363,7 @@ func (m *RunModel) helpLine() string {
 	case m.closed:
 		keys = []string{"q quit"}
 	case m.failure != nil:
-		keys = []string{"r retry", "s skip", "a abort", "n note", "q quit"}
+		keys = []string{ChoiceKeys(m.failure.Choices), "n note", "q quit"}
 	case m.gate != nil && m.gate.ev.Expect != "":
 		keys = []string{"type the site name", "enter proceed", "esc refuse", "ctrl+c quit"}
 	case m.gate != nil && (len(m.gate.ev.Checklist) > 0 || m.gate.ev.Gate == "none"):

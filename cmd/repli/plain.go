@@ -84,11 +84,11 @@ func readLine(ctx context.Context, out io.Writer, lines <-chan string, prompt st
 
 func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, f *engine.FailureOpened, op string) error {
 	for {
-		ans, err := readLine(ctx, out, lines, "  r retry · s skip this step · a abort the run: ")
+		ans, err := readLine(ctx, out, lines, "  "+ui.ChoiceKeys(f.Choices)+": ")
 		if err != nil {
 			return err
 		}
-		kind, ok := map[string]engine.InputKind{"r": engine.InputRetry, "retry": engine.InputRetry, "s": engine.InputSkip, "skip": engine.InputSkip, "a": engine.InputAbort, "abort": engine.InputAbort}[ans]
+		kind, ok := map[string]engine.InputKind{"r": engine.InputRetry, "m": engine.InputMarkDone, "s": engine.InputSkip, "a": engine.InputAbort}[ans]
 		if ok {
 			return eng.Send(engine.Input{Step: f.Step, Kind: kind, Operator: op})
 		}
