@@ -306,3 +306,21 @@ func TestQuickTickThenEnter(t *testing.T) {
 		t.Fatalf("sent %+v, want a tick then the approval", in)
 	}
 }
+
+func TestHelpKeyShowsEveryKey(t *testing.T) {
+	f := newFake(t)
+	m := newModel(t, f, 80, 24)
+	feed(m, midRun()[:2]) // running, no gate open
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("?")})
+	view := m.View()
+	checkSize(t, view, 80, 24)
+	for _, want := range []string{"confirm gate", "typed gate", "after failure", "n note"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("help lacks %q:\n%s", want, view)
+		}
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("?")})
+	if strings.Contains(m.View(), "after failure") {
+		t.Error("? did not close the help")
+	}
+}

@@ -221,6 +221,16 @@ func (m *RunModel) detailLines() []string {
 			m.st.Bold.Render("y") + " quit · any other key stays",
 		}
 	}
+	if m.showHelp {
+		return []string{
+			m.st.Bold.Render("Keys") + m.st.Dim.Render(" (? closes this help)"),
+			"manual step   space tick · ↑↓ move · enter step done · esc refuse",
+			"confirm gate  y proceeds · any other key refuses (then r retries)",
+			"typed gate    type the site name exactly, enter · esc refuses",
+			"after failure r retry · m mark done · s skip · a abort the run",
+			"any time      n note into the audit trail · q quit (the run stays resumable)",
+		}
+	}
 	if m.ended != nil {
 		return m.summaryLines()
 	}
@@ -373,8 +383,8 @@ func (m *RunModel) helpLine() string {
 	default:
 		keys = []string{"n note", "q quit"}
 	}
-	if m.showHelp && !m.closed {
-		keys = append(keys, "steps run in order; every action is journaled before it happens")
+	if !m.showHelp && m.gate == nil && m.failure == nil && !m.confirmQuit && !m.noting && !m.cfg.ReadOnly {
+		keys = append(keys, "? help")
 	}
 	return m.st.Help.Render(strings.Join(keys, " · "))
 }
