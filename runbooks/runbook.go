@@ -60,6 +60,10 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 		if k == nil {
 			return
 		}
+		if k.Tag == "!!merge" {
+			p.errf(k, "merge keys (<<) are not supported; repeat the keys or use an alias for a whole value")
+			continue
+		}
 		if k.Kind != yaml.ScalarNode || !idPattern.MatchString(k.Value) {
 			p.errf(k, "site name %s must be lowercase letters, digits, '-', '_' or '.'", describe(k))
 			continue

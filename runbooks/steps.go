@@ -559,6 +559,10 @@ func (p *parser) strMap(f *fields, key, what string) map[string]string {
 		if k == nil || v == nil {
 			return nil
 		}
+		if k.Tag == "!!merge" {
+			p.errf(k, "merge keys (<<) are not supported; repeat the keys or use an alias for a whole value")
+			continue
+		}
 		if !envName.MatchString(k.Value) {
 			p.errf(k, "%s %s: %q is not an environment variable name", what, key, k.Value)
 			continue

@@ -31,6 +31,10 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 		if k == nil || v == nil {
 			return
 		}
+		if k.Tag == "!!merge" {
+			p.errf(k, "merge keys (<<) are not supported; repeat the keys or use an alias for a whole value")
+			continue
+		}
 		if k.Kind != yaml.ScalarNode || !varNameRE.MatchString(k.Value) {
 			p.errf(k, "var name %s must be letters, digits and _ (not starting with a digit)", describe(k))
 			continue
@@ -44,7 +48,7 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 		case v.Kind == yaml.ScalarNode && v.Tag != "!!null":
 			if varRef.MatchString(v.Value) {
 				p.errf(v, "var %s refers to another var; vars hold plain values", k.Value)
-				continue
+				// Keep it, as written, so its uses do not add "unknown var".
 			}
 			vr.Value = v.Value
 		case v.Kind == yaml.SequenceNode:
