@@ -42,13 +42,9 @@ func approve(cmd *cobra.Command, path string, id int64, step string) error {
 		return withCode(exitUsage, err)
 	}
 	defer s.Close()
-	events, err := s.Events(ctx, id)
+	events, rb, _, err := replayRun(ctx, s, id)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	rb, _, err := engine.LoadReplay(events)
-	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
+		return err
 	}
 	// The gate must be open now: an approval is for a question being asked.
 	var open *engine.GateOpened

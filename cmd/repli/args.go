@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/store"
 )
 
 // runIDArg reads a RUN_ID argument.
@@ -12,4 +17,17 @@ func runIDArg(s string) (int64, error) {
 		return 0, withCode(exitUsage, fmt.Errorf("run id %q is not a run number (repli history lists them)", s))
 	}
 	return id, nil
+}
+
+// replayRun reads a run's events and rebuilds its runbook and progress.
+func replayRun(ctx context.Context, s *store.Store, id int64) ([]engine.Event, *runbooks.Runbook, *engine.Replay, error) {
+	events, err := s.Events(ctx, id)
+	if err != nil {
+		return nil, nil, nil, withCode(exitUsage, err)
+	}
+	rb, rep, err := engine.LoadReplay(events)
+	if err != nil {
+		return nil, nil, nil, withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
+	}
+	return events, rb, rep, nil
 }

@@ -70,13 +70,9 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 	case err != nil:
 		return withCode(exitUsage, err)
 	}
-	events, err := db.Events(ctx, id)
+	_, rb, rep, err := replayRun(ctx, db, id)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	rb, rep, err := engine.LoadReplay(events)
-	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
+		return err
 	}
 	for name, uri := range rep.Started.Sites {
 		if s := rb.Site(name); s != nil && uri != s.URI {

@@ -45,13 +45,9 @@ func watchRun(cmd *cobra.Command, path string, id int64, plain bool) error {
 		return withCode(exitUsage, err)
 	}
 	defer s.Close()
-	events, err := s.Events(ctx, id)
+	_, rb, rep, err := replayRun(ctx, s, id)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	rb, rep, err := engine.LoadReplay(events)
-	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
+		return err
 	}
 	w := &watcher{rb: rb, started: rep.Started, runID: id, events: make(chan engine.Event, 256)}
 	wctx, cancel := context.WithCancel(ctx)
