@@ -49,7 +49,7 @@ func (m *HomeModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 	case tea.KeyMsg:
-		switch msg.String() {
+		switch keyOf(msg) {
 		case "up", "k":
 			m.cursor = max(0, m.cursor-1)
 		case "down", "j":

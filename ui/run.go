@@ -227,25 +227,25 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case m.confirmQuit:
 		m.confirmQuit = false
-		if k.String() == "y" {
+		if keyOf(k) == "y" {
 			return tea.Quit
 		}
 		return nil
 	case m.noting:
 		return m.noteKey(k)
-	case k.String() == "ctrl+c":
+	case keyOf(k) == "ctrl+c":
 		return m.askQuit()
 	case m.closed:
-		if k.String() == "?" {
+		if keyOf(k) == "?" {
 			m.showHelp = !m.showHelp
 			return nil
 		}
-		if k.String() == "q" || k.String() == "esc" || k.String() == "enter" {
+		if keyOf(k) == "q" || keyOf(k) == "esc" || keyOf(k) == "enter" {
 			return tea.Quit
 		}
 		return nil
 	case m.cfg.ReadOnly:
-		if k.String() == "q" {
+		if keyOf(k) == "q" {
 			return tea.Quit
 		}
 		return nil
@@ -254,7 +254,7 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 	case m.gate != nil:
 		return m.gateKey(k)
 	}
-	switch k.String() {
+	switch keyOf(k) {
 	case "q":
 		return m.askQuit()
 	case "n":
@@ -280,7 +280,7 @@ func (m *RunModel) startNote() tea.Cmd {
 }
 
 func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
-	switch k.String() {
+	switch keyOf(k) {
 	case "esc":
 		m.noting = false
 		m.note.Blur()
@@ -296,7 +296,7 @@ func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
 		return func() tea.Msg { return sentMsg{d.Note(context.Background(), op, text)} }
 	}
 	var cmd tea.Cmd
-	m.note, cmd = m.note.Update(k)
+	cmd = typeInto(&m.note, k)
 	return cmd
 }
 
@@ -335,7 +335,7 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 	step := g.ev.Step
 	switch {
 	case g.ev.Expect != "": // typed gate
-		switch k.String() {
+		switch keyOf(k) {
 		case "esc":
 			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: g.input.Value()})
 		case "enter":
@@ -346,15 +346,15 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
 		}
 		var cmd tea.Cmd
-		g.input, cmd = g.input.Update(k)
+		cmd = typeInto(&g.input, k)
 		return cmd
 	case len(g.ev.Checklist) > 0 || g.ev.Gate == string(runbooks.GateNone): // manual step
-		if g.ev.Record && countUnticked(g.ticked) == 0 && k.String() != "enter" && k.String() != "esc" {
+		if g.ev.Record && countUnticked(g.ticked) == 0 && keyOf(k) != "enter" && keyOf(k) != "esc" {
 			var cmd tea.Cmd
-			g.input, cmd = g.input.Update(k) // every item ticked: the keys type the answer
+			cmd = typeInto(&g.input, k) // every item ticked: the keys type the answer
 			return cmd
 		}
-		switch k.String() {
+		switch keyOf(k) {
 		case "up", "k":
 			g.cursor = max(0, g.cursor-1)
 		case "down", "j":
@@ -391,10 +391,10 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	default: // confirm gate: y proceeds, any other key refuses
-		if k.String() == "y" {
+		if keyOf(k) == "y" {
 			return m.send(engine.Input{Step: step, Kind: engine.InputApprove})
 		}
-		return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: k.String()})
+		return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: keyOf(k)})
 	}
 }
 
@@ -410,10 +410,10 @@ func (m *RunModel) failureKey(k tea.KeyMsg) tea.Cmd {
 		"s": {engine.InputSkip, engine.ChoiceSkip},
 		"a": {engine.InputAbort, engine.ChoiceAbort},
 	}
-	if c, ok := kinds[k.String()]; ok && slices.Contains(m.failure.Choices, c.choice) {
+	if c, ok := kinds[keyOf(k)]; ok && slices.Contains(m.failure.Choices, c.choice) {
 		return m.send(engine.Input{Step: m.failure.Step, Kind: c.kind})
 	}
-	switch k.String() {
+	switch keyOf(k) {
 	case "n":
 		return m.startNote()
 	case "q":

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -182,7 +183,7 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
-	pre, err := preflight(cmd, rb, f.mode, nil, uris, sites, f.override)
+	pre, err := preflight(cmd, rb, f.mode, nil, uris, sites, f.override, !f.plain && isTerminal(cmd.OutOrStdout()))
 	if err != nil {
 		return err
 	}
@@ -229,11 +230,26 @@ func consoleName(cmd *cobra.Command, plain bool) string {
 // preflight checks the sites are ready for the run before anything happens.
 // Blockers refuse the run unless the operator overrides them with a reason;
 // blockers, warnings and the override are recorded with the run.
-func preflight(cmd *cobra.Command, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor, override string) ([]string, error) {
+func preflight(cmd *cobra.Command, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor, override string, tui bool) ([]string, error) {
 	rep := assessRunbook(cmd.Context(), rb, mode, done, uris, sites, 5*time.Second)
 	var lines []string
 	for _, w := range rep.Warnings {
 		lines = append(lines, "preflight warning: "+w)
+	}
+	// In the terminal UI, the operator reads the readiness before anything
+	// starts: warnings to acknowledge, or blockers to override with a reason.
+	if tui && (!rep.Ready || len(rep.Warnings) > 0) && override == "" {
+		var b strings.Builder
+		printReadiness(&b, rep)
+		m := ui.NewPreflightModel(b.String(), rep.Ready, ui.NewRenderer(os.Stdout))
+		if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context())).Run(); err != nil {
+			return nil, withCode(exitUsage, errors.New("cancelled before the run started"))
+		}
+		start, reason := m.Decision()
+		if !start {
+			return nil, withCode(exitUsage, errors.New("cancelled at the preflight check; nothing was started"))
+		}
+		override = reason
 	}
 	if rep.Ready {
 		return lines, nil

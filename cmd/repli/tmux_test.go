@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/store"
 )
 
 // tmuxSession is the real binary running in a real terminal (tmux), driven
@@ -188,5 +192,48 @@ func TestFirstScreenOffersUnfinishedRuns(t *testing.T) {
 	s.waitFor("EXITED 3")
 	if h := runRepli(t, "", "show", "1", "--db", db); !strings.Contains(h.stdout, "announce") {
 		t.Errorf("show after resume:\n%s%s", h.stdout, h.stderr)
+	}
+}
+
+// TestPreflightScreenInTmux: in the terminal UI an unready plan shows its
+// readiness first; esc starts nothing, a typed reason starts it, recorded.
+func TestPreflightScreenInTmux(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	cmd := fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20 --fault unreachable=secondary; echo EXITED $?; sleep 60", e2eBinary(t), db)
+
+	s := newTmux(t, 80, 24, cmd)
+	scr := s.waitFor("NOT READY")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "site secondary is unreachable") {
+		t.Fatalf("preflight screen:\n%s", scr)
+	}
+	s.keys("Escape")
+	s.waitFor("EXITED 2")
+
+	s = newTmux(t, 80, 24, cmd)
+	s.waitFor("NOT READY")
+	s.keys("-l", "rehearsing with the link down")
+	s.keys("Enter")
+	s.waitFor("Change ticket is open") // the run started
+	s.keys("q")
+	s.waitFor("Stop driving this run and quit?")
+	s.keys("y")
+	s.waitFor("EXITED 3")
+
+	st, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, _ := st.Events(context.Background(), 1)
+	found := false
+	for _, ev := range evs {
+		if l, ok := ev.(*engine.Logged); ok {
+			found = found || strings.Contains(l.Message, "rehearsing with the link down")
+		}
+	}
+	if !found {
+		t.Error("the override's reason is not in the audit trail")
 	}
 }

@@ -1,0 +1,127 @@
+package ui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// PreflightModel shows the readiness of the sites before a run starts, in
+// the terminal UI. A ready plan with warnings starts on enter; an unready
+// one starts only when the operator types why (the reason is recorded).
+type PreflightModel struct {
+	report []string // the readiness table, as printed by repli check
+	ready  bool
+	input  textinput.Model
+	st     Styles
+	width  int
+	height int
+	scroll int
+	start  bool
+	hint   string
+}
+
+// NewPreflightModel builds the screen from the readiness report's lines.
+func NewPreflightModel(report string, ready bool, r *lipgloss.Renderer) *PreflightModel {
+	if r == nil {
+		r = lipgloss.DefaultRenderer()
+	}
+	m := &PreflightModel{report: strings.Split(strings.TrimRight(report, "\n"), "\n"), ready: ready, st: NewStyles(r), width: 80, height: 24}
+	m.input = textinput.New()
+	m.input.Prompt = "reason> "
+	m.input.Placeholder = "why start although the plan is not ready"
+	m.input.CharLimit = 500
+	if !ready {
+		m.input.Focus()
+	}
+	return m
+}
+
+// Decision says whether to start, and the override reason when not ready.
+func (m *PreflightModel) Decision() (start bool, reason string) {
+	return m.start, strings.TrimSpace(m.input.Value())
+}
+
+// Init implements tea.Model.
+func (m *PreflightModel) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model.
+func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return m, nil
+	case tea.KeyMsg:
+		switch keyOf(msg) {
+		case "ctrl+c", "esc":
+			return m, tea.Quit
+		case "up":
+			m.scroll = max(0, m.scroll-1)
+			return m, nil
+		case "down":
+			m.scroll = min(max(0, len(m.report)-1), m.scroll+1)
+			return m, nil
+		case "enter":
+			if !m.ready && strings.TrimSpace(m.input.Value()) == "" {
+				m.hint = "type the reason first: it is recorded with the run"
+				return m, nil
+			}
+			m.start = true
+			return m, tea.Quit
+		case "q":
+			if m.ready {
+				return m, tea.Quit
+			}
+		}
+		if !m.ready {
+			var cmd tea.Cmd
+			cmd = typeInto(&m.input, msg)
+			return m, cmd
+		}
+	}
+	return m, nil
+}
+
+// View implements tea.Model.
+func (m *PreflightModel) View() string {
+	var head, foot []string
+	if m.ready {
+		head = []string{m.st.Warn.Render("⚠ ready, with warnings: read them before you start")}
+		foot = []string{m.st.Help.Render("enter start the run · q or esc cancel · ↑↓ scroll")}
+	} else {
+		head = []string{m.st.Fail.Render("✗ NOT READY: the blockers below would stop the run")}
+		foot = []string{
+			"To start anyway, type why (recorded with the run) and press enter.",
+			m.input.View(),
+		}
+		if m.hint != "" {
+			foot = append(foot, m.st.Warn.Render(m.hint))
+		}
+		foot = append(foot, m.st.Help.Render("esc cancel (nothing is started) · ↑↓ scroll"))
+	}
+	room := max(1, m.height-len(head)-len(foot)-1)
+	// Blockers are long sentences: wrap them rather than cut them.
+	var wrapped []string
+	for _, l := range m.report {
+		if lipgloss.Width(l) <= m.width {
+			wrapped = append(wrapped, l)
+			continue
+		}
+		wrapped = append(wrapped, strings.Split(lipgloss.NewStyle().Width(m.width).Render(l), "\n")...)
+	}
+	body := wrapped[min(m.scroll, len(wrapped)):]
+	if len(body) > room {
+		body = body[:room]
+	}
+	lines := append(append(append([]string{}, head...), body...), "")
+	lines = append(lines, foot...)
+	for i, l := range lines {
+		if lipgloss.Width(l) > m.width {
+			lines[i] = ansi.Truncate(l, m.width, "…")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
