@@ -36,7 +36,16 @@ func newRootCmd() *cobra.Command {
 sites, step by step, through confirmation gates, and keeps every action in a
 local SQLite audit trail.
 
-Without a command it opens the demo: the bundled annual drill on simulated sites.`,
+Without a command, on a terminal, it offers the runs that stopped before
+their end (resume one in a keypress), or opens the demo: the bundled annual
+drill on simulated sites.
+
+Start here:
+  repli demo                        the drill on a simulated two-site lab
+  repli plan annual-pra-test        what a runbook will do, touching nothing
+  repli check my-plan.yaml          are the sites ready?
+  repli run my-plan.yaml            run it, gate by gate
+  repli history / show / report     what was done, by whom, when`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       repliVersion(),
