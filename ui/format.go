@@ -44,7 +44,7 @@ func OutcomeLabel(o engine.Outcome) string {
 }
 
 // FormatDuration renders a duration the way an operator reads a clock:
-// 42s, 3m07s, 1h02m.
+// 42s, 3m07s, 30m, 1h02m.
 func FormatDuration(d time.Duration) string {
 	if d < 0 {
 		d = 0
@@ -52,6 +52,8 @@ func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour && int(d.Seconds())%60 == 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	default:

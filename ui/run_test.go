@@ -324,3 +324,14 @@ func TestHelpKeyShowsEveryKey(t *testing.T) {
 		t.Error("? did not close the help")
 	}
 }
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 42 * time.Second: "42s", 3*time.Minute + 7*time.Second: "3m07s",
+		30 * time.Minute: "30m", 4 * time.Hour: "4h00m", 62 * time.Minute: "1h02m", -time.Second: "0s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
