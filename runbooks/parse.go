@@ -264,19 +264,6 @@ func tooDeep(n *yaml.Node, d int) *yaml.Node {
 	return nil
 }
 
-func depth(n *yaml.Node, d int) int {
-	if n == nil || d > MaxDepth {
-		return d
-	}
-	m := d
-	for _, c := range n.Content {
-		if x := depth(c, d+1); x > m {
-			m = x
-		}
-	}
-	return m
-}
-
 // resolve follows aliases and charges the expansion budget, so that an
 // anchor bomb is refused instead of walked.
 func (p *parser) resolve(n *yaml.Node) *yaml.Node {

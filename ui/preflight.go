@@ -77,9 +77,7 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		if !m.ready {
-			var cmd tea.Cmd
-			cmd = typeInto(&m.input, msg)
-			return m, cmd
+			return m, typeInto(&m.input, msg)
 		}
 	}
 	return m, nil

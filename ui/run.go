@@ -295,9 +295,7 @@ func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
 		d, op := m.d, m.cfg.Operator
 		return func() tea.Msg { return sentMsg{d.Note(context.Background(), op, text)} }
 	}
-	var cmd tea.Cmd
-	cmd = typeInto(&m.note, k)
-	return cmd
+	return typeInto(&m.note, k)
 }
 
 // send delivers an input to the engine off the UI goroutine.
@@ -345,14 +343,10 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 			}
 			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
 		}
-		var cmd tea.Cmd
-		cmd = typeInto(&g.input, k)
-		return cmd
+		return typeInto(&g.input, k)
 	case len(g.ev.Checklist) > 0 || g.ev.Gate == string(runbooks.GateNone): // manual step
 		if g.ev.Record && countUnticked(g.ticked) == 0 && keyOf(k) != "enter" && keyOf(k) != "esc" {
-			var cmd tea.Cmd
-			cmd = typeInto(&g.input, k) // every item ticked: the keys type the answer
-			return cmd
+			return typeInto(&g.input, k) // every item ticked: the keys type the answer
 		}
 		switch keyOf(k) {
 		case "up", "k":

@@ -29,7 +29,6 @@ type Lab struct {
 	seed  int64
 	speed float64
 	sites map[string]*Site
-	ops   int64
 	// statePath, when set, is where every change is saved (see Persist).
 	statePath string
 }
