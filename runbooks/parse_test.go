@@ -2,6 +2,7 @@ package runbooks_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,5 +158,21 @@ func TestDeepNestingRefused(t *testing.T) {
 	_, diags := runbooks.Parse("deep.yaml", []byte(deep))
 	if !diags.HasErrors() {
 		t.Fatal("a 200-level document was accepted")
+	}
+}
+
+func TestTooManyStepsRefused(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("version: 1\nname: many\nsites:\n  p: {uri: sim://p}\nsteps:\n")
+	for i := range runbooks.MaxSteps + 1 {
+		fmt.Fprintf(&b, "  - {id: s%d, manual: x}\n", i)
+	}
+	if b.Len() > runbooks.MaxFileSize {
+		t.Fatalf("the test runbook is %d bytes, over the size limit it must not hit", b.Len())
+	}
+	rb, diags := runbooks.Parse("many.yaml", []byte(b.String()))
+	if rb != nil || !strings.Contains(diags.Error(), "more than 10000 steps") {
+		t.Fatalf("%d steps accepted or refused for another reason: %v", runbooks.MaxSteps+1, diags)
 	}
 }
