@@ -156,6 +156,16 @@ func (h *harness) runWith(answer func(g *engine.GateOpened), onFailure func(f *e
 	return r.o, r.err
 }
 
+// ended returns the run's run.ended event; the run must have ended.
+func (h *harness) ended() *engine.RunEnded {
+	h.t.Helper()
+	evs := h.journal.find("run.ended")
+	if len(evs) != 1 {
+		h.t.Fatalf("%d run.ended events, want 1", len(evs))
+	}
+	return evs[0].(*engine.RunEnded)
+}
+
 func (h *harness) stepStates() map[string]engine.StepState {
 	out := map[string]engine.StepState{}
 	for _, ev := range h.journal.find("step.changed") {
@@ -205,7 +215,7 @@ func TestReferenceDrillAutoApprove(t *testing.T) {
 			t.Fatalf("event %d has seq %d", i, ev.EventMeta().Seq)
 		}
 	}
-	ended := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	ended := h.ended()
 	if ended.RTOAchieved <= 0 || ended.RTOTarget != 4*time.Hour {
 		t.Errorf("RTO achieved %s target %s", ended.RTOAchieved, ended.RTOTarget)
 	}
@@ -368,7 +378,7 @@ func TestGateRefusedAbortsWithoutActing(t *testing.T) {
 	if st["stop-primary"] != engine.StepFailed || st["start-secondary"] != "" {
 		t.Errorf("states after refusal: %v", st)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "refused") || !strings.Contains(end.Reason, "bob") {
 		t.Errorf("reason %q does not say who refused", end.Reason)
 	}
@@ -392,7 +402,7 @@ func TestStartFailureFailsTheRun(t *testing.T) {
 	if s := h.domainState("secondary", "web-01"); s != engine.StateShutoff {
 		t.Errorf("secondary/web-01 is %s; the group after a failure must not start", s)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	for _, want := range []string{"secondary", "sim://secondary", "app-02"} {
 		if !strings.Contains(end.Reason, want) {
 			t.Errorf("failure reason %q does not name %s", end.Reason, want)
@@ -445,7 +455,7 @@ steps:
 	if n := len(h.journal.find("action.intent")); n != 1 {
 		t.Errorf("%d actions, want only the graceful shutdown (no destroy without force)", n)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "force is off") {
 		t.Errorf("reason %q does not say what to do", end.Reason)
 	}
@@ -482,7 +492,7 @@ func TestCheckFailureNamesDomains(t *testing.T) {
 	if outcome != engine.OutcomeFailed {
 		t.Fatalf("outcome %s", outcome)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "db-01 is running") || !strings.Contains(end.Reason, "secondary-ready") {
 		t.Errorf("reason %q", end.Reason)
 	}

@@ -71,7 +71,7 @@ steps:
 	if o, _ := h.run(nil); o != engine.OutcomeFailed {
 		t.Fatalf("outcome %s", o)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "exited with status 3") || !strings.Contains(end.Reason, "connection refused") {
 		t.Errorf("reason %q", end.Reason)
 	}
@@ -93,7 +93,7 @@ steps:
 	if o, _ := h.run(nil); o != engine.OutcomeFailed {
 		t.Fatalf("outcome %s", o)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "killed") {
 		t.Errorf("reason %q", end.Reason)
 	}

@@ -59,7 +59,7 @@ func TestSkipAfterFailureIsNotSuccess(t *testing.T) {
 	if st["secondary-running"] == "" {
 		t.Error("the run did not continue after the skip")
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "start-secondary (skip after failure)") {
 		t.Errorf("reason %q does not list the skipped step", end.Reason)
 	}
@@ -118,7 +118,7 @@ steps:
 	if outcome != engine.OutcomeSucceeded {
 		t.Errorf("outcome %s, want succeeded: the runbook tolerates this step failing", outcome)
 	}
-	end := h.journal.find("run.ended")[0].(*engine.RunEnded)
+	end := h.ended()
 	if !strings.Contains(end.Reason, "tolerated") || !strings.Contains(end.Reason, "optional") {
 		t.Errorf("reason %q does not name the tolerated failure", end.Reason)
 	}

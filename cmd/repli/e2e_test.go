@@ -61,6 +61,60 @@ func e2eBinary(t *testing.T) string {
 	return e2ePath
 }
 
+// console is the real binary running in the background, as an operator's
+// session: gates answered on its stdin, its output kept.
+type console struct {
+	cmd         *exec.Cmd
+	stdin       io.WriteCloser
+	out, errOut bytes.Buffer
+	done        chan error
+}
+
+// startRepli starts repli in the repository root with extra environment.
+func startRepli(t *testing.T, env []string, args ...string) *console {
+	t.Helper()
+	c := &console{done: make(chan error, 1)}
+	c.cmd = exec.Command(e2eBinary(t), args...)
+	c.cmd.Dir = filepath.Join("..", "..")
+	c.cmd.Env = append(append(os.Environ(), "NO_COLOR=1", "REPLI_DB="), env...)
+	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.errOut
+	var err error
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.stdin.Close()
+		c.cmd.Process.Kill()
+	})
+	go func() { c.done <- c.cmd.Wait() }()
+	return c
+}
+
+// answer writes gate answers to the console's stdin.
+func (c *console) answer(s string) { io.WriteString(c.stdin, s) }
+
+// kill stops the console as kill -9 would.
+func (c *console) kill() {
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// exit waits for the console to end on its own and returns its exit code.
+func (c *console) exit(t *testing.T, within time.Duration, what string) int {
+	t.Helper()
+	select {
+	case <-c.done:
+		return c.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		c.cmd.Process.Kill()
+		t.Fatalf("%s: still running after %s\n%s\n%s", what, within, c.out.String(), c.errOut.String())
+	}
+	return -1
+}
+
 type result struct {
 	code           int
 	stdout, stderr string
@@ -68,11 +122,17 @@ type result struct {
 
 func runRepli(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runRepliEnv(t, nil, stdin, args...)
+}
+
+// runRepliEnv is runRepli with extra environment (SUDO_USER: another operator).
+func runRepliEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e2eBinary(t), args...)
 	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "REPLI_DB=")
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1", "REPLI_DB="), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -263,23 +323,10 @@ func TestKillAndResume(t *testing.T) {
 			if p.auto {
 				args = append(args, "--auto-approve")
 			}
-			cmd := exec.Command(e2eBinary(t), args...)
-			cmd.Dir = filepath.Join("..", "..")
-			cmd.Env = append(os.Environ(), "NO_COLOR=1")
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stdin.Close()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(stdin, p.answers)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			waitEvents(t, db, p.killAt, done)
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+			c := startRepli(t, nil, args...)
+			c.answer(p.answers)
+			waitEvents(t, db, p.killAt, c.done)
+			c.kill()
 
 			// The killed console still holds the run: resuming needs an
 			// explicit, recorded takeover.
@@ -377,29 +424,9 @@ func TestTwoConsolesRaceToResume(t *testing.T) {
 	if r := runRepli(t, "", "run", referenceDrill, "--plain", "--db", db, "--speed", "10"); r.code != 3 {
 		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
 	}
-	type console struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		stderr bytes.Buffer
-		done   chan error
-	}
-	var cs [2]*console
-	for i := range cs {
-		c := &console{done: make(chan error, 1)}
-		c.cmd = exec.Command(e2eBinary(t), "resume", "1", "--plain", "--db", db)
-		c.cmd.Dir = filepath.Join("..", "..")
-		c.cmd.Stderr = &c.stderr
-		var err error
-		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		cs[i] = c
-	}
-	for _, c := range cs {
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { c.done <- c.cmd.Wait() }()
+	cs := [2]*console{
+		startRepli(t, nil, "resume", "1", "--plain", "--db", db),
+		startRepli(t, nil, "resume", "1", "--plain", "--db", db),
 	}
 	// The loser exits at once; the winner waits at the gate for its operator.
 	var loser, winner *console
@@ -411,18 +438,17 @@ func TestTwoConsolesRaceToResume(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("neither console was refused")
 	}
-	if code := loser.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(loser.stderr.String(), "is driven by") {
-		t.Errorf("loser: exit %d\n%s", code, loser.stderr.String())
+	if code := loser.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(loser.errOut.String(), "is driven by") {
+		t.Errorf("loser: exit %d\n%s", code, loser.errOut.String())
 	}
 	select {
 	case err := <-winner.done:
-		t.Fatalf("both consoles stopped (%v): %s", err, winner.stderr.String())
+		t.Fatalf("both consoles stopped (%v): %s", err, winner.errOut.String())
 	case <-time.After(500 * time.Millisecond):
 	}
 	winner.stdin.Close() // end of input: the winner stops, resumable
-	<-winner.done
-	if code := winner.cmd.ProcessState.ExitCode(); code != 3 {
-		t.Errorf("winner: exit %d\n%s", code, winner.stderr.String())
+	if code := winner.exit(t, 30*time.Second, "winner"); code != 3 {
+		t.Errorf("winner: exit %d\n%s", code, winner.errOut.String())
 	}
 }
 
@@ -431,43 +457,20 @@ func TestTwoConsolesRaceToResume(t *testing.T) {
 func TestWatchFollowsALiveRun(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
-	driver := exec.Command(e2eBinary(t), "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
-	driver.Dir = filepath.Join("..", "..")
-	stdin, err := driver.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- driver.Wait() }()
-	waitEvents(t, db, 3, done) // waiting at the first gate
+	driver := startRepli(t, nil, "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
+	waitEvents(t, db, 3, driver.done) // waiting at the first gate
 
-	watch := exec.Command(e2eBinary(t), "watch", "1", "--plain", "--db", db)
-	var out bytes.Buffer
-	watch.Stdout = &out
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
+	watch := startRepli(t, nil, "watch", "1", "--plain", "--db", db)
+	driver.answer("y\ny\ny\nprimary\ny\ny\n")
+	if code := driver.exit(t, 30*time.Second, "driver"); code != 0 {
+		t.Fatalf("driver: exit %d\n%s", code, driver.errOut.String())
 	}
-	io.WriteString(stdin, "y\ny\ny\nprimary\ny\ny\n")
-	if err := <-done; err != nil {
-		t.Fatalf("driver: %v", err)
-	}
-	wdone := make(chan error, 1)
-	go func() { wdone <- watch.Wait() }()
-	select {
-	case err := <-wdone:
-		if err != nil {
-			t.Fatalf("watch: %v\n%s", err, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		watch.Process.Kill()
-		t.Fatalf("watch did not stop when the run ended:\n%s", out.String())
+	if code := watch.exit(t, 30*time.Second, "watch, after the run ended"); code != 0 {
+		t.Fatalf("watch: exit %d\n%s", code, watch.errOut.String())
 	}
 	for _, want := range []string{"announce ✓ Change ticket is open (by", "stop-primary approved by", "run 1 ✓ succeeded"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("watch output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(watch.out.String(), want) {
+			t.Errorf("watch output lacks %q:\n%s", want, watch.out.String())
 		}
 	}
 }
@@ -477,33 +480,12 @@ func TestWatchFollowsALiveRun(t *testing.T) {
 func TestSecondApproverFromAnotherConsole(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
-	driver := exec.Command(e2eBinary(t), "run", "testdata/runbooks/good/four-eyes.yaml", "--plain", "--db", db, "--speed", "20")
-	driver.Dir = filepath.Join("..", "..")
-	driver.Env = append(os.Environ(), "SUDO_USER=alice")
-	stdin, _ := driver.StdinPipe()
-	var out bytes.Buffer
-	driver.Stdout = &out
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- driver.Wait() }()
-	io.WriteString(stdin, "primary\n")
-	waitEvents(t, db, 4, done) // gate opened, alice's approval recorded
+	driver := startRepli(t, []string{"SUDO_USER=alice"}, "run", "testdata/runbooks/good/four-eyes.yaml", "--plain", "--db", db, "--speed", "20")
+	driver.answer("primary\n")
+	waitEvents(t, db, 4, driver.done) // gate opened, alice's approval recorded
 
 	approve := func(user, typed string) result {
-		cmd := exec.Command(e2eBinary(t), "approve", "1", "stop-primary", "--db", db)
-		cmd.Env = append(os.Environ(), "SUDO_USER="+user)
-		cmd.Stdin = strings.NewReader(typed + "\n")
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-		return result{code, o.String(), e.String()}
+		return runRepliEnv(t, []string{"SUDO_USER=" + user}, typed+"\n", "approve", "1", "stop-primary", "--db", db)
 	}
 	if r := approve("alice", "primary"); r.code != 2 || !strings.Contains(r.stderr, "already approved") {
 		t.Errorf("the driver approving twice: exit %d %s", r.code, r.stderr)
@@ -514,18 +496,12 @@ func TestSecondApproverFromAnotherConsole(t *testing.T) {
 	if r := approve("bob", "primary"); r.code != 0 {
 		t.Fatalf("bob's approval: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("driver: %v\n%s", err, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		driver.Process.Kill()
-		t.Fatalf("the run did not go on after the second approval:\n%s", out.String())
+	if code := driver.exit(t, 30*time.Second, "the run, after the second approval"); code != 0 {
+		t.Fatalf("driver: exit %d\n%s\n%s", code, driver.out.String(), driver.errOut.String())
 	}
 	for _, want := range []string{"stop-primary approved by alice", "stop-primary approved by bob", "run 1 ✓ succeeded"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("driver output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(driver.out.String(), want) {
+			t.Errorf("driver output lacks %q:\n%s", want, driver.out.String())
 		}
 	}
 }
@@ -536,18 +512,9 @@ func TestSecondApproverFromAnotherConsole(t *testing.T) {
 func TestLockedAuditTrailStopsBeforeActing(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
-	driver := exec.Command(e2eBinary(t), "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
-	driver.Dir = filepath.Join("..", "..")
-	stdin, _ := driver.StdinPipe()
-	var stderr bytes.Buffer
-	driver.Stderr = &stderr
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- driver.Wait() }()
-	io.WriteString(stdin, "y\ny\ny\n")
-	waitEvents(t, db, 15, done) // at the typed gate of stop-primary
+	driver := startRepli(t, nil, "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
+	driver.answer("y\ny\ny\n")
+	waitEvents(t, db, 15, driver.done) // at the typed gate of stop-primary
 
 	lock, err := sql.Open("sqlite3", db)
 	if err != nil {
@@ -561,20 +528,15 @@ func TestLockedAuditTrailStopsBeforeActing(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(stdin, "primary\n")
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		driver.Process.Kill()
-		t.Fatal("the console did not stop while the audit trail was locked")
-	}
+	driver.answer("primary\n")
+	code := driver.exit(t, 60*time.Second, "the console, while the audit trail was locked")
 	conn.ExecContext(context.Background(), "ROLLBACK")
 	conn.Close()
-	if code := driver.ProcessState.ExitCode(); code != 3 {
+	if code != 3 {
 		t.Errorf("exit %d, want 3 (stopped, resumable)", code)
 	}
-	if !strings.Contains(stderr.String(), "locked") {
-		t.Errorf("the console does not say the audit trail is locked:\n%s", stderr.String())
+	if !strings.Contains(driver.errOut.String(), "locked") {
+		t.Errorf("the console does not say the audit trail is locked:\n%s", driver.errOut.String())
 	}
 	s, err := store.OpenReadOnly(context.Background(), db)
 	if err != nil {

@@ -7,12 +7,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,27 +17,6 @@ import (
 	"github.com/repli-dr/repli/engine/libvirt/libvirtlab"
 	"github.com/repli-dr/repli/store"
 )
-
-// startKillable starts repli run with its gates answered on a pipe.
-func startKillable(t *testing.T, answers string, args ...string) (*exec.Cmd, chan error) {
-	t.Helper()
-	cmd := exec.Command(e2eBinary(t), args...)
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	cmd.Stderr = &testWriter{t: t, prefix: "repli run: "}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close() })
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(stdin, answers)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	return cmd, done
-}
 
 func TestKillAndResumeOnRealLibvirt(t *testing.T) {
 	t.Parallel()
@@ -58,10 +34,10 @@ func TestKillAndResumeOnRealLibvirt(t *testing.T) {
 			primary, secondary, dir := twoSites(t)
 			db := filepath.Join(dir, "audit.db")
 			args := append([]string{"run", referenceDrill, "--plain", "--db", db}, siteFlags(primary, secondary)...)
-			cmd, done := startKillable(t, p.answers, args...)
-			waitEvents(t, db, p.killAt, done)
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+			c := startRepli(t, nil, args...)
+			c.answer(p.answers)
+			waitEvents(t, db, p.killAt, c.done)
+			c.kill()
 
 			r := runRepli(t, "", "resume", "1", "--auto-approve", "--plain", "--db", db, "--take-over", "console killed in a test")
 			if r.code != 0 {
@@ -98,7 +74,7 @@ func TestKillMidShutdownOfARealGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "audit.db")
-	cmd, done := startKillable(t, "", "run", file, "--auto-approve", "--plain", "--db", db)
+	c := startRepli(t, nil, "run", file, "--auto-approve", "--plain", "--db", db)
 	// Wait for the shutdown's intent: the console now waits for the guest.
 	deadline := time.Now().Add(time.Minute)
 	for !hasIntent(db, "shutdown") {
@@ -106,13 +82,12 @@ func TestKillMidShutdownOfARealGuest(t *testing.T) {
 			t.Fatal("no shutdown intent within a minute")
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("repli exited early: %v", err)
+		case err := <-c.done:
+			t.Fatalf("repli exited early: %v\n%s", err, c.errOut.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	c.kill()
 	if got := p.State(t, "vm-01"); got != "running" {
 		t.Fatalf("vm-01 is %q: the guest was expected to ignore ACPI", got)
 	}
@@ -129,17 +104,6 @@ func TestKillMidShutdownOfARealGuest(t *testing.T) {
 	if v := runRepli(t, "", "verify", "--db", db); v.code != 0 {
 		t.Fatalf("verify: %s %s", v.stdout, v.stderr)
 	}
-}
-
-// testWriter logs what a background repli prints on stderr.
-type testWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.t.Log(w.prefix + strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func hasIntent(db, verb string) bool {
