@@ -31,3 +31,13 @@ func replayRun(ctx context.Context, s *store.Store, id int64) ([]engine.Event, *
 	}
 	return events, rb, rep, nil
 }
+
+// openForReview opens the audit trail read-only, for the commands that only
+// read it (a copy on a laptop or a read-only medium works).
+func openForReview(ctx context.Context, path string) (*store.Store, error) {
+	s, err := store.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return s, nil
+}

@@ -67,9 +67,9 @@ func newHistoryCmd() *cobra.Command {
 		Short: "List past runs from the audit trail",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
+			s, err := openForReview(cmd.Context(), dbPath(db))
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			defer s.Close()
 			runs, err := s.Runs(cmd.Context())
@@ -130,9 +130,9 @@ only be caught against a hash written down elsewhere: give the anchor printed
 at the end of each run (and written into the change ticket) with --anchor.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
+			s, err := openForReview(cmd.Context(), dbPath(db))
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			defer s.Close()
 			v, err := s.Verify(cmd.Context(), runID)

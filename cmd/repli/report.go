@@ -23,9 +23,9 @@ func loadReport(cmd *cobra.Command, db, arg string) (*store.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.OpenReadOnly(cmd.Context(), dbPath(db))
+	s, err := openForReview(cmd.Context(), dbPath(db))
 	if err != nil {
-		return nil, withCode(exitUsage, err)
+		return nil, err
 	}
 	defer s.Close()
 	r, err := s.Report(cmd.Context(), id)

@@ -40,9 +40,9 @@ here; the audit database is opened read-only.`,
 
 func watchRun(cmd *cobra.Command, path string, id int64, plain bool) error {
 	ctx := cmd.Context()
-	s, err := store.OpenReadOnly(ctx, path)
+	s, err := openForReview(ctx, path)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return err
 	}
 	defer s.Close()
 	_, rb, rep, err := replayRun(ctx, s, id)
