@@ -31,8 +31,9 @@ type Options struct {
 	Poll time.Duration
 	// CallTimeout bounds each single hypervisor call.
 	CallTimeout time.Duration
-	// Resume continues a run from its journal instead of starting one.
-	Resume *Replay
+	// Resume continues a run from its journal instead of starting one: the
+	// run's progress, as its recorded events give it.
+	Resume *Progress
 	// Vars are the --var overrides the runbook was parsed with.
 	Vars map[string]string
 	// Preflight are the readiness findings the console made before the run
@@ -54,26 +55,20 @@ type Engine struct {
 	inputs chan Input
 	done   chan struct{}
 
-	mu       sync.Mutex // serialises journaling so that seq order is publication order
+	// mu serialises journaling, so that seq order is publication order, and
+	// guards prog, which every journaled event is applied to.
+	mu       sync.Mutex
 	seq      int64
-	states   map[string]StepState
 	actionID int64
+	prog     *Progress
+	closed   bool // events is closed: nothing more is published
 
-	// Run progress, owned by the Run goroutine (rebuilt by replay on resume).
-	passed    map[string]bool // steps the run has moved past
-	approved  map[string]bool // steps whose gate is answered yes
-	ticked    map[string]map[int]bool
-	approvers map[string]map[string]bool // operators who approved each gate
-	attempts  map[string]int
-	// resumeFailed holds, on resume, failed steps still waiting for a choice.
+	// Questions a resumed run asks once before running a step again: failed
+	// steps still waiting for a choice, and commands whose outcome is
+	// unknown. Owned by the Run goroutine.
 	resumeFailed map[string]string
-	// execDoubt holds, on resume, commands whose outcome is unknown.
-	execDoubt   map[string]*ActionIntent
-	failures    []string // steps that failed and were skipped by the operator
-	tolerated   []string // steps that failed with on_failure: continue
-	started     time.Time
-	rtoStart    time.Time
-	rtoAchieved time.Duration
+	execDoubt    map[string]*ActionIntent
+	started      time.Time
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.
@@ -120,15 +115,7 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		events:    make(chan Event, 1024),
 		inputs:    make(chan Input, 16),
 		done:      make(chan struct{}),
-		states:    map[string]StepState{},
-		passed:    map[string]bool{},
-		approved:  map[string]bool{},
-		ticked:    map[string]map[int]bool{},
-		approvers: map[string]map[string]bool{},
-		attempts:  map[string]int{},
-	}
-	for _, st := range rb.Steps {
-		e.states[st.ID] = StepPending
+		prog:      NewProgress(),
 	}
 	return e, nil
 }
@@ -147,22 +134,20 @@ func (e *Engine) Options() Options { return e.opts }
 // run stopped without ending (interrupted, or the journal failed) and can be
 // resumed from its journal.
 func (e *Engine) Run(ctx context.Context) (Outcome, error) {
-	defer close(e.events)
-	defer close(e.done)
+	defer e.finish()
 	if err := e.open(ctx); err != nil {
 		return OutcomeRunning, err
 	}
 	outcome, reason := OutcomeSucceeded, ""
 	for i := 0; i < len(e.rb.Steps); i++ {
 		st := e.rb.Steps[i]
-		if e.passed[st.ID] {
+		if e.passed(st.ID) {
 			continue
 		}
 		if ok, why := st.RunsIn(e.rb, e.opts.Mode); !ok {
 			if err := e.setState(ctx, st, StepSkipped, "not run in "+e.opts.Mode+" mode: "+why); err != nil {
 				return OutcomeRunning, err
 			}
-			e.passed[st.ID] = true
 			// The recovery clock still starts and stops where the plan says.
 			if err := e.rtoMark(ctx, st); err != nil {
 				return OutcomeRunning, err
@@ -171,32 +156,23 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		}
 		err := e.attempt(ctx, st)
 		if err == nil {
-			e.passed[st.ID] = true
 			continue
 		}
 		if errors.Is(err, errStopped) || ctx.Err() != nil {
 			return OutcomeRunning, err
 		}
+		// What follows a failure is journaled (failure.decided, and the
+		// step's state), so the projection knows whether the run moved past
+		// the step: retry runs it again, abort ends the run.
 		choice, derr := e.onFailure(ctx, st, err)
 		if derr != nil {
 			return OutcomeRunning, derr
 		}
-		switch choice {
-		case ChoiceRetry:
+		if choice == ChoiceRetry {
 			i--
 			continue
-		case ChoiceMarkDone:
-			e.passed[st.ID] = true
-			continue
-		case ChoiceContinue:
-			// The plan tolerates this step failing (on_failure: continue):
-			// noted, but it does not make the run a failure.
-			e.passed[st.ID] = true
-			e.tolerated = append(e.tolerated, st.ID)
-			continue
-		case ChoiceSkip:
-			e.passed[st.ID] = true
-			e.failures = append(e.failures, fmt.Sprintf("%s (%s after failure)", st.ID, choice))
+		}
+		if choice != ChoiceAbort {
 			continue
 		}
 		outcome, reason = OutcomeFailed, fmt.Sprintf("step %s failed: %v", st.ID, err)
@@ -205,13 +181,16 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 		}
 		break
 	}
-	if outcome == OutcomeSucceeded && len(e.failures) > 0 {
-		outcome, reason = OutcomeFailed, fmt.Sprintf("%d step(s) did not succeed: %s", len(e.failures), strings.Join(e.failures, ", "))
+	e.mu.Lock()
+	failures, tolerated, achieved := e.prog.Failures, e.prog.Tolerated, e.prog.RTOAchieved
+	e.mu.Unlock()
+	if outcome == OutcomeSucceeded && len(failures) > 0 {
+		outcome, reason = OutcomeFailed, fmt.Sprintf("%d step(s) did not succeed: %s", len(failures), strings.Join(failures, ", "))
 	}
-	if outcome == OutcomeSucceeded && len(e.tolerated) > 0 {
-		reason = "failed but tolerated by the runbook (on_failure: continue): " + strings.Join(e.tolerated, ", ")
+	if outcome == OutcomeSucceeded && len(tolerated) > 0 {
+		reason = "failed but tolerated by the runbook (on_failure: continue): " + strings.Join(tolerated, ", ")
 	}
-	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: e.rtoAchieved, RTOTarget: e.rb.RTO}
+	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: achieved, RTOTarget: e.rb.RTO}
 	if err := e.emit(ctx, end); err != nil {
 		return OutcomeRunning, err
 	}
@@ -275,11 +254,27 @@ var errStopped = errors.New("run stopped")
 // ErrRefused is returned for a step whose gate the operator refused.
 var ErrRefused = errors.New("refused at the gate")
 
-// emit journals an event, then publishes it. When the journal cannot take
-// the event, nothing else happens: the caller must not act.
+// finish ends publication. Only emit sends on events, and it does so under
+// mu, so closing under mu can never race a send.
+func (e *Engine) finish() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.closed = true
+		close(e.events)
+		close(e.done)
+	}
+}
+
+// emit journals an event, applies it to the run's progress, then publishes
+// it. When the journal cannot take the event, nothing else happens: the
+// caller must not act.
 func (e *Engine) emit(ctx context.Context, ev Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed || (e.prog.Ended != nil) {
+		return ErrRunOver
+	}
 	m := ev.EventMeta()
 	m.RunID = e.opts.RunID
 	m.Seq = e.seq + 1
@@ -291,11 +286,42 @@ func (e *Engine) emit(ctx context.Context, ev Event) error {
 		return fmt.Errorf("%w: audit trail cannot be written (%v); nothing further was done", errStopped, err)
 	}
 	e.seq++
+	e.prog.Apply(ev)
 	select {
 	case e.events <- ev:
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// Progress returns a copy of where the run stands now.
+func (e *Engine) Progress() *Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.prog.Clone()
+}
+
+// step returns a copy of one step's progress.
+func (e *Engine) step(id string) StepProgress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.prog.Steps[id]
+	if !ok {
+		return StepProgress{ID: id, State: StepPending}
+	}
+	s := *p
+	s.Approvers = append([]string(nil), p.Approvers...)
+	s.Ticked = make(map[int]bool, len(p.Ticked))
+	for i, v := range p.Ticked {
+		s.Ticked[i] = v
+	}
+	return s
+}
+
+func (e *Engine) passed(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.prog.Passed(id)
 }
 
 func (e *Engine) logf(ctx context.Context, step, level, format string, a ...any) error {
@@ -307,36 +333,28 @@ func (e *Engine) setState(ctx context.Context, st *runbooks.Step, to StepState, 
 	if err := checkTransition(st.ID, from, to); err != nil {
 		return err
 	}
-	if err := e.emit(ctx, &StepChanged{Step: st.ID, State: to, Reason: reason}); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.states[st.ID] = to
-	e.mu.Unlock()
-	return nil
+	return e.emit(ctx, &StepChanged{Step: st.ID, State: to, Reason: reason})
 }
 
 func (e *Engine) state(id string) StepState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.states[id]
+	return e.prog.State(id)
 }
 
 // runStep takes a step from wherever it is (pending, or mid-way on resume)
 // to success, or returns why it failed.
 func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 	needsGate := st.Gate != runbooks.GateNone || st.Kind == runbooks.KindManual
-	if needsGate && !e.approved[st.ID] {
+	if needsGate && !e.step(st.ID).Approved {
 		if err := e.gate(ctx, st); err != nil {
 			if errors.Is(err, ErrRefused) {
-				delete(e.approvers, st.ID) // a refused gate asks everyone again
 				if serr := e.setState(ctx, st, StepFailed, err.Error()); serr != nil {
 					return serr
 				}
 			}
 			return err
 		}
-		e.approved[st.ID] = true
 	}
 	if st.RTO == runbooks.RTOStart {
 		if err := e.rtoMark(ctx, st); err != nil {
@@ -349,7 +367,7 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 				return err
 			}
 		}
-		if err := e.execute(ctx, st); err != nil {
+		if err := e.executeOnce(ctx, st); err != nil {
 			if errors.Is(err, errStopped) || ctx.Err() != nil {
 				return err
 			}
@@ -368,15 +386,30 @@ func (e *Engine) runStep(ctx context.Context, st *runbooks.Step) error {
 	return nil
 }
 
+// executeOnce runs the step's action, unless this attempt's command already
+// has a recorded outcome: the console stopped after the command ended and
+// before the step was marked. A recorded outcome is final; the command is
+// never run a second time for it.
+func (e *Engine) executeOnce(ctx context.Context, st *runbooks.Step) error {
+	if x := e.step(st.ID).Exec; x != nil && st.Kind == runbooks.KindExec {
+		if !x.OK {
+			return fmt.Errorf("%s (recorded before the console stopped; not run again)", x.Error)
+		}
+		return e.logf(ctx, st.ID, "info", "its command had ended with success before the console stopped (recorded); not run again")
+	}
+	return e.execute(ctx, st)
+}
+
 // rtoMark starts or stops the recovery clock at a step that says so.
 func (e *Engine) rtoMark(ctx context.Context, st *runbooks.Step) error {
+	e.mu.Lock()
+	start, achieved := e.prog.RTOStart, e.prog.RTOAchieved
+	e.mu.Unlock()
 	switch {
-	case st.RTO == runbooks.RTOStart && e.rtoStart.IsZero():
-		e.rtoStart = time.Now()
+	case st.RTO == runbooks.RTOStart && start.IsZero():
 		return e.emit(ctx, &RTOStarted{Step: st.ID})
-	case st.RTO == runbooks.RTOStop && !e.rtoStart.IsZero() && e.rtoAchieved == 0:
-		e.rtoAchieved = time.Since(e.rtoStart)
-		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: e.rtoAchieved, Target: e.rb.RTO})
+	case st.RTO == runbooks.RTOStop && !start.IsZero() && achieved == 0:
+		return e.emit(ctx, &RTOStopped{Step: st.ID, Achieved: max(time.Since(start), time.Nanosecond), Target: e.rb.RTO})
 	}
 	return nil
 }

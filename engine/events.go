@@ -53,10 +53,28 @@ type StepChanged struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
+// GateForm is what a gate asks of the operator. The values are stored.
+type GateForm string
+
+// Gate forms.
+const (
+	// FormConfirm: y proceeds, anything else refuses.
+	FormConfirm GateForm = "confirm"
+	// FormTyped: the operator types the expected word (a site's name).
+	FormTyped GateForm = "typed"
+	// FormChecklist: a manual step whose items are ticked one by one.
+	FormChecklist GateForm = "checklist"
+	// FormManual: a manual step with no checklist: done when the operator
+	// says so.
+	FormManual GateForm = "manual"
+)
+
 // GateOpened says a step waits for the operator.
 type GateOpened struct {
 	Meta
-	Step      string   `json:"step"`
+	Step string `json:"step"`
+	// Form is what the gate asks; Gate the runbook's gate setting.
+	Form      GateForm `json:"form,omitempty"`
 	Gate      string   `json:"gate"`
 	Prompt    string   `json:"prompt"`
 	Expect    string   `json:"expect,omitempty"`
@@ -67,6 +85,22 @@ type GateOpened struct {
 	// lists those who already have (on resume).
 	Approvers int      `json:"approvers,omitempty"`
 	Approved  []string `json:"approved,omitempty"`
+}
+
+// FormOf is the gate's form, for events recorded before the form was (a
+// typed gate has an expected word; a manual step has a checklist or no gate).
+func (g *GateOpened) FormOf() GateForm {
+	switch {
+	case g.Form != "":
+		return g.Form
+	case g.Expect != "":
+		return FormTyped
+	case len(g.Checklist) > 0:
+		return FormChecklist
+	case g.Gate == "none" || g.Gate == "":
+		return FormManual
+	}
+	return FormConfirm
 }
 
 // ChecklistTicked records an operator ticking one item of a manual step.

@@ -86,8 +86,10 @@ func (e *Engine) onFailure(ctx context.Context, st *runbooks.Step, cause error) 
 	decide := func(c Choice, op string) (Choice, error) {
 		return c, e.emit(ctx, &FailureDecided{Step: st.ID, Choice: c, Operator: op})
 	}
-	e.attempts[st.ID]++
-	if n := e.attempts[st.ID]; n <= st.Retries && !isRefusal(cause) && !isDoubt(cause) {
+	// The step's failures so far, this one included (it was journaled as
+	// failed), or, on resume, the one that left the step failed.
+	n := max(1, e.step(st.ID).Failures)
+	if n <= st.Retries && !isRefusal(cause) && !isDoubt(cause) {
 		delay := st.RetryDelay << (n - 1)
 		if err := e.logf(ctx, st.ID, "warn", "retrying in %s (retry %d of %d)", delay, n, st.Retries); err != nil {
 			return "", err

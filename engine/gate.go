@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -81,7 +80,8 @@ func gatePrompt(rb *runbooks.Runbook, st *runbooks.Step) string {
 // gate opens the step's gate and waits for the operator's answer. It returns
 // nil when approved and ErrRefused when refused.
 func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
-	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st), Approvers: max(1, st.Approvers), Approved: e.approverList(st.ID)}
+	sp := e.step(st.ID)
+	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st), Approvers: max(1, st.Approvers), Approved: sp.Approvers}
 	if st.Manual != nil {
 		open.Record = st.Manual.Record
 	}
@@ -93,6 +93,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 		checklist = st.Manual.Checklist
 		open.Checklist = checklist
 	}
+	open.Form = open.FormOf()
 	if e.state(st.ID) != StepWaiting {
 		if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
 			return err
@@ -105,7 +106,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 	needed := max(1, st.Approvers)
 	ticked := make([]bool, len(checklist))
 	for i := range ticked {
-		ticked[i] = e.ticked[st.ID][i]
+		ticked[i] = sp.Ticked[i]
 	}
 
 	if e.opts.AutoApprove {
@@ -163,17 +164,14 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				}
 				continue
 			}
-			if e.approvers[st.ID][in.Operator] {
+			sp := e.step(st.ID)
+			if sp.ApprovedBy(in.Operator) {
 				if err := e.logf(ctx, st.ID, "warn", "%s has already approved; a different operator must approve (repli approve %d %s)", in.Operator, e.opts.RunID, st.ID); err != nil {
 					return err
 				}
 				continue
 			}
-			if e.approvers[st.ID] == nil {
-				e.approvers[st.ID] = map[string]bool{}
-			}
-			e.approvers[st.ID][in.Operator] = true
-			got := len(e.approvers[st.ID])
+			got := len(sp.Approvers) + 1
 			dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened), Approvals: got, Needed: needed}
 			if err := e.emit(ctx, dec); err != nil {
 				return err
@@ -190,23 +188,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 
 // tick records a checklist item as done; a resumed run does not ask again.
 func (e *Engine) tick(ctx context.Context, step string, item int, text, operator string) error {
-	if err := e.emit(ctx, &ChecklistTicked{Step: step, Item: item, Text: text, Operator: operator}); err != nil {
-		return err
-	}
-	if e.ticked[step] == nil {
-		e.ticked[step] = map[int]bool{}
-	}
-	e.ticked[step][item] = true
-	return nil
-}
-
-func (e *Engine) approverList(step string) []string {
-	var out []string
-	for op := range e.approvers[step] {
-		out = append(out, op)
-	}
-	sort.Strings(out)
-	return out
+	return e.emit(ctx, &ChecklistTicked{Step: step, Item: item, Text: text, Operator: operator})
 }
 
 func countFalse(bs []bool) int {

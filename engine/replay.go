@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -52,145 +51,34 @@ func init() {
 // ErrRunEnded is returned when asked to resume a run that already ended.
 var ErrRunEnded = errors.New("the run has already ended")
 
-// Replay is a run's progress rebuilt from its journal.
-type Replay struct {
-	Started     *RunStarted
-	LastSeq     int64
-	LastAt      time.Time
-	States      map[string]StepState
-	Passed      map[string]bool
-	Approved    map[string]bool
-	Ticked      map[string]map[int]bool
-	Approvers   map[string]map[string]bool
-	Attempts    map[string]int
-	Failures    []string
-	Tolerated   []string
-	FailedWhy   map[string]string // failed steps waiting for a decision
-	InDoubt     []*ActionIntent
-	ActionID    int64
-	RTOStart    time.Time
-	RTOAchieved time.Duration
-	Ended       *RunEnded
-}
-
-// ReplayEvents rebuilds a run's progress from its events, in order.
-func ReplayEvents(events []Event) (*Replay, error) {
-	if len(events) == 0 {
-		return nil, errors.New("the run has no events")
-	}
-	started, ok := events[0].(*RunStarted)
-	if !ok {
-		return nil, fmt.Errorf("the run's first event is %s, not run.started", events[0].Kind())
-	}
-	r := &Replay{
-		Started: started, States: map[string]StepState{}, Passed: map[string]bool{}, Approved: map[string]bool{},
-		Ticked: map[string]map[int]bool{}, Attempts: map[string]int{}, FailedWhy: map[string]string{},
-		Approvers: map[string]map[string]bool{},
-	}
-	open := map[int64]*ActionIntent{}
-	for _, ev := range events {
-		m := ev.EventMeta()
-		r.LastSeq, r.LastAt = m.Seq, m.At
-		switch e := ev.(type) {
-		case *StepChanged:
-			r.States[e.Step] = e.State
-			switch e.State {
-			case StepSucceeded, StepSkipped:
-				r.Passed[e.Step] = true
-				delete(r.FailedWhy, e.Step)
-			case StepFailed:
-				r.Attempts[e.Step]++
-				r.FailedWhy[e.Step] = e.Reason
-			}
-		case *GateDecided:
-			r.Approved[e.Step] = e.Approved && e.Complete()
-			switch {
-			case !e.Approved:
-				delete(r.Approvers, e.Step)
-			case r.Approvers[e.Step] == nil:
-				r.Approvers[e.Step] = map[string]bool{e.Operator: true}
-			default:
-				r.Approvers[e.Step][e.Operator] = true
-			}
-		case *ChecklistTicked:
-			if r.Ticked[e.Step] == nil {
-				r.Ticked[e.Step] = map[int]bool{}
-			}
-			r.Ticked[e.Step][e.Item] = true
-		case *FailureDecided:
-			delete(r.FailedWhy, e.Step)
-			switch e.Choice {
-			case ChoiceSkip:
-				r.Passed[e.Step] = true
-				r.Failures = append(r.Failures, fmt.Sprintf("%s (%s after failure)", e.Step, e.Choice))
-			case ChoiceContinue:
-				r.Passed[e.Step] = true
-				r.Tolerated = append(r.Tolerated, e.Step)
-			case ChoiceMarkDone:
-				r.Passed[e.Step] = true
-			}
-		case *ActionIntent:
-			open[e.Action] = e
-			r.ActionID = max(r.ActionID, e.Action)
-		case *ActionOutcome:
-			delete(open, e.Action)
-		case *ActionReconciled:
-			delete(open, e.Action)
-		case *RTOStarted:
-			r.RTOStart = m.At
-		case *RTOStopped:
-			r.RTOAchieved = e.Achieved
-		case *RunEnded:
-			r.Ended = e
-		}
-	}
-	for _, in := range open {
-		r.InDoubt = append(r.InDoubt, in)
-	}
-	sort.Slice(r.InDoubt, func(i, j int) bool { return r.InDoubt[i].Action < r.InDoubt[j].Action })
-	return r, nil
-}
-
-// resume restores the engine from the replay, records who resumed and
-// reconciles in-doubt actions against live state.
+// resume picks the run up where its recorded events leave it, records who
+// resumed and reconciles in-doubt actions against live state.
 func (e *Engine) resume(ctx context.Context) error {
 	r := e.opts.Resume
 	if r.Ended != nil {
 		return fmt.Errorf("%w (%s)", ErrRunEnded, r.Ended.Outcome)
 	}
+	e.mu.Lock()
+	e.prog = r.Clone()
 	e.seq = r.LastSeq
 	e.actionID = r.ActionID
+	e.mu.Unlock()
 	e.started = r.Started.At
-	e.rtoStart, e.rtoAchieved = r.RTOStart, r.RTOAchieved
-	e.failures = append([]string(nil), r.Failures...)
-	e.tolerated = append([]string(nil), r.Tolerated...)
-	e.resumeFailed = r.FailedWhy
-	for k, v := range r.States {
-		e.states[k] = v
+	e.resumeFailed = map[string]string{}
+	for id, s := range r.Steps {
+		if s.State == StepFailed && s.FailedWhy != "" && !s.Passed {
+			e.resumeFailed[id] = s.FailedWhy
+		}
 	}
-	for k, v := range r.Passed {
-		e.passed[k] = v
-	}
-	for k, v := range r.Approved {
-		e.approved[k] = v
-	}
-	for k, v := range r.Ticked {
-		e.ticked[k] = v
-	}
-	for k, v := range r.Attempts {
-		e.attempts[k] = v
-	}
-	for k, v := range r.Approvers {
-		e.approvers[k] = v
-	}
+	inDoubt := sortedIntents(r.InDoubt())
 	if err := e.emit(ctx, &RunResumed{
 		Operator: e.opts.Operator, Host: e.opts.Host, SSHClient: e.opts.SSHClient, PID: os.Getpid(),
-		Version: e.opts.Version, Gap: time.Since(r.LastAt), InDoubt: len(r.InDoubt),
+		Version: e.opts.Version, Gap: time.Since(r.LastAt), InDoubt: len(inDoubt),
 	}); err != nil {
 		return err
 	}
 	e.execDoubt = map[string]*ActionIntent{}
-	for _, in := range r.InDoubt {
+	for _, in := range inDoubt {
 		if in.Verb == "exec" {
 			// A command's effect cannot be read back: never re-run it blindly.
 			e.execDoubt[in.Step] = in
@@ -225,20 +113,32 @@ func (e *Engine) reconcile(ctx context.Context, in *ActionIntent) error {
 	return e.emit(ctx, rec)
 }
 
-// LoadReplay is a convenience for consoles: the runbook the run was started
-// with (from its journal, not from disk, so it cannot change under the run)
-// and its replayed progress.
-func LoadReplay(events []Event) (*runbooks.Runbook, *Replay, error) {
-	r, err := ReplayEvents(events)
+// LoadRun is what a console needs to pick a run up or show it: the runbook
+// the run was started with (from its journal, not from disk, so it cannot
+// change under the run) and where the run stands.
+func LoadRun(events []Event) (*runbooks.Runbook, *Progress, error) {
+	p, err := ProgressOf(events)
 	if err != nil {
 		return nil, nil, err
 	}
-	rb, diags := runbooks.ParseWith(r.Started.File, []byte(r.Started.Source), r.Started.Vars)
+	rb, err := p.Runbook()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rb, p, nil
+}
+
+// Runbook parses the runbook recorded with the run.
+func (p *Progress) Runbook() (*runbooks.Runbook, error) {
+	if p.Started == nil {
+		return nil, errors.New("the run has no run.started event")
+	}
+	rb, diags := runbooks.ParseWith(p.Started.File, []byte(p.Started.Source), p.Started.Vars)
 	if rb == nil {
-		return nil, nil, fmt.Errorf("the runbook recorded with the run no longer parses with this repli:\n%v", diags)
+		return nil, fmt.Errorf("the runbook recorded with the run no longer parses with this repli:\n%v", diags)
 	}
-	if rb.SHA256() != r.Started.SHA256 {
-		return nil, nil, errors.New("the runbook recorded with the run does not match its recorded SHA-256")
+	if rb.SHA256() != p.Started.SHA256 {
+		return nil, errors.New("the runbook recorded with the run does not match its recorded SHA-256")
 	}
-	return rb, r, nil
+	return rb, nil
 }

@@ -13,7 +13,7 @@ import (
 // console would after the first one died.
 func (h *harness) resumed(t *testing.T, auto bool) *harness {
 	t.Helper()
-	rep, err := engine.ReplayEvents(h.journal.events)
+	rep, err := engine.ProgressOf(h.journal.events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +88,12 @@ func TestResumeReconcilesAnInDoubtShutdown(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := engine.ReplayEvents(h.journal.events)
+	rep, err := engine.ProgressOf(h.journal.events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.InDoubt) != 1 || rep.InDoubt[0].Domain != "web-01" {
-		t.Fatalf("in doubt: %+v", rep.InDoubt)
+	if len(rep.InDoubt()) != 1 || rep.InDoubt()[0].Domain != "web-01" {
+		t.Fatalf("in doubt: %+v", rep.InDoubt())
 	}
 	r := h.resumed(t, true)
 	outcome, err := r.run(nil)

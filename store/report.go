@@ -86,17 +86,17 @@ type NoteReport struct {
 
 // SessionReport is one console that drove the run: the first, and each
 // resume or takeover.
-type SessionReport struct {
-	At        time.Time     `json:"at"`
-	How       string        `json:"how"` // started, resumed, took over
-	Operator  string        `json:"operator"`
-	Host      string        `json:"host,omitempty"`
-	SSHClient string        `json:"ssh_client,omitempty"`
-	Gap       time.Duration `json:"gap_ns,omitempty"`
-	Reason    string        `json:"reason,omitempty"`
+type SessionReport = engine.Session
+
+// Session implements engine.SessionEvent: a takeover hands the run to
+// another console.
+func (e *LeaseTakenOver) Session() engine.Session {
+	return engine.Session{At: e.At, How: "took over", Operator: e.To.Operator, Host: e.To.Host, SSHClient: e.To.SSHClient, Reason: e.Reason}
 }
 
-// Report builds the report of one run and verifies the whole trail.
+// Report builds the report of one run, from the run's projection
+// (engine.Progress: the same answer the engine and the consoles read), and
+// verifies the trail.
 func (s *Store) Report(ctx context.Context, runID int64) (*Report, error) {
 	run, err := s.Run(ctx, runID)
 	if err != nil {
@@ -106,93 +106,11 @@ func (s *Store) Report(ctx context.Context, runID int64) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Run: run, Events: len(events)}
-	steps := map[string]*StepReport{}
-	var order []string
-	step := func(id string) *StepReport {
-		if sr, ok := steps[id]; ok {
-			return sr
-		}
-		sr := &StepReport{ID: id}
-		steps[id] = sr
-		order = append(order, id)
-		return sr
+	p, err := engine.ProgressOf(events)
+	if err != nil {
+		return nil, fmt.Errorf("run %d: %w", runID, err)
 	}
-	gateKind := map[string]string{}
-	ticks := map[string][]string{}
-	actions := map[int64]*ActionReport{}
-	for _, ev := range events {
-		at := ev.EventMeta().At
-		switch e := ev.(type) {
-		case *engine.RunStarted:
-			r.Started = e
-			r.Runbook, r.RunbookSHA, r.Mode, r.Operator, r.Host = e.Runbook, e.SHA256, e.Mode, e.Operator, e.Host
-			r.SSHClient, r.Version, r.Sites, r.Vars, r.AutoApprove, r.RTOTarget = e.SSHClient, e.Version, e.Sites, e.Vars, e.AutoApprove, e.RTOTarget
-			r.Sessions = append(r.Sessions, SessionReport{At: at, How: "started", Operator: e.Operator, Host: e.Host, SSHClient: e.SSHClient})
-		case *engine.RunResumed:
-			r.Sessions = append(r.Sessions, SessionReport{At: at, How: "resumed", Operator: e.Operator, Host: e.Host, SSHClient: e.SSHClient, Gap: e.Gap})
-		case *LeaseTakenOver:
-			r.Sessions = append(r.Sessions, SessionReport{At: at, How: "took over", Operator: e.To.Operator, Host: e.To.Host, SSHClient: e.To.SSHClient, Reason: e.Reason})
-		case *engine.StepChanged:
-			sr := step(e.Step)
-			sr.State, sr.Reason = e.State, e.Reason
-			switch e.State {
-			case engine.StepWaiting, engine.StepRunning:
-				if sr.Started.IsZero() {
-					sr.Started = at
-				}
-				if e.State == engine.StepRunning {
-					sr.Attempts++
-				}
-			case engine.StepSucceeded, engine.StepFailed, engine.StepSkipped:
-				sr.Ended = at
-				if !sr.Started.IsZero() {
-					sr.Duration = at.Sub(sr.Started)
-				}
-			}
-		case *engine.GateOpened:
-			gateKind[e.Step] = e.Gate
-		case *engine.ChecklistTicked:
-			ticks[e.Step] = append(ticks[e.Step], fmt.Sprintf("%s (by %s at %s)", e.Text, e.Operator, at.UTC().Format(time.RFC3339)))
-		case *engine.GateDecided:
-			r.Gates = append(r.Gates, GateReport{Step: e.Step, Gate: gateKind[e.Step], At: at, Operator: e.Operator, Approved: e.Approved, Typed: e.Typed, Waited: e.Waited, Ticked: ticks[e.Step]})
-			ticks[e.Step] = nil
-		case *engine.FailureDecided:
-			r.Gates = append(r.Gates, GateReport{Step: e.Step, Gate: "after failure", At: at, Operator: e.Operator, Approved: e.Choice != engine.ChoiceAbort, Choice: string(e.Choice)})
-		case *engine.ActionIntent:
-			a := &ActionReport{ID: e.Action, Step: e.Step, Verb: e.Verb, Site: e.Site, URI: e.URI, Domain: e.Domain, Detail: e.Detail, At: at, Result: "in doubt"}
-			actions[e.Action] = a
-			r.Actions = append(r.Actions, *a)
-		case *engine.ActionOutcome:
-			if a := actions[e.Action]; a != nil {
-				a.Duration, a.Result, a.Error = e.Duration, "ok", e.Error
-				if !e.OK {
-					a.Result = "failed"
-				}
-			}
-		case *engine.ActionReconciled:
-			if a := actions[e.Action]; a != nil {
-				a.Result = "in doubt, found not done on resume"
-				if e.Done {
-					a.Result = "in doubt, found done on resume"
-				}
-				a.Error = e.Note
-			}
-		case *engine.NoteAdded:
-			r.Notes = append(r.Notes, NoteReport{At: at, Operator: e.Operator, Text: e.Text})
-		case *engine.RTOStarted:
-			r.RTOStartStep = e.Step
-		case *engine.RTOStopped:
-			r.RTOStopStep, r.RTOAchieved = e.Step, e.Achieved
-		}
-	}
-	// The action list was appended as values; refresh them from the map.
-	for i := range r.Actions {
-		r.Actions[i] = *actions[r.Actions[i].ID]
-	}
-	for _, id := range order {
-		r.Steps = append(r.Steps, *steps[id])
-	}
+	r := reportOf(run, p)
 	v, err := s.Verify(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -202,4 +120,30 @@ func (s *Store) Report(ctx context.Context, runID int64) (*Report, error) {
 		r.Anchor = fmt.Sprintf("%d:%s", run.EndEventID, run.EndHash)
 	}
 	return r, nil
+}
+
+func reportOf(run Run, p *engine.Progress) *Report {
+	e := p.Started
+	r := &Report{
+		Run: run, Events: p.Events, Started: e,
+		Runbook: e.Runbook, RunbookSHA: e.SHA256, Mode: e.Mode, Operator: e.Operator, Host: e.Host,
+		SSHClient: e.SSHClient, Version: e.Version, Sites: e.Sites, Vars: e.Vars, AutoApprove: e.AutoApprove, RTOTarget: e.RTOTarget,
+		RTOStartStep: p.RTOStartStep, RTOStopStep: p.RTOStopStep, RTOAchieved: p.RTOAchieved,
+		Sessions: p.Sessions,
+	}
+	for _, id := range p.Order {
+		sp := p.Steps[id]
+		r.Steps = append(r.Steps, StepReport{ID: id, State: sp.State, Reason: sp.Reason, Started: sp.Began, Ended: sp.Ended, Duration: sp.Duration(sp.Ended), Attempts: sp.Runs})
+	}
+	for _, d := range p.Decisions {
+		r.Gates = append(r.Gates, GateReport{Step: d.Step, Gate: d.Gate, At: d.At, Operator: d.Operator, Approved: d.Approved, Typed: d.Typed, Waited: d.Waited, Ticked: d.Ticked, Choice: string(d.Choice)})
+	}
+	for _, a := range p.Actions {
+		in := a.Intent
+		r.Actions = append(r.Actions, ActionReport{ID: in.Action, Step: in.Step, Verb: in.Verb, Site: in.Site, URI: in.URI, Domain: in.Domain, Detail: in.Detail, At: a.At, Duration: a.Duration, Result: string(a.Result), Error: a.Error})
+	}
+	for _, n := range p.Notes {
+		r.Notes = append(r.Notes, NoteReport{At: n.At, Operator: n.Operator, Text: n.Text})
+	}
+	return r
 }

@@ -32,80 +32,64 @@ func (m *RunModel) apply(ev engine.Event) {
 			m.logs = m.logs[len(m.logs)-maxLogLines:]
 		}
 	}
+	m.prog.Apply(ev)
 	switch e := ev.(type) {
 	case *engine.RunStarted:
 		m.runID = e.RunID
+	case *engine.RunResumed:
+		m.runID = e.RunID
 	case *engine.StepChanged:
-		i, ok := m.index[e.Step]
-		if !ok {
-			return
-		}
-		sv := m.steps[i]
-		sv.state, sv.reason = e.State, e.Reason
-		switch {
-		case e.State == engine.StepWaiting || e.State == engine.StepRunning:
-			if sv.began.IsZero() {
-				sv.began = at
-			}
+		if i, ok := m.index[e.Step]; ok && (e.State == engine.StepWaiting || e.State == engine.StepRunning) {
 			m.focus = i
-		case e.State.Final():
-			sv.ended = at
-			if m.gate != nil && m.gate.ev.Step == e.Step {
-				m.gate = nil
-			}
+		}
+		if e.State.Final() && m.gate != nil && m.gate.step == e.Step {
+			m.gate = nil
 		}
 	case *engine.GateOpened:
-		g := &gateView{ev: e, ticked: make([]bool, len(e.Checklist)), approvals: e.Approved}
-		if e.Expect != "" || e.Record {
-			g.input = textinput.New()
-			g.input.Prompt = "> "
-			g.input.CharLimit = 100
-			if e.Record {
-				g.input.CharLimit = 2000
-				g.input.Placeholder = "what was done or found (kept in the audit trail)"
-			}
-			g.input.Focus()
-		}
-		m.gate = g
+		m.gate = newGateView(e, m.prog.Gate)
 		if i, ok := m.index[e.Step]; ok {
 			m.focus = i
 		}
 	case *engine.ChecklistTicked:
-		if m.gate != nil && m.gate.ev.Step == e.Step && e.Item < len(m.gate.ticked) {
+		if m.gate != nil && m.gate.step == e.Step && e.Item < len(m.gate.ticked) {
 			m.gate.ticked[e.Item] = true
 		}
 	case *engine.GateDecided:
-		if m.gate != nil && m.gate.ev.Step == e.Step {
-			if e.Complete() {
-				m.gate = nil
-			} else {
-				m.gate.approvals = append(m.gate.approvals, e.Operator)
-			}
+		if m.gate != nil && m.gate.step == e.Step && m.prog.Gate == nil {
+			m.gate = nil
 		}
 	case *engine.FailureOpened:
-		m.failure = e
 		if i, ok := m.index[e.Step]; ok {
 			m.focus = i
 		}
-	case *engine.FailureDecided:
-		if m.failure != nil && m.failure.Step == e.Step {
-			m.failure = nil
-		}
-	case *engine.RunResumed:
-		m.runID = e.RunID
-	case *engine.RTOStarted:
-		m.rtoStart = at
-	case *engine.RTOStopped:
-		m.rtoStop = at
 	case *engine.RunEnded:
-		m.ended = e
+		m.gate = nil
 		if m.cfg.Anchor != nil {
 			m.anchor = m.cfg.Anchor()
 		}
-		if m.rtoStop.IsZero() && !m.rtoStart.IsZero() {
-			m.rtoStop = at
+	}
+}
+
+// newGateView is the screen's part of an open gate: the cursor, what is
+// being typed, and ticks shown at once (the engine records them in order).
+func newGateView(e *engine.GateOpened, open *engine.OpenGate) *gateView {
+	g := &gateView{step: e.Step, ticked: make([]bool, len(e.Checklist))}
+	if open != nil {
+		for i := range g.ticked {
+			g.ticked[i] = open.Ticked[i]
 		}
 	}
+	if e.Expect != "" || e.Record {
+		g.input = textinput.New()
+		g.input.Prompt = "> "
+		g.input.CharLimit = 100
+		if e.Record {
+			g.input.CharLimit = 2000
+			g.input.Placeholder = "what was done or found (kept in the audit trail)"
+		}
+		g.input.Focus()
+	}
+	return g
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

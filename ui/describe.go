@@ -25,11 +25,13 @@ func EventLine(ev engine.Event) string {
 		}
 		return s
 	case *engine.GateOpened:
-		switch {
-		case e.Expect != "":
+		switch e.FormOf() {
+		case engine.FormTyped:
 			return fmt.Sprintf("%s waits: type %q to proceed", e.Step, e.Expect)
-		case len(e.Checklist) > 0:
+		case engine.FormChecklist:
 			return fmt.Sprintf("%s waits: %d checklist item(s) to tick", e.Step, len(e.Checklist))
+		case engine.FormManual:
+			return fmt.Sprintf("%s waits: the operator says when the step is done", e.Step)
 		default:
 			return fmt.Sprintf("%s waits for confirmation", e.Step)
 		}
@@ -117,4 +119,17 @@ func RTOVerdict(achieved, target time.Duration) string {
 	default:
 		return fmt.Sprintf(" (OVER the %s target by %s)", FormatDuration(target), FormatDuration(achieved-target))
 	}
+}
+
+// GateKindLabel names what a gate waits for, in words.
+func GateKindLabel(g *engine.GateOpened) string {
+	switch g.FormOf() {
+	case engine.FormTyped:
+		return "a typed confirmation"
+	case engine.FormChecklist:
+		return "a checklist"
+	case engine.FormManual:
+		return "a manual step"
+	}
+	return "a confirmation"
 }

@@ -90,21 +90,14 @@ func tick() tea.Cmd {
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-type stepView struct {
-	step   *runbooks.Step
-	state  engine.StepState
-	reason string
-	began  time.Time
-	ended  time.Time
-}
-
+// gateView is what the screen keeps of an open gate besides the run's
+// progress: the cursor, the text being typed, a hint.
 type gateView struct {
-	ev        *engine.GateOpened
-	ticked    []bool
-	cursor    int
-	input     textinput.Model
-	hint      string
-	approvals []string // operators who approved a gate that needs several
+	step   string
+	ticked []bool
+	cursor int
+	input  textinput.Model
+	hint   string
 }
 
 type logLine struct {
@@ -121,18 +114,16 @@ type RunModel struct {
 	keys   KeyMap
 	events <-chan engine.Event
 
-	rb       *runbooks.Runbook
-	runID    int64
-	steps    []*stepView
-	index    map[string]int
-	focus    int
-	gate     *gateView
-	failure  *engine.FailureOpened
-	logs     []logLine
-	rtoStart time.Time
-	rtoStop  time.Time
-	ended    *engine.RunEnded
-	anchor   string
+	rb    *runbooks.Runbook
+	runID int64
+	// prog is where the run stands: the engine's projection, from the
+	// recorded events on resume, with every event since applied.
+	prog   *engine.Progress
+	index  map[string]int
+	focus  int
+	gate   *gateView
+	logs   []logLine
+	anchor string
 	sites    map[string]engine.SiteStatus
 	outbox   chan engine.Input
 	sendErrs chan error
@@ -163,10 +154,17 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 		sites:  map[string]engine.SiteStatus{},
 		outbox: make(chan engine.Input, 64), sendErrs: make(chan error, 4),
 	}
-	for i, s := range rb.Steps {
-		m.steps = append(m.steps, &stepView{step: s, state: engine.StepPending})
-		m.index[s.ID] = i
+	m.prog = engine.NewProgress()
+	if r := d.Options().Resume; r != nil {
+		m.prog = r.Clone()
 	}
+	for i, s := range rb.Steps {
+		m.index[s.ID] = i
+		if m.prog.Passed(s.ID) && i+1 < len(rb.Steps) {
+			m.focus = i + 1 // a resumed run shows where it carries on
+		}
+	}
+	m.focusStep(firstNonEmpty(stepOfGate(m.prog.Gate), stepOfFailure(m.prog.Failure)))
 	m.note = textinput.New()
 	m.note.Placeholder = "what happened, what you decided"
 	m.note.CharLimit = 500
@@ -249,9 +247,9 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 			return tea.Quit
 		}
 		return nil
-	case m.failure != nil:
+	case m.prog.Failure != nil:
 		return m.failureKey(k)
-	case m.gate != nil:
+	case m.openGate() != nil:
 		return m.gateKey(k)
 	}
 	switch keyOf(k) {
@@ -329,23 +327,23 @@ func waitSendErr(errs <-chan error) tea.Cmd {
 }
 
 func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
-	g := m.gate
-	step := g.ev.Step
+	g, ev := m.gate, m.prog.Gate
+	step := ev.Step
 	switch {
-	case g.ev.Expect != "": // typed gate
+	case ev.Expect != "": // typed gate
 		switch keyOf(k) {
 		case "esc":
 			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: g.input.Value()})
 		case "enter":
-			if g.input.Value() != g.ev.Expect {
-				g.hint = "that is not " + quote(g.ev.Expect) + "; type it exactly, or esc to refuse"
+			if g.input.Value() != ev.Expect {
+				g.hint = "that is not " + quote(ev.Expect) + "; type it exactly, or esc to refuse"
 				return nil
 			}
 			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
 		}
 		return typeInto(&g.input, k)
-	case len(g.ev.Checklist) > 0 || g.ev.Gate == string(runbooks.GateNone): // manual step
-		if g.ev.Record && countUnticked(g.ticked) == 0 && keyOf(k) != "enter" && keyOf(k) != "esc" {
+	case ev.FormOf() == engine.FormChecklist || ev.FormOf() == engine.FormManual:
+		if ev.Record && countUnticked(g.ticked) == 0 && keyOf(k) != "enter" && keyOf(k) != "esc" {
 			return typeInto(&g.input, k) // every item ticked: the keys type the answer
 		}
 		switch keyOf(k) {
@@ -369,7 +367,7 @@ func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
 				g.hint = plural(n, "item is", "items are") + " not ticked yet: tick each with space"
 				return nil
 			}
-			if g.ev.Record && strings.TrimSpace(g.input.Value()) == "" {
+			if ev.Record && strings.TrimSpace(g.input.Value()) == "" {
 				g.hint = "type what was done or found first; it is kept in the audit trail"
 				return nil
 			}
@@ -404,8 +402,9 @@ func (m *RunModel) failureKey(k tea.KeyMsg) tea.Cmd {
 		"s": {engine.InputSkip, engine.ChoiceSkip},
 		"a": {engine.InputAbort, engine.ChoiceAbort},
 	}
-	if c, ok := kinds[keyOf(k)]; ok && slices.Contains(m.failure.Choices, c.choice) {
-		return m.send(engine.Input{Step: m.failure.Step, Kind: c.kind})
+	f := m.prog.Failure
+	if c, ok := kinds[keyOf(k)]; ok && slices.Contains(f.Choices, c.choice) {
+		return m.send(engine.Input{Step: f.Step, Kind: c.kind})
 	}
 	switch keyOf(k) {
 	case "n":
@@ -424,4 +423,33 @@ func countUnticked(ts []bool) int {
 		}
 	}
 	return n
+}
+
+func (m *RunModel) focusStep(id string) {
+	if i, ok := m.index[id]; ok {
+		m.focus = i
+	}
+}
+
+func stepOfGate(g *engine.OpenGate) string {
+	if g == nil {
+		return ""
+	}
+	return g.Step
+}
+
+func stepOfFailure(f *engine.FailureOpened) string {
+	if f == nil {
+		return ""
+	}
+	return f.Step
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -32,7 +32,7 @@ func (m *RunModel) View() string {
 		fixed++
 	}
 	remaining := m.height - fixed - len(detail)
-	stepsH := min(len(m.steps), max(3, remaining*6/10))
+	stepsH := min(len(m.rb.Steps), max(3, remaining*6/10))
 	logH := max(0, remaining-stepsH)
 
 	var b []string
@@ -84,19 +84,15 @@ func (m *RunModel) clock() string {
 	if target > 0 {
 		tgt = " / " + FormatDuration(target)
 	}
-	if m.rtoStart.IsZero() {
+	elapsed, started := m.prog.RTO(m.now)
+	if !started {
 		return m.st.Dim.Render("RTO not started" + tgt)
 	}
-	end := m.now
-	if !m.rtoStop.IsZero() {
-		end = m.rtoStop
-	}
-	elapsed := end.Sub(m.rtoStart)
 	text := "RTO " + FormatClock(elapsed) + tgt
 	switch {
-	case m.ended != nil && m.ended.RTOAchieved == 0:
+	case m.prog.Ended != nil && m.prog.Ended.RTOAchieved == 0:
 		return m.st.ClockOver.Render("RTO ✗ not reached (" + FormatClock(elapsed) + tgt + ")")
-	case !m.rtoStop.IsZero():
+	case !m.prog.RTOStop.IsZero():
 		text = "RTO ✓ " + FormatClock(elapsed) + tgt
 	}
 	if target > 0 && elapsed > target {
@@ -186,27 +182,25 @@ func (m *RunModel) stepLines(h int) []string {
 		first = m.focus - h + 1
 	}
 	idW := 4
-	for _, s := range m.steps {
-		idW = max(idW, min(22, len(s.step.ID)))
+	for _, s := range m.rb.Steps {
+		idW = max(idW, min(22, len(s.ID)))
 	}
 	var out []string
-	for i := first; i < len(m.steps) && len(out) < h; i++ {
-		sv := m.steps[i]
+	for i := first; i < len(m.rb.Steps) && len(out) < h; i++ {
+		step := m.rb.Steps[i]
+		sp := m.stepProgress(step.ID)
 		marker := "  "
 		if i == m.focus && !m.closed {
 			marker = "› "
 		}
 		dur := ""
-		switch {
-		case !sv.ended.IsZero():
-			dur = FormatDuration(sv.ended.Sub(sv.began))
-		case !sv.began.IsZero():
-			dur = FormatDuration(m.now.Sub(sv.began))
+		if !sp.Began.IsZero() {
+			dur = FormatDuration(sp.Duration(m.now))
 		}
-		label := m.stateStyle(sv.state).Render(fmt.Sprintf("%-10s", StateLabel(sv.state)))
+		label := m.stateStyle(sp.State).Render(fmt.Sprintf("%-10s", StateLabel(sp.State)))
 		titleW := max(8, m.width-2-11-idW-1-8)
-		title := ansi.Truncate(sv.step.Title, titleW, "…")
-		line := fmt.Sprintf("%s%s %-*s %-*s %7s", marker, label, idW, ansi.Truncate(sv.step.ID, idW, "…"), titleW, title, dur)
+		title := ansi.Truncate(step.Title, titleW, "…")
+		line := fmt.Sprintf("%s%s %-*s %-*s %7s", marker, label, idW, ansi.Truncate(step.ID, idW, "…"), titleW, title, dur)
 		out = append(out, line)
 	}
 	return out
@@ -231,26 +225,28 @@ func (m *RunModel) detailLines() []string {
 			"any time      n note into the audit trail · q quit (the run stays resumable)",
 		}
 	}
-	if m.ended != nil {
+	if m.prog.Ended != nil {
 		return m.summaryLines()
 	}
-	if len(m.steps) == 0 {
+	if len(m.rb.Steps) == 0 {
 		return nil
 	}
-	sv := m.steps[m.focus]
-	out := []string{m.st.Bold.Render(sv.step.ID) + " · " + sv.step.Title}
-	if m.failure != nil && m.failure.Step == sv.step.ID {
-		out = append(out, m.wrap(m.st.Error.Render("✗ "+m.failure.Error), 3)...)
-		out = append(out, m.st.GateBox.Render("⏸ failed: "+ChoiceKeys(m.failure.Choices)))
-	} else if m.gate != nil && m.gate.ev.Step == sv.step.ID {
+	step := m.rb.Steps[m.focus]
+	sp := m.stepProgress(step.ID)
+	failure, gate := m.prog.Failure, m.prog.Gate
+	out := []string{m.st.Bold.Render(step.ID) + " · " + step.Title}
+	if failure != nil && failure.Step == step.ID {
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+failure.Error), 3)...)
+		out = append(out, m.st.GateBox.Render("⏸ failed: "+ChoiceKeys(failure.Choices)))
+	} else if m.openGate() != nil && gate.Step == step.ID {
 		out = append(out, m.gateLines()...)
-	} else if sv.state == engine.StepFailed && sv.reason != "" {
-		out = append(out, m.wrap(m.st.Error.Render("✗ "+sv.reason), 3)...)
-	} else if site, doms := sv.step.Target(); site != "" {
+	} else if sp.State == engine.StepFailed && sp.Reason != "" {
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+sp.Reason), 3)...)
+	} else if site, doms := step.Target(); site != "" {
 		if live := m.liveLine(site, doms); live != "" {
 			out = append(out, live)
 		} else {
-			out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", sv.step.Kind, site, strings.Join(doms, ", "))))
+			out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", step.Kind, site, strings.Join(doms, ", "))))
 		}
 	}
 	if m.noting {
@@ -262,21 +258,29 @@ func (m *RunModel) detailLines() []string {
 	return out
 }
 
+// stepProgress is a step's progress, pending when the run has not reached it.
+func (m *RunModel) stepProgress(id string) *engine.StepProgress {
+	if sp, ok := m.prog.Steps[id]; ok {
+		return sp
+	}
+	return &engine.StepProgress{ID: id, State: engine.StepPending}
+}
+
 func (m *RunModel) gateLines() []string {
-	g := m.gate
+	g, ev := m.gate, m.prog.Gate
 	var out []string
 	if m.cfg.ReadOnly {
-		out = append(out, m.wrap(g.ev.Prompt, 2)...)
-		return append(out, m.st.GateBox.Render("⏸ waiting for the driving console to answer this "+g.ev.Gate+" gate"))
+		out = append(out, m.wrap(ev.Prompt, 2)...)
+		return append(out, m.st.GateBox.Render("⏸ waiting for the driving console to answer: "+GateKindLabel(ev.GateOpened)))
 	}
 	switch {
-	case g.ev.Expect != "":
-		out = append(out, m.wrap(g.ev.Prompt, 2)...)
-		out = append(out, m.st.GateBox.Render(fmt.Sprintf("⏸ typed gate: type %q and press enter to proceed · esc refuses", g.ev.Expect)))
+	case ev.Expect != "":
+		out = append(out, m.wrap(ev.Prompt, 2)...)
+		out = append(out, m.st.GateBox.Render(fmt.Sprintf("⏸ typed gate: type %q and press enter to proceed · esc refuses", ev.Expect)))
 		out = append(out, g.input.View())
-	case len(g.ev.Checklist) > 0 || g.ev.Gate == "none":
-		out = append(out, m.wrap(g.ev.Prompt, 2)...)
-		for i, item := range g.ev.Checklist {
+	case ev.FormOf() == engine.FormChecklist || ev.FormOf() == engine.FormManual:
+		out = append(out, m.wrap(ev.Prompt, 2)...)
+		for i, item := range ev.Checklist {
 			box := "[ ]"
 			if g.ticked[i] {
 				box = "[✓]"
@@ -287,18 +291,18 @@ func (m *RunModel) gateLines() []string {
 			}
 			out = append(out, cur+box+" "+item)
 		}
-		if g.ev.Record {
+		if ev.Record {
 			out = append(out, g.input.View())
 		}
 		out = append(out, m.st.GateBox.Render("⏸ manual step: space ticks an item · enter when the step is done · esc refuses"))
 	default:
-		out = append(out, m.wrap(g.ev.Prompt, 2)...)
+		out = append(out, m.wrap(ev.Prompt, 2)...)
 		out = append(out, m.st.GateBox.Render("⏸ confirm: press y to proceed · any other key refuses"))
 	}
-	if g.ev.Approvers > 1 {
-		line := fmt.Sprintf("needs %d different approvers", g.ev.Approvers)
-		if len(g.approvals) > 0 {
-			line += fmt.Sprintf("; approved by %s; the next one runs: repli approve %d %s", strings.Join(g.approvals, ", "), m.runID, g.ev.Step)
+	if ev.Approvers > 1 {
+		line := fmt.Sprintf("needs %d different approvers", ev.Approvers)
+		if len(ev.Approvals) > 0 {
+			line += fmt.Sprintf("; approved by %s; the next one runs: repli approve %d %s", strings.Join(ev.Approvals, ", "), m.runID, ev.Step)
 		}
 		out = append(out, m.st.Warn.Render(line))
 	}
@@ -309,7 +313,7 @@ func (m *RunModel) gateLines() []string {
 }
 
 func (m *RunModel) summaryLines() []string {
-	e := m.ended
+	e := m.prog.Ended
 	style := m.st.Done
 	if e.Outcome != engine.OutcomeSucceeded {
 		style = m.st.Fail
@@ -372,19 +376,27 @@ func (m *RunModel) helpLine() string {
 		keys = []string{"enter save note", "esc cancel"}
 	case m.closed:
 		keys = []string{"q quit"}
-	case m.failure != nil:
-		keys = []string{ChoiceKeys(m.failure.Choices), "n note", "q quit"}
-	case m.gate != nil && m.gate.ev.Expect != "":
+	case m.prog.Failure != nil:
+		keys = []string{ChoiceKeys(m.prog.Failure.Choices), "n note", "q quit"}
+	case m.openGate() != nil && m.prog.Gate.FormOf() == engine.FormTyped:
 		keys = []string{"type the site name", "enter proceed", "esc refuse", "ctrl+c quit"}
-	case m.gate != nil && (len(m.gate.ev.Checklist) > 0 || m.gate.ev.Gate == "none"):
+	case m.openGate() != nil && (m.prog.Gate.FormOf() == engine.FormChecklist || m.prog.Gate.FormOf() == engine.FormManual):
 		keys = []string{"↑↓ move", "space tick", "enter done", "esc refuse", "n note", "q quit"}
-	case m.gate != nil:
+	case m.openGate() != nil:
 		keys = []string{"y proceed", "any other key refuses", "ctrl+c quit"}
 	default:
 		keys = []string{"n note", "q quit"}
 	}
-	if !m.showHelp && m.gate == nil && m.failure == nil && !m.confirmQuit && !m.noting && !m.cfg.ReadOnly {
+	if !m.showHelp && m.gate == nil && m.prog.Failure == nil && !m.confirmQuit && !m.noting && !m.cfg.ReadOnly {
 		keys = append(keys, "? help")
 	}
 	return m.st.Help.Render(strings.Join(keys, " · "))
+}
+
+// openGate is the gate the screen answers, if one is open.
+func (m *RunModel) openGate() *engine.OpenGate {
+	if m.gate == nil || m.prog.Gate == nil {
+		return nil
+	}
+	return m.prog.Gate
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/store"
 )
 
@@ -42,39 +41,25 @@ func approve(cmd *cobra.Command, path string, id int64, step string) error {
 		return withCode(exitUsage, err)
 	}
 	defer s.Close()
-	events, rb, _, err := replayRun(ctx, s, id)
+	_, rb, prog, err := replayRun(ctx, s, id)
 	if err != nil {
 		return err
 	}
-	// The gate must be open now: an approval is for a question being asked.
-	var open *engine.GateOpened
-	approvedBy := map[string]bool{}
-	for _, ev := range events {
-		switch e := ev.(type) {
-		case *engine.GateOpened:
-			if e.Step == step {
-				open = e
-				approvedBy = map[string]bool{}
-				for _, who := range e.Approved {
-					approvedBy[who] = true
-				}
-			}
-		case *engine.GateDecided:
-			if e.Step == step && e.Complete() {
-				open = nil
-			} else if e.Step == step {
-				approvedBy[e.Operator] = true
-			}
-		case *engine.RunEnded:
-			return withCode(exitUsage, fmt.Errorf("run %d has ended (%s)", id, e.Outcome))
-		}
+	if prog.Ended != nil {
+		return withCode(exitUsage, fmt.Errorf("run %d has ended (%s)", id, prog.Ended.Outcome))
 	}
-	if open == nil {
+	// The gate must be open now: an approval is for a question being asked.
+	open := prog.Gate
+	if open == nil || open.Step != step {
 		var ids []string
 		for _, st := range rb.Steps {
 			ids = append(ids, st.ID)
 		}
 		return withCode(exitUsage, fmt.Errorf("run %d is not waiting for approval of step %q (its steps: %s)", id, step, strings.Join(ids, ", ")))
+	}
+	approvedBy := map[string]bool{}
+	for _, who := range open.Approvals {
+		approvedBy[who] = true
 	}
 	op := operator()
 	if approvedBy[op] {

@@ -20,12 +20,12 @@ func runIDArg(s string) (int64, error) {
 }
 
 // replayRun reads a run's events and rebuilds its runbook and progress.
-func replayRun(ctx context.Context, s *store.Store, id int64) ([]engine.Event, *runbooks.Runbook, *engine.Replay, error) {
+func replayRun(ctx context.Context, s *store.Store, id int64) ([]engine.Event, *runbooks.Runbook, *engine.Progress, error) {
 	events, err := s.Events(ctx, id)
 	if err != nil {
 		return nil, nil, nil, withCode(exitUsage, err)
 	}
-	rb, rep, err := engine.LoadReplay(events)
+	rb, rep, err := engine.LoadRun(events)
 	if err != nil {
 		return nil, nil, nil, withCode(exitUsage, fmt.Errorf("run %d: %w", id, err))
 	}

@@ -126,10 +126,10 @@ func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *en
 		}
 	}
 	var prompt string
-	switch {
-	case g.Expect != "":
+	switch g.FormOf() {
+	case engine.FormTyped:
 		prompt = fmt.Sprintf("  type %q to proceed, anything else refuses: ", g.Expect)
-	case len(g.Checklist) > 0 || g.Gate == "none":
+	case engine.FormChecklist, engine.FormManual:
 		prompt = "  step done? y to confirm, anything else refuses: "
 	default:
 		prompt = "  proceed? y to confirm, anything else refuses: "

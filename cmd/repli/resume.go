@@ -89,7 +89,11 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 		return withCode(exitUsage, err)
 	}
 	defer closeAll(sites)
-	pre, err := preflight(cmd, rb, rep.Started.Mode, rep.Passed, uris, sites, f.override, !f.plain && isTerminal(cmd.OutOrStdout()))
+	done := map[string]bool{}
+	for id, s := range rep.Steps {
+		done[id] = s.Passed
+	}
+	pre, err := preflight(cmd, rb, rep.Started.Mode, done, uris, sites, f.override, !f.plain && isTerminal(cmd.OutOrStdout()))
 	if err != nil {
 		return err
 	}
