@@ -108,14 +108,14 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 	}
 	opts.URIs = redacted
 	e := &Engine{
-		rb:        rb,
-		sites:     sites,
-		journal:   j,
-		opts:      opts,
-		events:    make(chan Event, 1024),
-		inputs:    make(chan Input, 16),
-		done:      make(chan struct{}),
-		prog:      NewProgress(),
+		rb:      rb,
+		sites:   sites,
+		journal: j,
+		opts:    opts,
+		events:  make(chan Event, 1024),
+		inputs:  make(chan Input, 16),
+		done:    make(chan struct{}),
+		prog:    NewProgress(),
 	}
 	return e, nil
 }

@@ -118,12 +118,12 @@ type RunModel struct {
 	runID int64
 	// prog is where the run stands: the engine's projection, from the
 	// recorded events on resume, with every event since applied.
-	prog   *engine.Progress
-	index  map[string]int
-	focus  int
-	gate   *gateView
-	logs   []logLine
-	anchor string
+	prog     *engine.Progress
+	index    map[string]int
+	focus    int
+	gate     *gateView
+	logs     []logLine
+	anchor   string
 	sites    map[string]engine.SiteStatus
 	outbox   chan engine.Input
 	sendErrs chan error
