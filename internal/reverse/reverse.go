@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -179,7 +180,7 @@ func (w *writer) header() string {
 	rb := w.rb
 	var b strings.Builder
 	fmt.Fprintf(&b, "Way back of runbook %s, written by repli reverse.\n", rb.Name)
-	fmt.Fprintf(&b, "  from:   %s\n", rb.File)
+	fmt.Fprintf(&b, "  from:   %s\n", printable(rb.File))
 	fmt.Fprintf(&b, "  sha256: %s\n", rb.SHA256())
 	b.WriteString("REVIEW IT BEFORE YOU RUN IT. What repli did:\n")
 	for _, s := range rb.Sites {
@@ -209,7 +210,7 @@ func (w *writer) header() string {
 			if v.IsList {
 				val = "[" + strings.Join(v.List, ", ") + "]"
 			}
-			fmt.Fprintf(&b, "  %s = %s\n", n, oneLine(val, 100))
+			fmt.Fprintf(&b, "  %s = %s\n", n, printable(oneLine(val, 100)))
 		}
 	}
 	b.WriteString("Its runs are recorded in mode failback (repli run FILE, without --mode).")
@@ -815,6 +816,17 @@ func indent(s, pre string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// printable keeps text from outside (a path, a var's value) from breaking
+// out of a comment line or reaching a terminal as a control sequence.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // oneLine shortens text for a comment or a note.

@@ -397,3 +397,21 @@ func generate(rng *rand.Rand, n int) []byte {
 	}
 	return []byte(b.String())
 }
+
+// TestOutsideTextStaysData: a file name or a var value with a newline or
+// an escape sequence cannot add lines to the way back or reach a terminal.
+func TestOutsideTextStaysData(t *testing.T) {
+	t.Parallel()
+	src := []byte("version: 1\nname: x\nvars:\n  note: \"a\\nsteps: []\\e[2J\"\nsites:\n  p: {uri: sim://p}\nsteps:\n  - id: a\n    manual: ${note}\n  - id: b\n    exec: {command: [echo, \"$${HOME}\", \"${note}\"]}\n")
+	rb := parse(t, "evil\nsteps: []\x1b[2J.yaml", src)
+	back, res := wayBack(t, rb)
+	if bytes.ContainsRune(res.Source, 0x1b) {
+		t.Errorf("an escape character reached the way back:\n%q", res.Source)
+	}
+	if len(back.Steps) != 2 || back.Steps[0].Manual.Text != rb.Steps[0].Manual.Text {
+		t.Errorf("the way back's steps changed: %+v", back.Steps)
+	}
+	if !strings.Contains(back.Steps[1].Manual.Text, "'${HOME}'") {
+		t.Errorf("a literal ${ in a command is not shown as written:\n%s", back.Steps[1].Manual.Text)
+	}
+}
