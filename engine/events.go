@@ -43,6 +43,11 @@ type RunStarted struct {
 	Vars        map[string]string `json:"vars,omitempty"`
 	RTOTarget   time.Duration     `json:"rto_target_ns,omitempty"`
 	TimeScale   float64           `json:"time_scale,omitempty"`
+	// ReverseOf and ReverseOfSHA256 name the forward runbook when this one
+	// is its way back (written by repli reverse): they link the run to the
+	// forward runs, which recorded the same name and SHA-256.
+	ReverseOf       string `json:"reverse_of,omitempty"`
+	ReverseOfSHA256 string `json:"reverse_of_sha256,omitempty"`
 }
 
 // StepChanged records a step's move to a new state.

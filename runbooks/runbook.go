@@ -1,11 +1,14 @@
 package runbooks
 
 import (
+	"regexp"
+
 	"gopkg.in/yaml.v3"
 )
 
 var (
-	runbookKeys = []string{"version", "name", "title", "description", "rto", "rpo", "vars", "sites", "steps"}
+	runbookKeys = []string{"version", "name", "title", "description", "rto", "rpo", "reverse_of", "vars", "sites", "steps"}
+	originKeys  = []string{"name", "sha256"}
 	siteKeys    = []string{"uri", "uris", "role"}
 	roles       = []string{string(RolePrimary), string(RoleSecondary)}
 )
@@ -36,6 +39,9 @@ func (p *parser) runbook(root *yaml.Node, rb *Runbook) {
 	rb.Description, _ = p.str(f, "description", "description")
 	rb.RTO = p.duration(f, "rto", "rto")
 	rb.RPO = p.duration(f, "rpo", "rpo")
+	if f.has("reverse_of") {
+		rb.ReverseOf = p.origin(f.val["reverse_of"], f.key["reverse_of"])
+	}
 	if f.has("sites") {
 		p.sites(f.val["sites"], rb)
 		assignRoles(rb)
@@ -181,4 +187,29 @@ func (p *parser) steps(n *yaml.Node, rb *Runbook) {
 	if rtoStart != nil && rtoStop == nil {
 		p.errAt(rtoStart.Pos, "rto: start has no matching rto: stop; mark the step that proves service is back with rto: stop")
 	}
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// origin reads reverse_of: the name and SHA-256 of the runbook this one is
+// the way back of.
+func (p *parser) origin(n, key *yaml.Node) *Origin {
+	const what = "reverse_of"
+	of := p.mapping(n, what, originKeys...)
+	if of == nil {
+		return nil
+	}
+	p.required(of, what, originKeys...)
+	o := &Origin{Pos: posOf(key)}
+	if name, nn := p.str(of, "name", what+" name"); nn != nil && name != "" && !namePattern.MatchString(name) {
+		p.errf(nn, "reverse_of name %q must be a runbook name: lowercase letters, digits, '-', '_' or '.'", name)
+	} else {
+		o.Name = name
+	}
+	if sum, sn := p.str(of, "sha256", what+" sha256"); sn != nil && !sha256Hex.MatchString(sum) {
+		p.errf(sn, "reverse_of sha256 must be the 64 lowercase hex digits of the forward runbook's SHA-256 (repli reverse writes it), not %q", sum)
+	} else {
+		o.SHA256 = sum
+	}
+	return o
 }

@@ -83,9 +83,13 @@ var keyDocs = map[string]obj{
 	"runbook.description": described("Longer explanation: when to run it, in which mode, what to set with --var.", "text"),
 	"runbook.rto":         withVar(ref("duration"), "Recovery time objective: the time allowed between the step marked rto: start and the one marked rto: stop, e.g. 4h."),
 	"runbook.rpo":         withVar(ref("duration"), "Recovery point objective: how much recent data may be lost, e.g. 15m. Recorded with the run."),
+	"runbook.reverse_of":  ref("origin"),
 	"runbook.vars":        ref("vars"),
 	"runbook.sites":       ref("sites"),
 	"runbook.steps":       ref("steps"),
+
+	"origin.name":   {"description": "Name of the forward runbook.", "type": "string", "pattern": idPattern.String()},
+	"origin.sha256": {"description": "SHA-256 of the forward runbook's text, as its runs record it (64 lowercase hex digits).", "type": "string", "pattern": sha256Hex.String()},
 
 	"site.uri":  described("libvirt URI of the site's hypervisor, e.g. qemu+ssh://kvm1.example/system.", "text"),
 	"site.uris": described("libvirt URIs of the site's hosts when it has several; a domain is found on whichever host has it.", "unique_list"),
@@ -217,6 +221,13 @@ func schemaDoc() obj {
 				obj{"type": []any{"string", "number", "boolean"}, "not": obj{"type": "string", "pattern": varRef.String()}},
 				obj{"type": "array", "items": text},
 			}},
+		},
+		"origin": obj{
+			"description":          "Written by repli reverse: the runbook this one is the way back of. Runs of this runbook are recorded in mode failback, linked to the forward runbook's runs.",
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             strs(originKeys),
+			"properties":           props("origin", originKeys),
 		},
 		"sites": obj{
 			"description":          "The sites: each site's name maps to its libvirt URI and role.",

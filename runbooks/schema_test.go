@@ -97,7 +97,7 @@ func TestSchemaKeysAreTheParsersKeys(t *testing.T) {
 	lists := map[string][]string{
 		"runbook": runbookKeys, "site": siteKeys, "step": stepKeys(), "check": checkKeys,
 		"shutdown": shutdownKeys, "start": startKeys, "define": defineKeys, "snapshot": snapshotKeys,
-		"autostart": autostartKeys, "exec": execKeys, "wait": waitKeys, "*": targetKeys,
+		"autostart": autostartKeys, "exec": execKeys, "wait": waitKeys, "origin": originKeys, "*": targetKeys,
 	}
 	for k := range keyDocs {
 		where, key, _ := strings.Cut(k, ".")

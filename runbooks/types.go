@@ -30,6 +30,17 @@ type Runbook struct {
 	Vars        map[string]Var
 	Sites       []*Site
 	Steps       []*Step
+	// ReverseOf names the runbook this one is the way back of, when repli
+	// reverse wrote it: its runs are failbacks (see RunMode).
+	ReverseOf *Origin
+}
+
+// Origin names a runbook by its name and the SHA-256 of its text, the two
+// things a run records about the runbook it ran.
+type Origin struct {
+	Name   string
+	SHA256 string
+	Pos    Pos
 }
 
 // Var is a runbook variable: a string, or a list of strings (which can stand

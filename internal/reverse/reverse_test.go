@@ -1,0 +1,417 @@
+package reverse
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/runbooks/examples"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const twoGroup = "testdata/runbooks/good/two-group-switchover.yaml"
+
+// load parses a runbook under the name it has in the repository, so that
+// the header of its way back does not depend on where the test runs.
+func load(t *testing.T, file string) *runbooks.Runbook {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "..", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parse(t, file, src)
+}
+
+func parse(t *testing.T, file string, src []byte) *runbooks.Runbook {
+	t.Helper()
+	rb, diags := runbooks.Parse(file, src)
+	if rb == nil {
+		t.Fatalf("%s does not validate:\n%s\n%s", file, diags, src)
+	}
+	return rb
+}
+
+// wayBack reverses rb and parses the result.
+func wayBack(t *testing.T, rb *runbooks.Runbook) (*runbooks.Runbook, *Result) {
+	t.Helper()
+	res, err := Reverse(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parse(t, res.Name+".yaml", res.Source), res
+}
+
+// corpus is every bundled runbook and the two-group switchover.
+func corpus(t *testing.T) map[string]*runbooks.Runbook {
+	t.Helper()
+	out := map[string]*runbooks.Runbook{twoGroup: load(t, twoGroup)}
+	for _, name := range examples.Names() {
+		file, src, err := examples.Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[file] = parse(t, file, src)
+	}
+	if len(out) < 7 {
+		t.Fatalf("only %d runbooks to reverse", len(out))
+	}
+	return out
+}
+
+// TestReverseValidates: the way back of every bundled runbook parses and
+// validates, names its origin, swaps the roles and keeps every step.
+func TestReverseValidates(t *testing.T) {
+	t.Parallel()
+	for file, rb := range corpus(t) {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			back, res := wayBack(t, rb)
+			if back.ReverseOf == nil || back.ReverseOf.Name != rb.Name || back.ReverseOf.SHA256 != rb.SHA256() {
+				t.Errorf("reverse_of = %+v, want %s %s", back.ReverseOf, rb.Name, rb.SHA256())
+			}
+			if !bytes.Contains(res.Source, []byte(rb.SHA256())) || !bytes.Contains(res.Source, []byte("# Way back of runbook "+rb.Name)) {
+				t.Errorf("the header does not name the origin:\n%s", res.Source)
+			}
+			if back.Name != rb.Name+"-return" {
+				t.Errorf("name %q", back.Name)
+			}
+			for _, s := range rb.Sites {
+				if b := back.Site(s.Name); b == nil || b.Role == s.Role || b.URI != s.URI {
+					t.Errorf("site %s: %+v on the way back, %+v on the way out: want the same URI, the other role", s.Name, b, s)
+				}
+			}
+			if len(back.Steps) != len(rb.Steps) {
+				t.Errorf("%d steps on the way back, %d on the way out: something was dropped or added", len(back.Steps), len(rb.Steps))
+			}
+			if m, err := back.RunMode("test", false); err != nil || m != runbooks.ModeFailback {
+				t.Errorf("a way back runs in mode %q (%v), want failback", m, err)
+			}
+			if (rb.RTO != back.RTO) || (rb.RPO != back.RPO) {
+				t.Errorf("rto/rpo %s/%s, want %s/%s", back.RTO, back.RPO, rb.RTO, rb.RPO)
+			}
+			marks := func(r *runbooks.Runbook) (n int) {
+				for _, st := range r.Steps {
+					if st.RTO != "" {
+						n++
+					}
+				}
+				return n
+			}
+			if marks(back) != marks(rb) {
+				t.Errorf("%d RTO marks on the way back, %d on the way out", marks(back), marks(rb))
+			}
+		})
+	}
+}
+
+// TestExecBecomesAManualStep: a command repli cannot invert is a manual
+// step that shows it, with the answer recorded; never dropped.
+func TestExecBecomesAManualStep(t *testing.T) {
+	t.Parallel()
+	for file, rb := range corpus(t) {
+		back, res := wayBack(t, rb)
+		for _, st := range rb.Steps {
+			if st.Kind != runbooks.KindExec {
+				continue
+			}
+			var found *runbooks.Step
+			for _, b := range back.Steps {
+				if b.Kind == runbooks.KindManual && strings.Contains(b.Manual.Text, "step "+st.ID+" (") {
+					found = b
+				}
+			}
+			if found == nil {
+				t.Errorf("%s: exec step %s has no manual step on the way back:\n%s", file, st.ID, res.Source)
+				continue
+			}
+			if !found.Manual.Record {
+				t.Errorf("%s: manual step %s does not record what the operator did", file, found.ID)
+			}
+			// The command's first word and its last argument are shown.
+			first, last := st.Exec.Command[0], shellQuote(st.Exec.Command[len(st.Exec.Command)-1])
+			if st.Exec.Shell {
+				last = st.Exec.Command[0] // the whole line, as written
+			}
+			if !strings.Contains(found.Manual.Text, first) || !strings.Contains(found.Manual.Text, last) {
+				t.Errorf("%s: manual step %s does not show the command %q:\n%s", file, found.ID, st.Exec.Command, found.Manual.Text)
+			}
+		}
+	}
+	// The two-group switchover's sync: quoting and the environment's names.
+	back, _ := wayBack(t, load(t, twoGroup))
+	var text string
+	for _, st := range back.Steps {
+		if st.ID == "return-final-sync" {
+			text = st.Manual.Text
+		}
+	}
+	for _, want := range []string{`zrep sync tank/shop --to 'lyon'\''s pool'`, "environment: ZREP_OPTS", "other direction"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the manual step does not say %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "-v") {
+		t.Errorf("the manual step shows an environment value:\n%s", text)
+	}
+}
+
+// TestTwoGroupSwitchover: the way back of a switchover stops the last group
+// started first, starts in the way out's group order, inverts the checks
+// and puts the RTO clock around the outage of the way back.
+func TestTwoGroupSwitchover(t *testing.T) {
+	t.Parallel()
+	back, _ := wayBack(t, load(t, twoGroup))
+	var got []string
+	for _, st := range back.Steps {
+		line := string(st.Kind)
+		switch st.Kind {
+		case runbooks.KindCheck:
+			line += fmt.Sprintf(" %s %s %v", st.Check.Target.Site, st.Check.State, st.Check.Target.Domains)
+		case runbooks.KindShutdown:
+			line += fmt.Sprintf(" %s %v force=%v timeout=%s", st.Shutdown.Target.Site, st.Shutdown.Target.Domains, st.Shutdown.Force, st.Shutdown.Timeout)
+		case runbooks.KindStart:
+			line += fmt.Sprintf(" %s %v", st.Start.Site, st.Start.Groups)
+		case runbooks.KindAutostart:
+			line += fmt.Sprintf(" %s %v", st.Autostart.Target.Site, st.Autostart.Enabled)
+		}
+		if st.RTO != "" {
+			line += " rto=" + string(st.RTO)
+		}
+		if st.Gate != runbooks.GateNone {
+			line += " gate=" + string(st.Gate)
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"manual",
+		"check paris shutoff [db-01 app-01 web-01]",
+		"check lyon running [db-01 app-01 web-01]",
+		"autostart lyon false",
+		"shutdown lyon [web-01 app-01 db-01] force=true timeout=30s rto=start gate=typed",
+		"manual",
+		"check lyon shutoff [db-01 app-01 web-01]",
+		"start paris [[db-01] [app-01 web-01]] rto=stop gate=confirm",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the way back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if back.Primary().Name != "lyon" {
+		t.Errorf("the way back's primary is %s, want lyon", back.Primary().Name)
+	}
+}
+
+// TestGolden: the whole text of one way back, comments included, as a
+// reviewer reads it (go test ./internal/reverse -update to refresh).
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	res, err := Reverse(load(t, twoGroup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("..", "..", "testdata", "runbooks", "good", "two-group-switchover-return.yaml")
+	if *update {
+		if err := os.WriteFile(golden, res.Source, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/reverse -update writes it)", err)
+	}
+	if !bytes.Equal(res.Source, want) {
+		t.Errorf("the way back differs from %s (go test ./internal/reverse -update, then review the diff):\n%s", golden, res.Source)
+	}
+}
+
+// TestReverseTwice: reversing the way back gives the way out's domain
+// actions back, in order, on many generated runbooks; observers come back
+// in their place with their own state, manual steps with their own title.
+func TestReverseTwice(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(14))
+	cases := map[string][]byte{}
+	for file, rb := range corpus(t) {
+		cases[file] = rb.Source
+	}
+	for i := 0; i < 300; i++ {
+		cases[fmt.Sprintf("generated-%d", i)] = generate(rng, i)
+	}
+	for name, src := range cases {
+		x := parse(t, name, src)
+		back, _ := wayBack(t, x)
+		again, res := wayBack(t, back)
+		if again.Name != x.Name {
+			t.Errorf("%s: reversed twice, the name is %q", name, again.Name)
+		}
+		if len(again.Steps) != len(x.Steps) {
+			t.Fatalf("%s: %d steps after two reversals, %d before", name, len(again.Steps), len(x.Steps))
+		}
+		a, b := actions(x), actions(again)
+		if len(a) != len(b) {
+			t.Errorf("%s: domain actions\n%s\nreversed twice:\n%s\nsource:\n%s", name, strings.Join(a, "\n"), strings.Join(b, "\n"), src)
+			continue
+		}
+		for i := range a {
+			if strings.Contains(a[i], "{") {
+				b[i] = asSet(b[i])
+			}
+			if a[i] != b[i] {
+				t.Errorf("%s: action %d is %q, reversed twice %q\nsource:\n%s\ntwice:\n%s", name, i, a[i], b[i], src, res.Source)
+			}
+		}
+		// Observers keep their place as long as no command (which comes
+		// back as a manual step, in place on the second reversal) moves
+		// the slots.
+		execs := 0
+		for _, st := range x.Steps {
+			if st.Kind == runbooks.KindExec {
+				execs++
+				shown := shellQuote(st.Exec.Command[len(st.Exec.Command)-1])
+				if st.Exec.Shell {
+					shown = st.Exec.Command[0]
+				}
+				if !mentioned(again, shown) {
+					t.Errorf("%s: exec %s is not shown by any manual step after two reversals:\n%s", name, st.ID, res.Source)
+				}
+			}
+		}
+		for i, st := range x.Steps {
+			got := again.Steps[i]
+			if execs > 0 {
+				break
+			}
+			switch st.Kind {
+			case runbooks.KindManual:
+				if got.Kind != runbooks.KindManual || got.Title != st.Title {
+					t.Errorf("%s: manual step %s came back as %s %q", name, st.ID, got.Kind, got.Title)
+				}
+			case runbooks.KindCheck:
+				if got.Kind != runbooks.KindCheck || got.Check.State != st.Check.State || got.Check.TCP != st.Check.TCP {
+					t.Errorf("%s: check %s came back as %s %+v", name, st.ID, got.Kind, got.Check)
+				}
+			}
+		}
+	}
+}
+
+func mentioned(rb *runbooks.Runbook, text string) bool {
+	for _, st := range rb.Steps {
+		if st.Kind == runbooks.KindManual && strings.Contains(st.Manual.Text, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// actions lists a runbook's domain actions, normalised: a forced off and a
+// shutdown are both a stop, whose order only a shutdown has.
+func actions(rb *runbooks.Runbook) []string {
+	var out []string
+	for _, st := range rb.Steps {
+		switch st.Kind {
+		case runbooks.KindShutdown:
+			out = append(out, "stop "+st.Shutdown.Target.Site+" "+strings.Join(st.Shutdown.Target.Domains, ","))
+		case runbooks.KindDestroy:
+			d := append([]string(nil), st.Power.Domains...)
+			sort.Strings(d)
+			out = append(out, "stop "+st.Power.Site+" {"+strings.Join(d, ",")+"}")
+		case runbooks.KindStart:
+			out = append(out, "start "+st.Start.Site+" "+strings.Join(st.Start.Target().Domains, ","))
+		case runbooks.KindSuspend, runbooks.KindResume:
+			out = append(out, string(st.Kind)+" "+st.Power.String())
+		case runbooks.KindAutostart:
+			out = append(out, fmt.Sprintf("autostart %v %s", st.Autostart.Enabled, st.Autostart.Target))
+		}
+	}
+	return out
+}
+
+// asSet writes a stop as a set of domains: a destroy comes back as a
+// shutdown, whose order is made up.
+func asSet(a string) string {
+	f := strings.Fields(a)
+	if len(f) != 3 || f[0] != "stop" || strings.HasPrefix(f[2], "{") {
+		return a
+	}
+	d := strings.Split(f[2], ",")
+	sort.Strings(d)
+	return "stop " + f[1] + " {" + strings.Join(d, ",") + "}"
+}
+
+// generate writes a random valid runbook over two sites and five domains.
+func generate(rng *rand.Rand, n int) []byte {
+	pool := []string{"db-01", "db-02", "app-01", "app-02", "web-01"}
+	sites := []string{"paris", "lyon"}
+	pick := func() []string {
+		p := rng.Perm(len(pool))[:1+rng.Intn(len(pool))]
+		out := make([]string, len(p))
+		for i, j := range p {
+			out[i] = pool[j]
+		}
+		return out
+	}
+	list := func(d []string) string { return "[" + strings.Join(d, ", ") + "]" }
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\nname: gen-%d\nsites:\n  paris: {uri: sim://paris}\n  lyon: {uri: sim://lyon}\nsteps:\n", n)
+	steps := 1 + rng.Intn(12)
+	for i := 0; i < steps; i++ {
+		site := sites[rng.Intn(2)]
+		fmt.Fprintf(&b, "  - id: s%d\n", i)
+		switch rng.Intn(10) {
+		case 0:
+			fmt.Fprintf(&b, "    shutdown: {site: %s, domains: %s, force: %v}\n", site, list(pick()), rng.Intn(2) == 0)
+		case 1:
+			d := pick()
+			var groups []string
+			for len(d) > 0 {
+				k := 1 + rng.Intn(len(d))
+				groups = append(groups, list(d[:k]))
+				d = d[k:]
+			}
+			fmt.Fprintf(&b, "    start: {site: %s, groups: [%s]}\n", site, strings.Join(groups, ", "))
+		case 2:
+			fmt.Fprintf(&b, "    destroy: {site: %s, domains: %s}\n", site, list(pick()))
+		case 3:
+			fmt.Fprintf(&b, "    %s: {site: %s, domains: %s}\n", []string{"suspend", "resume"}[rng.Intn(2)], site, list(pick()))
+		case 4:
+			fmt.Fprintf(&b, "    autostart: {site: %s, domains: %s, enabled: %v}\n", site, list(pick()), rng.Intn(2) == 0)
+		case 5:
+			fmt.Fprintf(&b, "    exec: {command: [echo, \"pass %d $${HOME}\"]}\n", i)
+		case 6:
+			fmt.Fprintf(&b, "    title: Step %d\n    manual: Do thing %d.\n", i, i)
+		case 7:
+			fmt.Fprintf(&b, "    check: {site: %s, domains: %s, state: %s}\n", site, list(pick()), []string{"running", "shutoff", "paused"}[rng.Intn(3)])
+		case 8:
+			fmt.Fprintf(&b, "    check: {tcp: \"%s.example:443\"}\n", site)
+		default:
+			fmt.Fprintf(&b, "    wait: {until: {site: %s, domains: %s, state: running}, timeout: 2m}\n", site, list(pick()))
+		}
+	}
+	return []byte(b.String())
+}
+
+// TestOutsideTextStaysData: a file name or a var value with a newline or
+// an escape sequence cannot add lines to the way back or reach a terminal.
+func TestOutsideTextStaysData(t *testing.T) {
+	t.Parallel()
+	src := []byte("version: 1\nname: x\nvars:\n  note: \"a\\nsteps: []\\e[2J\"\nsites:\n  p: {uri: sim://p}\nsteps:\n  - id: a\n    manual: ${note}\n  - id: b\n    exec: {command: [echo, \"$${HOME}\", \"${note}\"]}\n")
+	rb := parse(t, "evil\nsteps: []\x1b[2J.yaml", src)
+	back, res := wayBack(t, rb)
+	if bytes.ContainsRune(res.Source, 0x1b) {
+		t.Errorf("an escape character reached the way back:\n%q", res.Source)
+	}
+	if len(back.Steps) != 2 || back.Steps[0].Manual.Text != rb.Steps[0].Manual.Text {
+		t.Errorf("the way back's steps changed: %+v", back.Steps)
+	}
+	if !strings.Contains(back.Steps[1].Manual.Text, "'${HOME}'") {
+		t.Errorf("a literal ${ in a command is not shown as written:\n%s", back.Steps[1].Manual.Text)
+	}
+}
