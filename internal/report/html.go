@@ -171,6 +171,7 @@ type chart struct {
 	Rows            []row
 	Marks           []mark // RTO start, stop and target
 	TargetOff       string // label when the target is beyond the chart
+	Band            *bar   // the RTO clock running, shaded behind the bars
 }
 
 type tick struct {
@@ -203,7 +204,7 @@ type mark struct {
 }
 
 func newChart(d *Doc, l lang) chart {
-	c := chart{W: 1000, Left: 200, Right: 930, Top: 42, RowH: 22, BarH: 13}
+	c := chart{W: 1000, Left: 215, Right: 985, Top: 46, RowH: 26, BarH: 15}
 	sp := timelineSpan(d, 3)
 	x := func(t time.Time) float64 { return round1(c.Left + sp.frac(t)*(c.Right-c.Left)) }
 	c.H = c.Top + float64(len(d.Timeline))*c.RowH + 16
@@ -254,13 +255,16 @@ func newChart(d *Doc, l lang) chart {
 	rto := d.Objectives.RTO
 	if rto.Measured {
 		if !rto.From.IsZero() {
-			c.Marks = append(c.Marks, mark{X: x(rto.From), Label: l.T("chart.rto_start"), Kind: "rto-start", LabelY: 30, Anchor: "end"})
+			c.Marks = append(c.Marks, mark{X: x(rto.From), Label: l.T("chart.rto_start"), Kind: "rto-start", LabelY: 34, Anchor: "end"})
+		}
+		if !rto.From.IsZero() && rto.To.After(rto.From) {
+			c.Band = &bar{X: x(rto.From), W: round1(x(rto.To) - x(rto.From))}
 		}
 		if !rto.To.IsZero() {
-			c.Marks = append(c.Marks, mark{X: x(rto.To), Label: l.T("chart.rto_stop") + " " + l.Duration(rto.Achieved), Kind: "rto-stop", LabelY: 30, Anchor: "start"})
+			c.Marks = append(c.Marks, mark{X: x(rto.To), Label: l.T("chart.rto_stop") + " " + l.Duration(rto.Achieved), Kind: "rto-stop", LabelY: 34, Anchor: "start"})
 		}
 		if sp.TargetIn {
-			c.Marks = append(c.Marks, mark{X: x(sp.Target), Label: l.T("chart.rto_target") + " " + l.Duration(rto.Target), Kind: "rto-target", LabelY: 30, Anchor: "end"})
+			c.Marks = append(c.Marks, mark{X: x(sp.Target), Label: l.T("chart.rto_target") + " " + l.Duration(rto.Target), Kind: "rto-target", LabelY: 34, Anchor: "end"})
 		} else if !sp.Target.IsZero() {
 			c.TargetOff = l.T("chart.rto_target") + " " + l.Duration(rto.Target) + " → " + l.Clock(sp.Target)
 		}

@@ -103,6 +103,8 @@ var messages = map[string]map[string]string{
 	"required":              {"en": "Approvals required", "fr": "Approbations requises"},
 	"restores.note":         {"en": "The decryption key never appears in the trail: only who used it, when, and its identifier.", "fr": "La clé de déchiffrement n'apparaît jamais dans la piste d'audit : seuls figurent qui l'a utilisée, quand, et son identifiant."},
 	"result":                {"en": "Result", "fr": "Résultat"},
+	"retries_n":             {"en": "Retries: %d", "fr": "Reprises : %d"},
+	"forced_on":             {"en": "Forced shutdown:", "fr": "Arrêt forcé :"},
 	"retries":               {"en": "Retries", "fr": "Reprises"},
 	"reverify.expect":       {"en": "Expected output:", "fr": "Sortie attendue :"},
 	"reverify.repli":        {"en": "With repli, on a copy of the audit trail (checks every event and signature):", "fr": "Avec repli, sur une copie de la piste d'audit (contrôle chaque événement et chaque signature) :"},
