@@ -51,6 +51,25 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+func TestGoldenTimelineText(t *testing.T) {
+	t.Parallel()
+	got := []byte(strings.Join(TimelineText(Sample(), 80), "\n") + "\n")
+	path := filepath.Join("testdata", "sample.timeline.txt")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (go test -update writes it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("timeline differs from %s:\n%s", path, got)
+	}
+}
+
 func TestEveryMessageInEveryLanguage(t *testing.T) {
 	t.Parallel()
 	for key, m := range messages {
