@@ -30,15 +30,30 @@ func renderHTML(w io.Writer, d *Doc, l lang) error {
 // view is what the templates read: the (already visible-made) Doc and what
 // is computed from it once.
 type view struct {
-	D       *Doc
-	Lang    string
-	Title   string
-	Chart   chart
-	Verdict struct{ Outcome, RTO, RPO, Chain string }
+	D     *Doc
+	Lang  string
+	Title string
+	Chart chart
+	// SignOff is who signs the printed report under the operator: each
+	// approver and observer once.
+	SignOff []Person
 }
 
 func newView(d *Doc, l lang) *view {
 	v := &view{D: d, Lang: l.code, Chart: newChart(d, l)}
+	seen := map[string]bool{d.People.Operator.Name: true}
+	for _, a := range d.People.Approvers {
+		if !seen[a.Name] {
+			seen[a.Name] = true
+			v.SignOff = append(v.SignOff, Person{Name: a.Name, Role: a.Role})
+		}
+	}
+	for _, o := range d.People.Observers {
+		if !seen[o.Name] {
+			seen[o.Name] = true
+			v.SignOff = append(v.SignOff, o)
+		}
+	}
 	v.Title = l.Word("title", d.Identification.Plan)
 	if v.Title == d.Identification.Plan {
 		v.Title = l.T("title.other")
