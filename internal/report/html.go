@@ -239,12 +239,13 @@ func newChart(d *Doc, l lang) chart {
 		}
 		c.Ticks = append(c.Ticks, tick{X: x(t), Label: t.UTC().Format("15:04")})
 	}
+	gates := gatesByStep(d)
 	for i, s := range d.Timeline {
 		r := row{Y: round1(c.Top + float64(i)*c.RowH + (c.RowH-c.BarH)/2)}
 		r.TextY = round1(r.Y + c.BarH - 2)
 		r.Label = clip(fmt.Sprintf("%d. %s", s.Order, s.ID), 28)
 		end := c.Left
-		for _, seg := range stepSegments(d, s) {
+		for _, seg := range stepSegments(gates, s) {
 			a, b := x(seg.From), x(seg.To)
 			r.Bars = append(r.Bars, bar{X: a, W: round1(math.Max(b-a, 1.5)), Wait: seg.Wait})
 			end = math.Max(end, a+math.Max(b-a, 1.5))

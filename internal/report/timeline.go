@@ -15,14 +15,23 @@ type segment struct {
 	Wait     bool
 }
 
+// gatesByStep indexes a run's gates by step id, once per rendering.
+func gatesByStep(doc *Doc) map[string][]Gate {
+	m := make(map[string][]Gate)
+	for _, g := range doc.Gates {
+		m[g.Step] = append(m[g.Step], g)
+	}
+	return m
+}
+
 // stepSegments splits a step's span into work and the gate waits inside it.
-func stepSegments(doc *Doc, s Step) []segment {
+func stepSegments(gates map[string][]Gate, s Step) []segment {
 	if s.Started.IsZero() || !s.Ended.After(s.Started) {
 		return nil
 	}
 	var waits []segment
-	for _, g := range doc.Gates {
-		if g.Step != s.ID || g.Opened.IsZero() {
+	for _, g := range gates[s.ID] {
+		if g.Opened.IsZero() {
 			continue
 		}
 		to := g.Closed
@@ -143,11 +152,12 @@ func TimelineText(doc *Doc, width int) []string {
 	from, to := sp.From.UTC().Format("15:04"), sp.To.UTC().Format("15:04")
 	lines = append(lines, fitLine(strings.Repeat(" ", prefix)+" "+from+strings.Repeat(" ", max(1, barw-len(from)-len(to)))+to+
 		"  (UTC, "+compactDuration(sp.To.Sub(sp.From))+")", width))
+	gates := gatesByStep(d)
 	for _, s := range d.Timeline {
 		bar := []rune(strings.Repeat(" ", barw))
 		// Work first, then waits over it: a wait of a few seconds still shows.
 		for _, wait := range []bool{false, true} {
-			for _, seg := range stepSegments(d, s) {
+			for _, seg := range stepSegments(gates, s) {
 				if seg.Wait != wait {
 					continue
 				}
