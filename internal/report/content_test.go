@@ -278,3 +278,35 @@ func TestSSHKeygenRecipeVerifies(t *testing.T) {
 	}
 	_ = filepath.Join
 }
+
+func TestEmptyAndPartialDocsRender(t *testing.T) {
+	t.Parallel()
+	interrupted := Sample()
+	interrupted.Identification.Outcome, interrupted.Identification.Ended = "interrupted", time.Time{}
+	interrupted.Objectives.RTO = Measure{Target: time.Hour}
+	interrupted.Objectives.RPO = Measure{}
+	interrupted.Integrity = Integrity{Verified: false, VerifyDetail: "event 17: hash mismatch"}
+	for i := 6; i < len(interrupted.Timeline); i++ {
+		s := &interrupted.Timeline[i]
+		s.Started, s.Ended, s.Duration, s.Result, s.Reason = time.Time{}, time.Time{}, 0, "not_executed", "the console was lost"
+	}
+	for name, doc := range map[string]*Doc{"empty": {}, "interrupted": interrupted} {
+		for _, format := range Formats {
+			for _, lang := range Languages {
+				out := string(render(t, doc, format, lang))
+				if strings.Contains(out, "⟦") {
+					t.Errorf("%s %s/%s shows a missing message", name, format, lang)
+				}
+			}
+		}
+	}
+	en := string(render(t, interrupted, "html", "en"))
+	for _, want := range []string{"interrupted (console lost)", "not measured", "verification FAILED", "event 17: hash mismatch", "not executed"} {
+		if !strings.Contains(en, want) {
+			t.Errorf("interrupted run's report lacks %q", want)
+		}
+	}
+	if strings.Contains(en, "✓ <b>PASS") || strings.Contains(en, "audit chain verified</span>") {
+		t.Error("an unmeasured RTO or a failed verification reads as a pass")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 //go:embed report.html.tmpl
@@ -199,7 +200,8 @@ type row struct {
 	Label    string
 	Bars     []bar
 	Note     string  // skipped, not executed, failed…
-	NoteX    float64 // where the note starts
+	NoteX    float64 // where the note starts (or ends, with NoteEnd)
+	NoteEnd  bool    // the note is drawn left of the bar: no room on the right
 	Forced   bool
 	ForcedX  float64
 	Title    string // tooltip
@@ -266,6 +268,10 @@ func newChart(d *Doc, l lang) chart {
 			r.Note = strings.TrimSpace(r.Note + " " + l.Tf("chart.retries", s.Retries))
 		}
 		r.NoteX = round1(end + 4)
+		// About 7 units a character at the chart's font size.
+		if r.Note != "" && r.NoteX+7*float64(utf8.RuneCountInString(r.Note)) > c.W && len(r.Bars) > 0 {
+			r.NoteX, r.NoteEnd = round1(r.Bars[0].X-4), true
+		}
 		c.Rows = append(c.Rows, r)
 	}
 	rto := d.Objectives.RTO
@@ -277,7 +283,11 @@ func newChart(d *Doc, l lang) chart {
 			c.Band = &bar{X: x(rto.From), W: round1(x(rto.To) - x(rto.From))}
 		}
 		if !rto.To.IsZero() {
-			c.Marks = append(c.Marks, mark{X: x(rto.To), Label: l.T("chart.rto_stop") + " " + l.Duration(rto.Achieved), Kind: "rto-stop", LabelY: 34, Anchor: "start"})
+			m := mark{X: x(rto.To), Label: l.T("chart.rto_stop") + " " + l.Duration(rto.Achieved), Kind: "rto-stop", LabelY: 34, Anchor: "start"}
+			if m.X+7*float64(utf8.RuneCountInString(m.Label)) > c.W {
+				m.Anchor = "end"
+			}
+			c.Marks = append(c.Marks, m)
 		}
 		if sp.TargetIn {
 			c.Marks = append(c.Marks, mark{X: x(sp.Target), Label: l.T("chart.rto_target") + " " + l.Duration(rto.Target), Kind: "rto-target", LabelY: 34, Anchor: "end"})

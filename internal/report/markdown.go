@@ -180,7 +180,7 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 	}
 	m.kv(t("run_id"), strconv.FormatInt(id.RunID, 10), t("runbook"), mdCode(id.Runbook)+" — "+orDash(id.Title),
 		t("runbook_version"), orDash(id.RunbookVersion), t("runbook_file"), mdCode(id.RunbookFile),
-		"SHA\\-256", mdCode(id.RunbookSHA256), t("repli_version"), e(id.RepliVersion), t("plan"), orDash(id.Plan),
+		"SHA-256", mdCode(id.RunbookSHA256), t("repli_version"), e(id.RepliVersion), t("plan"), orDash(id.Plan),
 		t("mode"), e(l.Word("mode", id.Mode)), t("sites_kind"), sites, t("started"), e(l.Date(id.Started)),
 		t("ended"), e(l.Date(id.Ended)), t("outcome"), outcome, t("console"), console)
 	m.p("### %s\n\n", t("scope"))
@@ -445,7 +445,7 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 				sum = mdCode(r.SHA256) + " — ✗ **" + t("checksum_not_verified") + "**"
 			}
 			m.kv(t("step")+" / "+t("domain"), mdCode(r.Step)+" / "+mdCode(r.Domain), t("backup_id"), mdCode(r.BackupID),
-				t("taken_at"), e(l.Date(r.TakenAt)), t("age"), e(l.Duration(r.Age)), "SHA\\-256", sum,
+				t("taken_at"), e(l.Date(r.TakenAt)), t("age"), e(l.Duration(r.Age)), "SHA-256", sum,
 				t("key_used_by"), e(r.KeyUsedBy)+", "+e(l.Date(r.KeyUsedAt)), t("key_id"), mdCode(r.KeyID))
 		}
 	}
