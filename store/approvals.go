@@ -23,7 +23,7 @@ func (s *Store) RequestApproval(ctx context.Context, a Approval) (int64, error) 
 	if s.readOnly {
 		return 0, fmt.Errorf("record approval: %w: %s was opened for review only", ErrReadOnly, s.path)
 	}
-	if err := runOpen(ctx, s.db, a.RunID); err != nil {
+	if err := runOpen(ctx, s.db, a.RunID, false); err != nil {
 		return 0, err
 	}
 	if a.At.IsZero() {

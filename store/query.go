@@ -75,9 +75,19 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	return r, nil
 }
 
+// started selects the runs that exist: those with their run.started event.
+// A reservation whose console stopped before that is not a run. Files older
+// than schema 4 (a copy reviewed read-only) have no reservations.
+func (s *Store) started() string {
+	if s.version < schemaStartEvent {
+		return "1"
+	}
+	return "start_event_id IS NOT NULL"
+}
+
 // Runs lists every run, newest first.
 func (s *Store) Runs(ctx context.Context) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+s.started()+` ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", s.explain(err))
 	}
@@ -98,6 +108,15 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("run %d: %w in %s", id, ErrNoRun, s.path)
+	}
+	if err == nil && s.version >= schemaStartEvent {
+		var started bool
+		if err := s.db.QueryRowContext(ctx, `SELECT start_event_id IS NOT NULL FROM runs WHERE id = ?`, id).Scan(&started); err != nil {
+			return r, fmt.Errorf("read run %d: %w", id, s.explain(err))
+		}
+		if !started {
+			return Run{}, neverStarted(id)
+		}
 	}
 	if err != nil {
 		return r, fmt.Errorf("read run %d: %w", id, s.explain(err))

@@ -23,6 +23,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// schemaStartEvent is the first schema whose runs rows are made by their
+// run.started event (start_event_id); in older files a row may exist without
+// any event, and its started_at is the console's clock, a moment before.
+const schemaStartEvent = 4
+
 // applicationID marks a SQLite file as a repli audit trail ("RPLI").
 const applicationID = 0x52504c49
 
@@ -44,6 +49,9 @@ type Store struct {
 	path     string
 	readOnly bool
 	busy     time.Duration
+	// version is the file's schema version: a copy reviewed read-only may be
+	// older than this repli (it is never migrated), and is read as such.
+	version int
 
 	// hostname is this machine's name, against which a lease's host is
 	// compared to decide whether its PID can be checked here.
@@ -108,10 +116,10 @@ func dsn(path string, mode dsnMode, busy time.Duration) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-func newStore(db *sql.DB, path string, readOnly bool, busy time.Duration) *Store {
+func newStore(db *sql.DB, path string, readOnly bool, busy time.Duration, version int) *Store {
 	host, _ := os.Hostname()
 	return &Store{
-		db: db, path: path, readOnly: readOnly, busy: busy,
+		db: db, path: path, readOnly: readOnly, busy: busy, version: version,
 		hostname: host, now: time.Now, staleAfter: LeaseStaleAfter,
 		leases: map[int64]string{},
 	}
@@ -159,7 +167,12 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, busy))
 	}
-	return newStore(db, path, false, busy), nil
+	ms, err := migrations()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return newStore(db, path, false, busy, len(ms)), nil
 }
 
 // setWAL puts the database in WAL mode, once, before the pool opens: the
@@ -218,11 +231,12 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
-	if err := checkSchema(ctx, db); err != nil {
+	version, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, defaultBusyTimeout))
 	}
-	return newStore(db, path, true, defaultBusyTimeout), nil
+	return newStore(db, path, true, defaultBusyTimeout, version), nil
 }
 
 // Path is the database file.
@@ -280,19 +294,19 @@ func identify(ctx context.Context, q querier, known int) (version int, fresh boo
 	return version, app == 0, nil
 }
 
-func checkSchema(ctx context.Context, db *sql.DB) error {
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	ms, err := migrations()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, fresh, err := identify(ctx, db, len(ms))
+	version, fresh, err := identify(ctx, db, len(ms))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if fresh {
-		return fmt.Errorf("%w (the file is empty)", ErrNotRepli)
+		return 0, fmt.Errorf("%w (the file is empty)", ErrNotRepli)
 	}
-	return nil
+	return version, nil
 }
 
 // migrate applies the embedded migrations under the write lock, re-reading
