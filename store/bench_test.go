@@ -94,6 +94,9 @@ func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 		runID, _ := res.LastInsertId()
 		for seq := int64(1); seq <= int64(perRun); seq++ {
 			var ev engine.Event = &engine.Logged{Step: "stop-primary", Level: "info", Message: fmt.Sprintf("vm-db state checked (%d)", seq)}
+			if seq == 1 {
+				ev = &engine.RunStarted{Runbook: fmt.Sprintf("rb-%d", r), Mode: "test", Operator: "bench"}
+			}
 			if seq == int64(perRun) {
 				ev = &engine.RunEnded{Outcome: engine.OutcomeSucceeded, Duration: time.Minute}
 			}
@@ -106,6 +109,11 @@ func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 				tb.Fatal(err)
 			}
 			prev = h
+			if seq == 1 {
+				if _, err := tx.ExecContext(ctx, `UPDATE runs SET started_at = ?, start_event_id = ? WHERE id = ?`, at, id, runID); err != nil {
+					tb.Fatal(err)
+				}
+			}
 			if seq == int64(perRun) {
 				if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, outcome = 'succeeded', end_event_id = ?, end_hash = ? WHERE id = ?`, at, id, h, runID); err != nil {
 					tb.Fatal(err)

@@ -107,7 +107,8 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	prev := GenesisHash
 	var prevID int64
 	lastSeq := map[int64]int64{}
-	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{}}
+	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
+		first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}}
 	ended := map[int64]bool{}
 	for rows.Next() {
 		e, err := scanEvent(rows)
@@ -119,6 +120,12 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
 		}
 		prev, prevID, lastSeq[e.run] = e.hash, e.id, e.seq
+		switch {
+		case e.seq == 1:
+			f.first[e.run] = e
+		case e.kind == "run.ended":
+			f.ended[e.run] = e
+		}
 		e.body = ""
 		f.last[e.run] = e
 		if _, after := f.afterEnd[e.run]; ended[e.run] && !after {
@@ -138,7 +145,11 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	}
 	v.Head, v.HeadID = prev, prevID
 	f.headID = prevID
-	if bad := ends.check(f); bad != nil {
+	bad := ends.check(f)
+	if bad == nil {
+		bad = ends.checkRows(f, s.version >= schemaStartEvent)
+	}
+	if bad != nil {
 		v.Break, v.BadID, v.BadRun, v.BadSeq, v.Problem = bad.brk, bad.id, bad.run, bad.seq, bad.problem
 		return v, nil
 	}
@@ -311,7 +322,21 @@ type runEnd struct {
 	outcome string
 	eventID int64  // 0 when the run ended before schema 2
 	hash    string // likewise
+	// row is everything the runs table says, as history and the report
+	// show it; checkRows holds it to the run's chained events.
+	row      Run
+	reserved bool  // schema 4: no run.started yet
+	startID  int64 // schema 4: id of its run.started event
 }
+
+// prefixScanner scans a row whose first columns go to pre, the rest to the
+// caller's destinations.
+type prefixScanner struct {
+	sc  interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
 
 type runEnds struct {
 	runs    []runEnd
@@ -320,16 +345,25 @@ type runEnds struct {
 
 func (s *Store) runEnds(ctx context.Context, c *sql.Conn) (runEnds, error) {
 	ends := runEnds{byEvent: map[int64]runEnd{}}
-	rows, err := c.QueryContext(ctx, `SELECT id, ended_at IS NOT NULL, outcome, coalesce(end_event_id, 0), coalesce(end_hash, '') FROM runs ORDER BY id`)
+	startCol := "NULL"
+	if s.version >= schemaStartEvent {
+		startCol = "start_event_id"
+	}
+	rows, err := c.QueryContext(ctx, `SELECT ended_at IS NOT NULL, coalesce(end_event_id, 0), coalesce(end_hash, ''), `+startCol+`, `+runColumns+` FROM runs ORDER BY id`)
 	if err != nil {
 		return ends, fmt.Errorf("read runs: %w", s.explain(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r runEnd
-		if err := rows.Scan(&r.run, &r.ended, &r.outcome, &r.eventID, &r.hash); err != nil {
+		var start sql.NullInt64
+		row, err := scanRun(prefixScanner{rows, []any{&r.ended, &r.eventID, &r.hash, &start}})
+		if err != nil {
 			return ends, fmt.Errorf("read run: %w", err)
 		}
+		r.run, r.outcome, r.row = row.ID, string(row.Outcome), row
+		r.reserved = s.version >= schemaStartEvent && !start.Valid
+		r.startID = start.Int64
 		ends.runs = append(ends.runs, r)
 		if r.eventID != 0 {
 			ends.byEvent[r.eventID] = r
@@ -350,6 +384,8 @@ type chainFacts struct {
 	last      map[int64]storedEvent // each run's last event (no body)
 	afterEnd  map[int64]storedEvent // each run's first event after its recorded end
 	endHashes map[int64]string      // hash of each event a run row says it ended at
+	first     map[int64]storedEvent // each run's event #1, with its body
+	ended     map[int64]storedEvent // each run's last run.ended, with its body
 }
 
 // check compares the runs table with a chain that verified. This is how a
