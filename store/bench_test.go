@@ -34,7 +34,8 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var seq int64
+			appendAll(b, s, id, 0, failoverEvents("")[:1])
+			seq := int64(1)
 			for b.Loop() {
 				seq++
 				ev := &engine.Logged{Step: "stop-primary", Level: "info", Message: "vm-db is shut off"}
@@ -62,6 +63,22 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(runs*perRun)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkOpen measures Open of a trail of 100,000 events: it runs
+// PRAGMA quick_check, one read of the whole file.
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	s, path := openTemp(b)
+	genTrail(b, s, 100, 1000)
+	s.Close()
+	for b.Loop() {
+		s, err := Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
 }
 
 // genTrail writes runs finished runs of perRun events each, chained with

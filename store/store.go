@@ -150,7 +150,10 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
 	pre.SetMaxOpenConns(1)
-	err = migrate(ctx, pre)
+	err = checkIntegrity(ctx, pre, path)
+	if err == nil {
+		err = migrate(ctx, pre)
+	}
 	if err == nil {
 		err = setWAL(ctx, pre, busy)
 	}
@@ -173,6 +176,20 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 		return nil, err
 	}
 	return newStore(db, path, false, busy, len(ms)), nil
+}
+
+// checkIntegrity refuses a damaged file before anything is written to it:
+// a run on it would reserve a row and fail at its first event. See
+// integrityCheck for why Open runs quick_check.
+func checkIntegrity(ctx context.Context, db *sql.DB, path string) error {
+	problem, err := integrityCheck(ctx, db, "quick_check")
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return fmt.Errorf("%w: %s", ErrDamaged, damagedAdvice(path, problem))
+	}
+	return nil
 }
 
 // setWAL puts the database in WAL mode, once, before the pool opens: the

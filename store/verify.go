@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // Break says what is wrong with a trail that does not verify.
@@ -26,7 +29,64 @@ const (
 	BreakTruncated Break = "truncated"
 	// BreakIndex: the runs table contradicts the events.
 	BreakIndex Break = "index"
+	// BreakDamaged: SQLite finds the file itself damaged (its integrity
+	// check fails): a bad disk, a copy cut short, or an edit with a tool
+	// that does not know SQLite. The chain is not checked on such a file.
+	BreakDamaged Break = "damaged"
 )
+
+// integrityCheck runs PRAGMA integrity_check or quick_check and returns its
+// first findings, or "" when the file is sound. A file so damaged that the
+// check cannot run is a finding too.
+//
+// Verify runs integrity_check, not quick_check: quick_check walks every page
+// but does not compare the indexes with their tables, and a damaged index is
+// exactly what leaves a chain that verifies (the chain is read in rowid
+// order, through no index) on a file whose next write fails. Open, which
+// runs before every run, resume and approval, runs quick_check: one read of
+// the file, and what it misses Verify finds.
+func integrityCheck(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, pragma string) (string, error) {
+	rows, err := q.QueryContext(ctx, "PRAGMA "+pragma+"(20)")
+	if err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt {
+			return err.Error(), nil
+		}
+		return "", fmt.Errorf("check the database file (%s): %w", pragma, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return "", err
+		}
+		lines = append(lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt {
+			return strings.Join(append(lines, err.Error()), "; "), nil
+		}
+		return "", fmt.Errorf("check the database file (%s): %w", pragma, err)
+	}
+	if len(lines) == 1 && lines[0] == "ok" {
+		return "", nil
+	}
+	if len(lines) > 3 {
+		lines = append(lines[:3], fmt.Sprintf("and more (%d findings shown of up to 20)", len(lines)))
+	}
+	return strings.Join(lines, "; "), nil
+}
+
+// damagedAdvice says what a damaged trail is and what to do with it.
+func damagedAdvice(path, problem string) string {
+	return fmt.Sprintf("SQLite finds %s damaged (%s); keep it as evidence: copy it aside with its -wal and -shm files "+
+		"(cp -p %s* /a/safe/place/), then start new runs on a new database (--db NEW.db, or move this one away); "+
+		"sqlite3 %s .recover can salvage the rows of the copy, which verify then checks", path, problem, path, path)
+}
 
 // Verification is the result of recomputing the hash chain.
 type Verification struct {
@@ -95,6 +155,12 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	if problem, err := integrityCheck(ctx, c, "integrity_check"); err != nil {
+		return v, err
+	} else if problem != "" {
+		v.Break, v.Problem = BreakDamaged, damagedAdvice(s.path, problem)
+		return v, nil
+	}
 	ends, err := s.runEnds(ctx, c)
 	if err != nil {
 		return v, err
