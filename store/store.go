@@ -39,6 +39,11 @@ const defaultBusyTimeout = 5 * time.Second
 // ErrNewerSchema is returned for a database written by a newer repli.
 var ErrNewerSchema = errors.New("database was written by a newer repli")
 
+// ErrNotOwner is returned for a trail file (or its -wal or -shm) that
+// another user owns: they could have written into it, so it is not opened
+// for writing. A copy handed over for review is opened with OpenReadOnly.
+var ErrNotOwner = errors.New("the audit database belongs to another user")
+
 // ErrNotRepli is returned for a SQLite file that is not a repli audit trail.
 // Such a file is never modified.
 var ErrNotRepli = errors.New("not a repli audit database")
@@ -141,7 +146,11 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open audit database: %w", explainFor(err, path, busy))
 	}
+	err = secureFile(f, path)
 	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open audit database: %w", err)
+	}
 
 	// Check and migrate on a connection that does not switch the journal
 	// mode, so that a foreign file is refused before anything is written.
