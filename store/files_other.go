@@ -4,5 +4,6 @@ package store
 
 import "os"
 
-// secureFile: ownership and modes are Unix notions.
-func secureFile(*os.File, string) error { return nil }
+// Ownership and modes are Unix notions.
+func checkOwner(*os.File, string) error  { return nil }
+func makePrivate(*os.File, string) error { return nil }

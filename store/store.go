@@ -146,9 +146,8 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open audit database: %w", explainFor(err, path, busy))
 	}
-	err = secureFile(f, path)
-	f.Close()
-	if err != nil {
+	defer f.Close()
+	if err := checkOwner(f, path); err != nil {
 		return nil, fmt.Errorf("open audit database: %w", err)
 	}
 
@@ -162,6 +161,9 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 	err = checkIntegrity(ctx, pre, path)
 	if err == nil {
 		err = migrate(ctx, pre)
+	}
+	if err == nil {
+		err = makePrivate(f, path)
 	}
 	if err == nil {
 		err = setWAL(ctx, pre, busy)
