@@ -147,6 +147,13 @@ func (s *Store) append(ctx context.Context, ev engine.Event, m *engine.Meta, bod
 			return fmt.Errorf("open run: %w (no reservation for run %d)", ErrNoRun, m.RunID)
 		}
 	}
+	switch ev.(type) {
+	case *engine.GateDecided, *engine.RunEnded:
+		// Signed before the run is sealed, in the same transaction.
+		if err := s.appendSignature(ctx, tx, ev, m, at, id, hash); err != nil {
+			return err
+		}
+	}
 	if end, ok := ev.(*engine.RunEnded); ok {
 		var achieved any
 		if end.RTOAchieved > 0 {

@@ -126,10 +126,11 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 
 // Events returns a run's events in order, decoded: the engine's own, and the
 // store's (a *LeaseTakenOver for each takeover), so that the sequence has no
-// gaps and a resumed run continues after the last one. A kind neither knows
+// gaps and a resumed run continues after the last one. Signature events,
+// which take no place in the sequence, are read with Signatures. A kind neither knows
 // (written by a newer repli) is an error.
 func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? ORDER BY seq`, runID)
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? AND seq > 0 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}

@@ -68,6 +68,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	leases map[int64]string // run id → token of the lease this Store holds
+	sign   signing          // see SetSigner
 }
 
 // DefaultPath is $REPLI_DB, else $XDG_STATE_HOME/repli/audit.db, else

@@ -171,7 +171,7 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	}
 	defer rows.Close()
 	prev := GenesisHash
-	var prevID int64
+	var prevID, prevRun, prevSeq int64
 	lastSeq := map[int64]int64{}
 	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
 		first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}}
@@ -181,11 +181,27 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		if err != nil {
 			return v, fmt.Errorf("read event: %w", err)
 		}
-		if e.id != prevID+1 || e.prevHash != prev || e.seq != lastSeq[e.run]+1 || e.hashAs(e.id) != e.hash {
+		// A signature event is numbered -seq of the event it signs, and is
+		// written right after it (same transaction): it is chained like
+		// every event but takes no place in its run's sequence.
+		sig := e.kind == KindSignature
+		inSeq := e.seq == lastSeq[e.run]+1
+		if sig {
+			inSeq = e.seq < 0 && prevRun == e.run && prevSeq == -e.seq
+		}
+		if e.id != prevID+1 || e.prevHash != prev || !inSeq || e.hashAs(e.id) != e.hash {
 			rows.Close()
 			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
 		}
-		prev, prevID, lastSeq[e.run] = e.hash, e.id, e.seq
+		prev, prevID, prevRun, prevSeq = e.hash, e.id, e.run, e.seq
+		v.Events++
+		if e.run == runID {
+			v.RunCount++
+		}
+		if sig {
+			continue
+		}
+		lastSeq[e.run] = e.seq
 		switch {
 		case e.seq == 1:
 			f.first[e.run] = e
@@ -200,10 +216,6 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		if r, ok := ends.byEvent[e.id]; ok {
 			f.endHashes[e.id] = e.hash
 			ended[r.run] = r.run == e.run
-		}
-		v.Events++
-		if e.run == runID {
-			v.RunCount++
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -262,6 +274,9 @@ func (s *Store) diagnose(ctx context.Context, q querier, v Verification, e store
 	case linked && self:
 		// Hashes agree but the run's sequence does not: the chain was
 		// rewritten by someone who recomputed the hashes.
+		if e.kind == KindSignature {
+			return set(BreakReordered, e.id, e.run, e.seq, "%s is not right after the event it signs (#%d of run %d): it was moved, or forged, and the hashes recomputed to hide it", e, -e.seq, e.run)
+		}
 		if e.seq > runLast+1 {
 			return set(BreakMissing, e.id, e.run, runLast+1, "run %d events #%d to #%d are missing before %s, and the hashes after them were recomputed to hide it", e.run, runLast+1, e.seq-1, e)
 		}
