@@ -70,9 +70,25 @@ func (c SignatureCheck) String() string {
 	}
 	s := fmt.Sprintf("%s by %q: %s", what, c.Operator, c.Status)
 	if c.Problem != "" {
-		s += ": " + c.Problem
+		s += ": " + printable(c.Problem)
 	}
 	return s
+}
+
+// printable escapes what a terminal would act on (control characters,
+// C1, bidi overrides) in text that comes from the trail: an unsigned
+// reason or a statement is data, never an escape sequence.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // CheckSignatures checks the signature of every gate decision and of every
