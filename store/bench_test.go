@@ -157,3 +157,24 @@ func TestGenTrail(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v", v, err)
 	}
 }
+
+// BenchmarkAppendSigned measures a gate decision written by a signing
+// console: the event, and its signature (one ssh-keygen -Y sign with a key
+// file) in the same transaction.
+func BenchmarkAppendSigned(b *testing.B) {
+	ctx := context.Background()
+	o := newOperators(b)
+	s, _ := openTemp(b)
+	s.SetSigner("alice", o.signer(b, "alice"), nil)
+	id := createRun(b, s, "erp")
+	appendAll(b, s, id, 0, failoverEvents("")[:1])
+	seq := int64(1)
+	for b.Loop() {
+		seq++
+		ev := &engine.GateDecided{Step: "stop-primary", Approved: true, Operator: "alice"}
+		ev.RunID, ev.Seq, ev.At = id, seq, base.Add(time.Duration(seq)*time.Millisecond)
+		if err := s.Append(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -346,3 +346,31 @@ func (c sigChecker) approval(ctx context.Context, r *runSigs, e storedEvent, ch 
 	}
 	return ch, nil
 }
+
+// CheckApproval judges an approval sent with repli approve, as the driving
+// console receives it (Approvals), before it counts it: SigVerified when
+// its signature verifies for a.Operator against allowedSigners; with no
+// allowedSigners, SigUnverified for a valid signature (show: second person
+// unverified); SigUnsigned, SigInvalid or SigNotAllowed otherwise. The
+// string says why, for the operator.
+func CheckApproval(ctx context.Context, a Approval, allowedSigners string) (SigStatus, string, error) {
+	if a.Signature == "" {
+		why := a.Unsigned
+		if why == "" {
+			why = "sent by a console that does not sign"
+		}
+		return SigUnsigned, "unsigned approval: " + why, nil
+	}
+	var st approvalSig
+	if err := json.Unmarshal([]byte(a.Signature), &st); err != nil {
+		return SigInvalid, "the approval's signature cannot be read", nil
+	}
+	if want := string(ApprovalText(a.RunID, a.Step, st.GateEvent, st.GateHash, a.Operator)); a.Statement != want {
+		return SigInvalid, fmt.Sprintf("the approval signs %q, not this gate", a.Statement), nil
+	}
+	status, _, problem, err := sigChecker{allowed: allowedSigners}.verify(ctx, a.Operator, []byte(a.Statement), st.Signature)
+	if status == SigUnverified {
+		problem = "second person unverified (no allowed_signers file): " + problem
+	}
+	return status, problem, err
+}

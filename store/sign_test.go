@@ -22,7 +22,7 @@ type operators struct {
 	allowed string
 }
 
-func newOperators(t *testing.T) operators {
+func newOperators(t testing.TB) operators {
 	t.Helper()
 	o := operators{dir: t.TempDir(), keys: map[string]string{}}
 	var lines []string
@@ -45,7 +45,7 @@ func newOperators(t *testing.T) operators {
 	return o
 }
 
-func (o operators) signer(t *testing.T, who string) *sshsig.Signer {
+func (o operators) signer(t testing.TB, who string) *sshsig.Signer {
 	t.Helper()
 	s, err := sshsig.FromKeyFile(context.Background(), o.keys[who])
 	if err != nil {
@@ -324,6 +324,47 @@ func TestTamperedSignatureEventBreaksChain(t *testing.T) {
 		r.Close()
 		if err != nil || v.OK || v.BadID != 6 {
 			t.Errorf("after %s: Verify = %+v, %v; want a break at event 6", stmt, v, err)
+		}
+	}
+}
+
+// TestCheckApproval: what the driving console can say about an approval
+// as it arrives, before it journals the decision.
+func TestCheckApproval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o := newOperators(t)
+	d, path := openTemp(t)
+	id := createRun(t, d, "erp")
+	appendAll(t, d, id, 0, failoverEvents("")[:3])
+	for _, tt := range []struct {
+		key, as, allowed string
+		status           SigStatus
+	}{
+		{"bob", "bob", o.allowed, SigVerified},
+		{"bob", "bob", "", SigUnverified},
+		{"mallory", "bob", o.allowed, SigNotAllowed},
+		{"", "bob", o.allowed, SigUnsigned},
+	} {
+		c := console(t, path, time.Now())
+		var sg Signer
+		if tt.key != "" {
+			sg = o.signer(t, tt.key)
+		}
+		c.SetSigner(tt.as, sg, sshsig.ErrNoKey)
+		if _, err := c.RequestApproval(ctx, Approval{RunID: id, Step: "stop-primary", Operator: tt.as}); err != nil {
+			t.Fatal(err)
+		}
+		as, err := d.Approvals(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, why, err := CheckApproval(ctx, as[len(as)-1], tt.allowed)
+		if err != nil || status != tt.status {
+			t.Errorf("%s's key as %s: %s (%s), %v; want %s", tt.key, tt.as, status, why, err, tt.status)
+		}
+		if tt.status == SigUnverified && !strings.Contains(why, "second person unverified") {
+			t.Errorf("unverified approval says %q", why)
 		}
 	}
 }
