@@ -368,3 +368,58 @@ func TestCheckApproval(t *testing.T) {
 		}
 	}
 }
+
+// TestSigningFailureDoesNotLoseTheDecision: the ssh-agent that holds the
+// key goes away mid-run. The decision and the run's end are still
+// journaled, as unsigned, with the reason; nothing is lost for want of a
+// signature.
+func TestSigningFailureDoesNotLoseTheDecision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o := newOperators(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { agent.Process.Kill(); agent.Wait() }()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 500 {
+			t.Fatal("ssh-agent did not make its socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", "-q", o.keys["alice"])
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v\n%s", err, out)
+	}
+	sg, err := sshsig.FromAgent(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sg.Close()
+
+	s, _ := openTemp(t)
+	s.SetSigner("alice", sg, nil)
+	id := createRun(t, s, "erp")
+	evs := failoverEvents(engine.OutcomeSucceeded)
+	appendAll(t, s, id, 0, evs[:5]) // the gate decision, signed by the agent's key
+	agent.Process.Kill()
+	agent.Wait()
+	appendAll(t, s, id, 5, evs[5:]) // the run's end, with the agent gone
+
+	checks, err := s.CheckSignatures(ctx, id, o.allowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 2 || checks[0].Status != SigVerified || checks[1].Status != SigUnsigned || !strings.Contains(checks[1].Problem, "signing failed") {
+		t.Fatalf("checks = %+v", checks)
+	}
+	if r, err := s.Run(ctx, id); err != nil || r.Outcome != engine.OutcomeSucceeded {
+		t.Errorf("the run's end was not recorded: %+v, %v", r, err)
+	}
+}
