@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/sshsig"
 )
 
 // KindSignature is the kind of the event the store writes after every
@@ -102,6 +104,9 @@ type signing struct {
 func (s *Store) SetSigner(principal string, sg Signer, why error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c, ok := s.sign.signer.(io.Closer); ok {
+		c.Close()
+	}
 	s.sign = signing{on: true, principal: principal, signer: sg}
 	if sg == nil {
 		s.sign.why = "no signing key"
@@ -109,6 +114,22 @@ func (s *Store) SetSigner(principal string, sg Signer, why error) {
 			s.sign.why = "no signing key: " + why.Error()
 		}
 	}
+}
+
+// SignAs makes this console sign as principal (the operator's login) with
+// the key sshsig.FromEnv finds: $REPLI_SIGN_KEY, else the first key of the
+// ssh-agent. Without one, decisions and the run's end are recorded as
+// unsigned, with why. It returns a line to show the operator, saying which.
+// Call it once after Open, before the run starts (run, resume) or before
+// RequestApproval (approve).
+func (s *Store) SignAs(ctx context.Context, principal string) string {
+	sg, err := sshsig.FromEnv(ctx)
+	if err != nil {
+		s.SetSigner(principal, nil, err)
+		return fmt.Sprintf("unsigned: decisions and the run's end are recorded as unsigned (%v)", err)
+	}
+	s.SetSigner(principal, sg, nil)
+	return fmt.Sprintf("signing as %s with key %s (%s)", principal, sg.Fingerprint(), sg.Source())
 }
 
 func (s *Store) signingState() signing {

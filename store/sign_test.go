@@ -423,3 +423,28 @@ func TestSigningFailureDoesNotLoseTheDecision(t *testing.T) {
 		t.Errorf("the run's end was not recorded: %+v, %v", r, err)
 	}
 }
+
+// TestSignAs: the one call a console makes, with $REPLI_SIGN_KEY or
+// without any key.
+func TestSignAs(t *testing.T) {
+	ctx := context.Background()
+	o := newOperators(t)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	for _, tt := range []struct {
+		key    string
+		says   string
+		status SigStatus
+	}{{o.keys["alice"], "signing as alice with key SHA256:", SigVerified}, {"", "unsigned: ", SigUnsigned}} {
+		t.Setenv(sshsig.KeyEnv, tt.key)
+		s, _ := openTemp(t)
+		if line := s.SignAs(ctx, "alice"); !strings.HasPrefix(line, tt.says) {
+			t.Errorf("SignAs = %q, want %q…", line, tt.says)
+		}
+		id := createRun(t, s, "erp")
+		appendAll(t, s, id, 0, failoverEvents(engine.OutcomeSucceeded))
+		checks, err := s.CheckSignatures(ctx, id, o.allowed)
+		if err != nil || len(checks) != 2 || checks[1].Status != tt.status {
+			t.Errorf("with key %q: checks %+v, %v", tt.key, checks, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -273,7 +274,15 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database. Leases are not released: a console that closes
 // without releasing leaves a lease that goes stale.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if c, ok := s.sign.signer.(io.Closer); ok {
+		c.Close()
+	}
+	s.sign.signer = nil
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 func migrations() ([]string, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
