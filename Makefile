@@ -26,6 +26,8 @@ vet:
 deps-test:
 	@missing=""; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	command -v sqlite3 >/dev/null || missing="$$missing sqlite3"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

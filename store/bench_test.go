@@ -34,7 +34,8 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var seq int64
+			appendAll(b, s, id, 0, failoverEvents("")[:1])
+			seq := int64(1)
 			for b.Loop() {
 				seq++
 				ev := &engine.Logged{Step: "stop-primary", Level: "info", Message: "vm-db is shut off"}
@@ -62,6 +63,22 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(runs*perRun)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkOpen measures Open of a trail of 100,000 events: it runs
+// PRAGMA quick_check, one read of the whole file.
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	s, path := openTemp(b)
+	genTrail(b, s, 100, 1000)
+	s.Close()
+	for b.Loop() {
+		s, err := Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
 }
 
 // genTrail writes runs finished runs of perRun events each, chained with
@@ -94,6 +111,9 @@ func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 		runID, _ := res.LastInsertId()
 		for seq := int64(1); seq <= int64(perRun); seq++ {
 			var ev engine.Event = &engine.Logged{Step: "stop-primary", Level: "info", Message: fmt.Sprintf("vm-db state checked (%d)", seq)}
+			if seq == 1 {
+				ev = &engine.RunStarted{Runbook: fmt.Sprintf("rb-%d", r), Mode: "test", Operator: "bench"}
+			}
 			if seq == int64(perRun) {
 				ev = &engine.RunEnded{Outcome: engine.OutcomeSucceeded, Duration: time.Minute}
 			}
@@ -106,6 +126,11 @@ func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 				tb.Fatal(err)
 			}
 			prev = h
+			if seq == 1 {
+				if _, err := tx.ExecContext(ctx, `UPDATE runs SET started_at = ?, start_event_id = ? WHERE id = ?`, at, id, runID); err != nil {
+					tb.Fatal(err)
+				}
+			}
 			if seq == int64(perRun) {
 				if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, outcome = 'succeeded', end_event_id = ?, end_hash = ? WHERE id = ?`, at, id, h, runID); err != nil {
 					tb.Fatal(err)
@@ -130,5 +155,26 @@ func TestGenTrail(t *testing.T) {
 	v, err := s.Verify(ctx, 0)
 	if err != nil || !v.OK || v.Events != 30+14 {
 		t.Fatalf("Verify = %+v, %v", v, err)
+	}
+}
+
+// BenchmarkAppendSigned measures a gate decision written by a signing
+// console: the event, and its signature (one ssh-keygen -Y sign with a key
+// file) in the same transaction.
+func BenchmarkAppendSigned(b *testing.B) {
+	ctx := context.Background()
+	o := newOperators(b)
+	s, _ := openTemp(b)
+	s.SetSigner("alice", o.signer(b, "alice"), nil)
+	id := createRun(b, s, "erp")
+	appendAll(b, s, id, 0, failoverEvents("")[:1])
+	seq := int64(1)
+	for b.Loop() {
+		seq++
+		ev := &engine.GateDecided{Step: "stop-primary", Approved: true, Operator: "alice"}
+		ev.RunID, ev.Seq, ev.At = id, seq, base.Add(time.Duration(seq)*time.Millisecond)
+		if err := s.Append(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

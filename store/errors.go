@@ -11,8 +11,22 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// Why a write failed, for errors.Is. Every failed write means the action it
-// was to record was not performed: the engine stops before acting.
+// Why a write failed, for errors.Is. Every failed write means the event
+// is not in the trail (the transaction was rolled back).
+//
+// Two kinds, for a caller that must decide whether to retry:
+//
+//   - Busy, worth retrying after a wait: ErrLocked (another process held the
+//     write lock for the whole busy timeout). The trail is sound; the same
+//     write can succeed a moment later. A write given a context that has
+//     ended fails with ctx.Err(), not ErrLocked: give an outcome write a
+//     context of its own, not the action's, whose deadline may have passed.
+//   - Broken, not cured by waiting, an operator must act: ErrDiskFull,
+//     ErrReadOnly, ErrIO, ErrDamaged (and, at Open, ErrNotRepli,
+//     ErrNewerSchema, ErrNotOwner). Stop the run resumable and say what the
+//     error says to do.
+//
+// IsBusy tells the two apart.
 var (
 	// ErrLocked: another process held the write lock for the whole busy
 	// timeout.
@@ -28,6 +42,13 @@ var (
 	ErrDamaged = errors.New("the audit database file is damaged")
 )
 
+// IsBusy reports whether err is a write that failed only because another
+// process held the lock (ErrLocked): retrying later can succeed. Every
+// other failure of the store needs an operator.
+func IsBusy(err error) bool {
+	return errors.Is(err, ErrLocked) && !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrDiskFull) && !errors.Is(err, ErrIO)
+}
+
 func (s *Store) explain(err error) error { return explainFor(err, s.path, s.busy) }
 
 // explainFor turns SQLite's and the system's terse failures into what an
@@ -37,7 +58,7 @@ func explainFor(err error, path string, busy time.Duration) error {
 	if err == nil {
 		return nil
 	}
-	for _, known := range []error{ErrLocked, ErrDiskFull, ErrReadOnly, ErrIO, ErrDamaged, ErrNotRepli, ErrNewerSchema} {
+	for _, known := range []error{ErrLocked, ErrDiskFull, ErrReadOnly, ErrIO, ErrDamaged, ErrNotRepli, ErrNewerSchema, ErrNotOwner} {
 		if errors.Is(err, known) {
 			return err // explained already
 		}

@@ -87,6 +87,22 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Printf("RESULT %s\n", b)
 		io.Copy(io.Discard, in)
 		s.Close()
+	case "reserve":
+		// Do what repli run does before the engine's first event: reserve a
+		// run in args[0] and lease it; then wait to be killed.
+		s, err := Open(ctx, args[0])
+		if err != nil {
+			fail(err)
+		}
+		id, err := s.CreateRun(ctx, RunInfo{Runbook: "erp", Mode: "test", Operator: "alice"})
+		if err != nil {
+			fail(err)
+		}
+		if _, err := s.AcquireLease(ctx, id, Holder{Operator: "alice", Console: "helper"}); err != nil {
+			fail(err)
+		}
+		fmt.Printf("RESERVED %d\n", id)
+		io.Copy(io.Discard, in)
 	default:
 		fail(fmt.Errorf("unknown helper mode %q", mode))
 	}

@@ -32,7 +32,13 @@ type RunInfo struct {
 	StartedAt   time.Time
 }
 
-// CreateRun records a new run and returns its id.
+// CreateRun reserves the id of a new run and returns it. The run itself
+// exists from its first event on: the Append of its run.started fills the
+// run's row from that event, in the same transaction, so that a console
+// killed before that leaves no run that looks alive and cannot be resumed.
+// Until then, the run is listed nowhere and Run says ErrNeverStarted; a lease
+// may be acquired on it (the console that reserved it), not taken over. The
+// fields of ri are provisional: the run.started event's are recorded.
 func (s *Store) CreateRun(ctx context.Context, ri RunInfo) (int64, error) {
 	if s.readOnly {
 		return 0, fmt.Errorf("record run: %w: %s was opened for review only", ErrReadOnly, s.path)
@@ -94,6 +100,11 @@ func (s *Store) Append(ctx context.Context, ev engine.Event) error {
 	return nil
 }
 
+// ErrNeverStarted is returned for a run whose id was reserved (CreateRun)
+// by a console that stopped before the run's first event: nothing was done
+// in it, and there is nothing to resume.
+var ErrNeverStarted = errors.New("the run never started")
+
 func (s *Store) append(ctx context.Context, ev engine.Event, m *engine.Meta, body string) error {
 	at := m.At.UTC().Format(timeFormat)
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -114,9 +125,34 @@ func (s *Store) append(ctx context.Context, ev engine.Event, m *engine.Meta, bod
 		}
 		return fmt.Errorf("event #%d does not follow run %d's last event #%d", m.Seq, m.RunID, last)
 	}
+	start, isStart := ev.(*engine.RunStarted)
+	switch {
+	case m.Seq == 1 && !isStart:
+		return fmt.Errorf("run %d must start with a run.started event, not %s", m.RunID, ev.Kind())
+	case m.Seq != 1 && isStart:
+		return fmt.Errorf("run %d has started already (run.started as event #%d)", m.RunID, m.Seq)
+	}
 	id, hash, err := appendTx(ctx, tx, m.RunID, m.Seq, at, ev.Kind(), stepOf(ev), body)
 	if err != nil {
 		return err
+	}
+	if isStart {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET runbook = ?, title = ?, file = ?, sha256 = ?, mode = ?, operator = ?, host = ?, auto_approve = ?, started_at = ?, rto_target_ns = ?, start_event_id = ?
+			WHERE id = ? AND start_event_id IS NULL AND ended_at IS NULL`,
+			start.Runbook, start.Title, start.File, start.SHA256, start.Mode, start.Operator, start.Host, start.AutoApprove, at, int64(start.RTOTarget), id, m.RunID)
+		if err != nil {
+			return fmt.Errorf("open run: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("open run: %w (no reservation for run %d)", ErrNoRun, m.RunID)
+		}
+	}
+	switch ev.(type) {
+	case *engine.GateDecided, *engine.RunEnded:
+		// Signed before the run is sealed, in the same transaction.
+		if err := s.appendSignature(ctx, tx, ev, m, at, id, hash); err != nil {
+			return err
+		}
 	}
 	if end, ok := ev.(*engine.RunEnded); ok {
 		var achieved any

@@ -190,7 +190,7 @@ func (s *Store) takeLease(ctx context.Context, runID int64, h Holder, takeover b
 		return nil, fmt.Errorf("lease run %d: %w", runID, s.explain(err))
 	}
 	defer tx.Rollback()
-	if err := runOpen(ctx, tx, runID); err != nil {
+	if err := runOpen(ctx, tx, runID, !takeover); err != nil {
 		return nil, fmt.Errorf("lease run %d: %w", runID, s.explain(err))
 	}
 	cur, held, err := readLease(ctx, tx, runID)
@@ -304,19 +304,30 @@ func (s *Store) checkDriver(ctx context.Context, tx *sql.Tx, runID int64) error 
 	return fmt.Errorf("%w: %w", ErrLeaseLost, s.heldError(runID, cur, s.now()))
 }
 
-func runOpen(ctx context.Context, q querier, runID int64) error {
+// runOpen checks that a run can be written: it exists and has not ended.
+// A reservation whose run.started was never written (see CreateRun) counts
+// only when reserved is true: the console that reserved it leases it before
+// its first event; nobody else has anything to do with it.
+func runOpen(ctx context.Context, q querier, runID int64, reserved bool) error {
 	var ended sql.NullString
 	var outcome string
-	err := q.QueryRowContext(ctx, `SELECT ended_at, outcome FROM runs WHERE id = ?`, runID).Scan(&ended, &outcome)
+	var started bool
+	err := q.QueryRowContext(ctx, `SELECT ended_at, outcome, start_event_id IS NOT NULL FROM runs WHERE id = ?`, runID).Scan(&ended, &outcome, &started)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ErrNoRun
 	case err != nil:
 		return err
+	case !started && !reserved:
+		return neverStarted(runID)
 	case ended.Valid:
 		return fmt.Errorf("%w (%s at %s)", ErrRunEnded, outcome, ended.String)
 	}
 	return nil
+}
+
+func neverStarted(runID int64) error {
+	return fmt.Errorf("%w: %w: run %d was reserved, but its console stopped before the run's first event; nothing was done in it, so start the runbook again with repli run", ErrNoRun, ErrNeverStarted, runID)
 }
 
 type leaseRow struct {

@@ -75,9 +75,19 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	return r, nil
 }
 
+// started selects the runs that exist: those with their run.started event.
+// A reservation whose console stopped before that is not a run. Files older
+// than schema 4 (a copy reviewed read-only) have no reservations.
+func (s *Store) started() string {
+	if s.version < schemaStartEvent {
+		return "1"
+	}
+	return "start_event_id IS NOT NULL"
+}
+
 // Runs lists every run, newest first.
 func (s *Store) Runs(ctx context.Context) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+s.started()+` ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", s.explain(err))
 	}
@@ -99,6 +109,15 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("run %d: %w in %s", id, ErrNoRun, s.path)
 	}
+	if err == nil && s.version >= schemaStartEvent {
+		var started bool
+		if err := s.db.QueryRowContext(ctx, `SELECT start_event_id IS NOT NULL FROM runs WHERE id = ?`, id).Scan(&started); err != nil {
+			return r, fmt.Errorf("read run %d: %w", id, s.explain(err))
+		}
+		if !started {
+			return Run{}, neverStarted(id)
+		}
+	}
 	if err != nil {
 		return r, fmt.Errorf("read run %d: %w", id, s.explain(err))
 	}
@@ -107,10 +126,11 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 
 // Events returns a run's events in order, decoded: the engine's own, and the
 // store's (a *LeaseTakenOver for each takeover), so that the sequence has no
-// gaps and a resumed run continues after the last one. A kind neither knows
+// gaps and a resumed run continues after the last one. Signature events,
+// which take no place in the sequence, are read with Signatures. A kind neither knows
 // (written by a newer repli) is an error.
 func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? ORDER BY seq`, runID)
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? AND seq > 0 ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -23,6 +24,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// schemaStartEvent is the first schema whose runs rows are made by their
+// run.started event (start_event_id); in older files a row may exist without
+// any event, and its started_at is the console's clock, a moment before.
+const schemaStartEvent = 4
+
 // applicationID marks a SQLite file as a repli audit trail ("RPLI").
 const applicationID = 0x52504c49
 
@@ -34,6 +40,11 @@ const defaultBusyTimeout = 5 * time.Second
 // ErrNewerSchema is returned for a database written by a newer repli.
 var ErrNewerSchema = errors.New("database was written by a newer repli")
 
+// ErrNotOwner is returned for a trail file (or its -wal or -shm) that
+// another user owns: they could have written into it, so it is not opened
+// for writing. A copy handed over for review is opened with OpenReadOnly.
+var ErrNotOwner = errors.New("the audit database belongs to another user")
+
 // ErrNotRepli is returned for a SQLite file that is not a repli audit trail.
 // Such a file is never modified.
 var ErrNotRepli = errors.New("not a repli audit database")
@@ -44,6 +55,9 @@ type Store struct {
 	path     string
 	readOnly bool
 	busy     time.Duration
+	// version is the file's schema version: a copy reviewed read-only may be
+	// older than this repli (it is never migrated), and is read as such.
+	version int
 
 	// hostname is this machine's name, against which a lease's host is
 	// compared to decide whether its PID can be checked here.
@@ -55,6 +69,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	leases map[int64]string // run id → token of the lease this Store holds
+	sign   signing          // see SetSigner
 }
 
 // DefaultPath is $REPLI_DB, else $XDG_STATE_HOME/repli/audit.db, else
@@ -108,10 +123,10 @@ func dsn(path string, mode dsnMode, busy time.Duration) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-func newStore(db *sql.DB, path string, readOnly bool, busy time.Duration) *Store {
+func newStore(db *sql.DB, path string, readOnly bool, busy time.Duration, version int) *Store {
 	host, _ := os.Hostname()
 	return &Store{
-		db: db, path: path, readOnly: readOnly, busy: busy,
+		db: db, path: path, readOnly: readOnly, busy: busy, version: version,
 		hostname: host, now: time.Now, staleAfter: LeaseStaleAfter,
 		leases: map[int64]string{},
 	}
@@ -133,7 +148,10 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open audit database: %w", explainFor(err, path, busy))
 	}
-	f.Close()
+	defer f.Close()
+	if err := checkOwner(f, path); err != nil {
+		return nil, fmt.Errorf("open audit database: %w", err)
+	}
 
 	// Check and migrate on a connection that does not switch the journal
 	// mode, so that a foreign file is refused before anything is written.
@@ -142,7 +160,13 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
 	pre.SetMaxOpenConns(1)
-	err = migrate(ctx, pre)
+	err = checkIntegrity(ctx, pre, path)
+	if err == nil {
+		err = migrate(ctx, pre)
+	}
+	if err == nil {
+		err = makePrivate(f, path)
+	}
 	if err == nil {
 		err = setWAL(ctx, pre, busy)
 	}
@@ -159,7 +183,26 @@ func open(ctx context.Context, path string, busy time.Duration) (*Store, error) 
 		db.Close()
 		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, busy))
 	}
-	return newStore(db, path, false, busy), nil
+	ms, err := migrations()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return newStore(db, path, false, busy, len(ms)), nil
+}
+
+// checkIntegrity refuses a damaged file before anything is written to it:
+// a run on it would reserve a row and fail at its first event. See
+// integrityCheck for why Open runs quick_check.
+func checkIntegrity(ctx context.Context, db *sql.DB, path string) error {
+	problem, err := integrityCheck(ctx, db, "quick_check")
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		return fmt.Errorf("%w: %s", ErrDamaged, damagedAdvice(path, problem))
+	}
+	return nil
 }
 
 // setWAL puts the database in WAL mode, once, before the pool opens: the
@@ -218,11 +261,12 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit database %s: %w", path, err)
 	}
-	if err := checkSchema(ctx, db); err != nil {
+	version, err := checkSchema(ctx, db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("audit database %s: %w", path, explainFor(err, path, defaultBusyTimeout))
 	}
-	return newStore(db, path, true, defaultBusyTimeout), nil
+	return newStore(db, path, true, defaultBusyTimeout, version), nil
 }
 
 // Path is the database file.
@@ -230,7 +274,15 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database. Leases are not released: a console that closes
 // without releasing leaves a lease that goes stale.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if c, ok := s.sign.signer.(io.Closer); ok {
+		c.Close()
+	}
+	s.sign.signer = nil
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 func migrations() ([]string, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
@@ -280,19 +332,19 @@ func identify(ctx context.Context, q querier, known int) (version int, fresh boo
 	return version, app == 0, nil
 }
 
-func checkSchema(ctx context.Context, db *sql.DB) error {
+func checkSchema(ctx context.Context, db *sql.DB) (int, error) {
 	ms, err := migrations()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, fresh, err := identify(ctx, db, len(ms))
+	version, fresh, err := identify(ctx, db, len(ms))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if fresh {
-		return fmt.Errorf("%w (the file is empty)", ErrNotRepli)
+		return 0, fmt.Errorf("%w (the file is empty)", ErrNotRepli)
 	}
-	return nil
+	return version, nil
 }
 
 // migrate applies the embedded migrations under the write lock, re-reading

@@ -400,7 +400,7 @@ func TestMigratesSchema1(t *testing.T) {
 	// still running, chained with the same hash.
 	db := plainDB(t, path)
 	mustExec(t, db, "PRAGMA journal_mode = WAL", ms[0], fmt.Sprintf("PRAGMA user_version = 1; PRAGMA application_id = %d", applicationID),
-		`INSERT INTO runs (runbook, mode, operator, started_at, ended_at, outcome) VALUES ('erp', 'test', 'alice', 'x', 'y', 'succeeded')`,
+		`INSERT INTO runs (runbook, mode, operator, started_at, ended_at, outcome) VALUES ('erp', 'test', 'alice', 'x', '`+base.Format(timeFormat)+`', 'succeeded')`,
 		`INSERT INTO runs (runbook, mode, operator, started_at) VALUES ('dns', 'test', 'alice', 'x')`)
 	prev := GenesisHash
 	var endID int64
@@ -409,11 +409,13 @@ func TestMigratesSchema1(t *testing.T) {
 		run  int64
 		seq  int64
 		kind string
-	}{{1, 1, "run.started"}, {2, 1, "run.started"}, {1, 2, "run.ended"}, {2, 2, "log"}} {
+		body string
+	}{{1, 1, "run.started", `{"runbook":"erp","mode":"test","operator":"alice"}`}, {2, 1, "run.started", `{"runbook":"dns","mode":"test","operator":"alice"}`},
+		{1, 2, "run.ended", `{"outcome":"succeeded"}`}, {2, 2, "log", "{}"}} {
 		id := int64(i + 1)
 		at := base.Format(timeFormat)
-		h := eventHash(prev, id, ev.run, ev.seq, at, ev.kind, "", "{}")
-		mustExec(t, db, fmt.Sprintf(`INSERT INTO events VALUES (%d, %d, %d, '%s', '%s', '', '{}', '%s', '%s')`, id, ev.run, ev.seq, at, ev.kind, prev, h))
+		h := eventHash(prev, id, ev.run, ev.seq, at, ev.kind, "", ev.body)
+		mustExec(t, db, fmt.Sprintf(`INSERT INTO events VALUES (%d, %d, %d, '%s', '%s', '', '%s', '%s', '%s')`, id, ev.run, ev.seq, at, ev.kind, ev.body, prev, h))
 		if ev.kind == "run.ended" {
 			endID, endHash = id, h
 		}
@@ -433,6 +435,9 @@ func TestMigratesSchema1(t *testing.T) {
 	r, err := s.Run(ctx, 1)
 	if err != nil || r.EndEventID != endID || r.EndHash != endHash {
 		t.Errorf("ended run after migration: %+v, %v; want end (%d, %s)", r, err, endID, endHash)
+	}
+	if !r.StartedAt.Equal(base) {
+		t.Errorf("started_at after migration = %v, want the run.started event's %v", r.StartedAt, base)
 	}
 	if r, _ := s.Run(ctx, 2); r.EndEventID != 0 || r.EndHash != "" {
 		t.Errorf("running run got an end: %+v", r)

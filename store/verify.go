@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // Break says what is wrong with a trail that does not verify.
@@ -26,7 +29,64 @@ const (
 	BreakTruncated Break = "truncated"
 	// BreakIndex: the runs table contradicts the events.
 	BreakIndex Break = "index"
+	// BreakDamaged: SQLite finds the file itself damaged (its integrity
+	// check fails): a bad disk, a copy cut short, or an edit with a tool
+	// that does not know SQLite. The chain is not checked on such a file.
+	BreakDamaged Break = "damaged"
 )
+
+// integrityCheck runs PRAGMA integrity_check or quick_check and returns its
+// first findings, or "" when the file is sound. A file so damaged that the
+// check cannot run is a finding too.
+//
+// Verify runs integrity_check, not quick_check: quick_check walks every page
+// but does not compare the indexes with their tables, and a damaged index is
+// exactly what leaves a chain that verifies (the chain is read in rowid
+// order, through no index) on a file whose next write fails. Open, which
+// runs before every run, resume and approval, runs quick_check: one read of
+// the file, and what it misses Verify finds.
+func integrityCheck(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, pragma string) (string, error) {
+	rows, err := q.QueryContext(ctx, "PRAGMA "+pragma+"(20)")
+	if err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt {
+			return err.Error(), nil
+		}
+		return "", fmt.Errorf("check the database file (%s): %w", pragma, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return "", err
+		}
+		lines = append(lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt {
+			return strings.Join(append(lines, err.Error()), "; "), nil
+		}
+		return "", fmt.Errorf("check the database file (%s): %w", pragma, err)
+	}
+	if len(lines) == 1 && lines[0] == "ok" {
+		return "", nil
+	}
+	if len(lines) > 3 {
+		lines = append(lines[:3], fmt.Sprintf("and more (%d findings shown of up to 20)", len(lines)))
+	}
+	return strings.Join(lines, "; "), nil
+}
+
+// damagedAdvice says what a damaged trail is and what to do with it.
+func damagedAdvice(path, problem string) string {
+	return fmt.Sprintf("SQLite finds %s damaged (%s); keep it as evidence: copy it aside with its -wal and -shm files "+
+		"(cp -p %s* /a/safe/place/), then start new runs on a new database (--db NEW.db, or move this one away); "+
+		"sqlite3 %s .recover can salvage the rows of the copy, which verify then checks", path, problem, path, path)
+}
 
 // Verification is the result of recomputing the hash chain.
 type Verification struct {
@@ -95,6 +155,12 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	if problem, err := integrityCheck(ctx, c, "integrity_check"); err != nil {
+		return v, err
+	} else if problem != "" {
+		v.Break, v.Problem = BreakDamaged, damagedAdvice(s.path, problem)
+		return v, nil
+	}
 	ends, err := s.runEnds(ctx, c)
 	if err != nil {
 		return v, err
@@ -105,20 +171,43 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	}
 	defer rows.Close()
 	prev := GenesisHash
-	var prevID int64
+	var prevID, prevRun, prevSeq int64
 	lastSeq := map[int64]int64{}
-	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{}}
+	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
+		first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}}
 	ended := map[int64]bool{}
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return v, fmt.Errorf("read event: %w", err)
 		}
-		if e.id != prevID+1 || e.prevHash != prev || e.seq != lastSeq[e.run]+1 || e.hashAs(e.id) != e.hash {
+		// A signature event is numbered -seq of the event it signs, and is
+		// written right after it (same transaction): it is chained like
+		// every event but takes no place in its run's sequence.
+		sig := e.kind == KindSignature
+		inSeq := e.seq == lastSeq[e.run]+1
+		if sig {
+			inSeq = e.seq < 0 && prevRun == e.run && prevSeq == -e.seq
+		}
+		if e.id != prevID+1 || e.prevHash != prev || !inSeq || e.hashAs(e.id) != e.hash {
 			rows.Close()
 			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
 		}
-		prev, prevID, lastSeq[e.run] = e.hash, e.id, e.seq
+		prev, prevID, prevRun, prevSeq = e.hash, e.id, e.run, e.seq
+		v.Events++
+		if e.run == runID {
+			v.RunCount++
+		}
+		if sig {
+			continue
+		}
+		lastSeq[e.run] = e.seq
+		switch {
+		case e.seq == 1:
+			f.first[e.run] = e
+		case e.kind == "run.ended":
+			f.ended[e.run] = e
+		}
 		e.body = ""
 		f.last[e.run] = e
 		if _, after := f.afterEnd[e.run]; ended[e.run] && !after {
@@ -128,17 +217,17 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 			f.endHashes[e.id] = e.hash
 			ended[r.run] = r.run == e.run
 		}
-		v.Events++
-		if e.run == runID {
-			v.RunCount++
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	v.Head, v.HeadID = prev, prevID
 	f.headID = prevID
-	if bad := ends.check(f); bad != nil {
+	bad := ends.check(f)
+	if bad == nil {
+		bad = ends.checkRows(f, s.version >= schemaStartEvent)
+	}
+	if bad != nil {
 		v.Break, v.BadID, v.BadRun, v.BadSeq, v.Problem = bad.brk, bad.id, bad.run, bad.seq, bad.problem
 		return v, nil
 	}
@@ -185,6 +274,9 @@ func (s *Store) diagnose(ctx context.Context, q querier, v Verification, e store
 	case linked && self:
 		// Hashes agree but the run's sequence does not: the chain was
 		// rewritten by someone who recomputed the hashes.
+		if e.kind == KindSignature {
+			return set(BreakReordered, e.id, e.run, e.seq, "%s is not right after the event it signs (#%d of run %d): it was moved, or forged, and the hashes recomputed to hide it", e, -e.seq, e.run)
+		}
 		if e.seq > runLast+1 {
 			return set(BreakMissing, e.id, e.run, runLast+1, "run %d events #%d to #%d are missing before %s, and the hashes after them were recomputed to hide it", e.run, runLast+1, e.seq-1, e)
 		}
@@ -311,7 +403,21 @@ type runEnd struct {
 	outcome string
 	eventID int64  // 0 when the run ended before schema 2
 	hash    string // likewise
+	// row is everything the runs table says, as history and the report
+	// show it; checkRows holds it to the run's chained events.
+	row      Run
+	reserved bool  // schema 4: no run.started yet
+	startID  int64 // schema 4: id of its run.started event
 }
+
+// prefixScanner scans a row whose first columns go to pre, the rest to the
+// caller's destinations.
+type prefixScanner struct {
+	sc  interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
 
 type runEnds struct {
 	runs    []runEnd
@@ -320,16 +426,25 @@ type runEnds struct {
 
 func (s *Store) runEnds(ctx context.Context, c *sql.Conn) (runEnds, error) {
 	ends := runEnds{byEvent: map[int64]runEnd{}}
-	rows, err := c.QueryContext(ctx, `SELECT id, ended_at IS NOT NULL, outcome, coalesce(end_event_id, 0), coalesce(end_hash, '') FROM runs ORDER BY id`)
+	startCol := "NULL"
+	if s.version >= schemaStartEvent {
+		startCol = "start_event_id"
+	}
+	rows, err := c.QueryContext(ctx, `SELECT ended_at IS NOT NULL, coalesce(end_event_id, 0), coalesce(end_hash, ''), `+startCol+`, `+runColumns+` FROM runs ORDER BY id`)
 	if err != nil {
 		return ends, fmt.Errorf("read runs: %w", s.explain(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r runEnd
-		if err := rows.Scan(&r.run, &r.ended, &r.outcome, &r.eventID, &r.hash); err != nil {
+		var start sql.NullInt64
+		row, err := scanRun(prefixScanner{rows, []any{&r.ended, &r.eventID, &r.hash, &start}})
+		if err != nil {
 			return ends, fmt.Errorf("read run: %w", err)
 		}
+		r.run, r.outcome, r.row = row.ID, string(row.Outcome), row
+		r.reserved = s.version >= schemaStartEvent && !start.Valid
+		r.startID = start.Int64
 		ends.runs = append(ends.runs, r)
 		if r.eventID != 0 {
 			ends.byEvent[r.eventID] = r
@@ -350,6 +465,8 @@ type chainFacts struct {
 	last      map[int64]storedEvent // each run's last event (no body)
 	afterEnd  map[int64]storedEvent // each run's first event after its recorded end
 	endHashes map[int64]string      // hash of each event a run row says it ended at
+	first     map[int64]storedEvent // each run's event #1, with its body
+	ended     map[int64]storedEvent // each run's last run.ended, with its body
 }
 
 // check compares the runs table with a chain that verified. This is how a

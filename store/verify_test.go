@@ -299,7 +299,7 @@ func TestVerifyLimitCutWithIndex(t *testing.T) {
 	run2 := tr.runs[0] // newest first
 	a := attack(t, path)
 	a.exec(`DELETE FROM events WHERE id > 20`,
-		`UPDATE runs SET ended_at = NULL, outcome = 'running', end_event_id = NULL, end_hash = NULL WHERE id = 2`)
+		`UPDATE runs SET ended_at = NULL, outcome = 'running', reason = '', rto_achieved_ns = NULL, end_event_id = NULL, end_hash = NULL WHERE id = 2`)
 	a.db.Close()
 
 	s, err := OpenReadOnly(context.Background(), path)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -117,6 +118,7 @@ func newVerifyCmd() *cobra.Command {
 	var runID int64
 	var asJSON bool
 	var anchors []string
+	var allowedSigners string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit trail's hash chain and report the first break",
@@ -127,7 +129,17 @@ exit 1 naming the first event that does not match and what is wrong with it
 
 A trail cut at its end, or rewritten whole with every hash recomputed, can
 only be caught against a hash written down elsewhere: give the anchor printed
-at the end of each run (and written into the change ticket) with --anchor.`,
+at the end of each run (and written into the change ticket) with --anchor.
+
+SQLite's own integrity check runs first: a damaged file is named as such,
+with what to do (copy it aside, start new runs on a new database).
+
+Every gate decision and every run's end is signed with its operator's SSH
+key (sshsig, namespace repli). With --allowed-signers (OpenSSH's
+allowed_signers format, principal = the operator's login), verify names every
+decision and run whose signature is missing, unsigned, invalid or by a key
+not allowed for that operator, and every multi-approver gate without as many
+different verified people, and exits 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := openForReview(cmd.Context(), dbPath(db))
@@ -150,6 +162,23 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 					anchorErrs = append(anchorErrs, err.Error())
 				}
 			}
+			var sigFindings []store.SignatureCheck
+			var sigCount int
+			if allowedSigners != "" {
+				if _, err := os.Stat(allowedSigners); err != nil {
+					return withCode(exitUsage, fmt.Errorf("--allowed-signers: %w", err))
+				}
+				checks, err := s.CheckSignatures(cmd.Context(), runID, allowedSigners)
+				if err != nil {
+					return withCode(exitFailed, err)
+				}
+				sigCount = len(checks)
+				for _, c := range checks {
+					if c.Finding() {
+						sigFindings = append(sigFindings, c)
+					}
+				}
+			}
 			out := cmd.OutOrStdout()
 			switch {
 			case asJSON:
@@ -157,10 +186,13 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(struct {
 					store.Verification
-					AnchorErrors []string `json:"anchor_errors,omitempty"`
-				}{v, anchorErrs}); err != nil {
+					AnchorErrors      []string               `json:"anchor_errors,omitempty"`
+					SignatureFindings []store.SignatureCheck `json:"signature_findings,omitempty"`
+				}{v, anchorErrs, sigFindings}); err != nil {
 					return err
 				}
+			case v.Break == store.BreakDamaged:
+				fmt.Fprintf(out, "DAMAGED: %s\n", v.Problem)
 			case v.OK:
 				fmt.Fprintf(out, "ok: %d events, chain intact; head event %d hash %s\n", v.Events, v.HeadID, v.Head)
 				if runID != 0 {
@@ -177,7 +209,15 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 					fmt.Fprintf(out, "TAMPERED: %s\n", e)
 				}
 			}
-			if !v.OK || len(anchorErrs) > 0 {
+			if !asJSON && allowedSigners != "" {
+				for _, c := range sigFindings {
+					fmt.Fprintf(out, "SIGNATURE %s: %s\n", strings.ToUpper(string(c.Status)), c)
+				}
+				if len(sigFindings) == 0 {
+					fmt.Fprintf(out, "signatures: %d decisions and run ends, each signed by a key %s allows for its operator\n", sigCount, allowedSigners)
+				}
+			}
+			if !v.OK || len(anchorErrs) > 0 || len(sigFindings) > 0 {
 				return withCode(exitFailed, errSilent)
 			}
 			return nil
@@ -187,5 +227,6 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 	cmd.Flags().Int64Var(&runID, "run", 0, "also count this run's events")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "EVENT_ID:HASH written down at the end of a run (repeatable)")
+	cmd.Flags().StringVar(&allowedSigners, "allowed-signers", "", "OpenSSH allowed_signers FILE (principal = operator login): check every decision's and run end's signature")
 	return cmd
 }
