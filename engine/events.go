@@ -106,8 +106,12 @@ type ActionIntent struct {
 	URI    string `json:"uri"`
 	Domain string `json:"domain"`
 	Verb   string `json:"verb"`
-	// Detail says more about the action: the command an exec runs.
+	// Detail says more about the action: the command an exec runs, for
+	// people (engine.CommandString).
 	Detail string `json:"detail,omitempty"`
+	// Argv is the exact argument list an exec runs: its own list, or
+	// /bin/sh -c LINE for a shell line.
+	Argv []string `json:"argv,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.

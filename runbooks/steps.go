@@ -381,10 +381,11 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 		return nil, shell
 	}
 	if n.Kind == yaml.ScalarNode && p.isListVar(n.Value) {
-		list, _ := p.strList(n, what+" command")
-		if shell && len(list) != 1 {
-			p.errf(n, "%s: with shell: true, command is one line of shell", what)
+		if shell {
+			p.errf(n, "%s: with shell: true, command is one line of shell written in the runbook, not a list var; make the var an argument list and drop shell: true", what)
+			return nil, shell
 		}
+		list, _ := p.strList(n, what+" command")
 		return list, shell
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -392,14 +393,35 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 			p.errf(n, "%s: command is a list of arguments, e.g. [pg_restore, -d, app, dump.sql]; for a shell line, say shell: true", what)
 			return nil, shell
 		}
-		s, _ := p.str(f, "command", what+" command")
-		return []string{s}, shell
+		return p.shellLine(n, what)
+	}
+	if shell {
+		c := p.resolve(n)
+		if c != nil && c.Kind == yaml.SequenceNode && len(c.Content) == 1 {
+			if line := p.resolve(c.Content[0]); line != nil && line.Kind == yaml.ScalarNode && line.Tag != "!!null" {
+				return p.shellLine(line, what)
+			}
+		}
+		p.errf(n, "%s: with shell: true, command is one line of shell", what)
+		return nil, shell
 	}
 	list, _ := p.strList(n, what+" command")
-	if shell && len(list) != 1 {
-		p.errf(n, "%s: with shell: true, command is one line of shell", what)
-	}
 	return list, shell
+}
+
+// shellLine reads a shell line: its vars are substituted as quoted words.
+func (p *parser) shellLine(n *yaml.Node, what string) ([]string, bool) {
+	if len(n.Value) > maxStrLength {
+		p.errf(n, "%s command is longer than %d KiB", what, maxStrLength>>10)
+		return nil, true
+	}
+	if m := varOnly.FindStringSubmatch(strings.TrimSpace(n.Value)); m != nil {
+		if v, ok := p.vars[m[1]]; ok && !v.IsList && !v.Secret {
+			p.errAt(p.refPos(n, m[0], 0), "%s: the whole shell line is var %s; repli quotes a var as one word, so sh would look for a command named by its whole value. Make %s a list of arguments ([rsync, -a, src/, dst/]) and drop shell: true", what, m[0], m[1])
+			return nil, true
+		}
+	}
+	return []string{p.expandShell(n, what, n.Value)}, true
 }
 
 func (p *parser) start(body *yaml.Node, rb *Runbook, what, mwhat string) *Start {

@@ -40,6 +40,12 @@ type Var struct {
 	List   []string
 	IsList bool
 	Pos    Pos
+	// Secret is set for a var given with --secret-var NAME=@FILE: SecretFile
+	// names the file, Value is empty. Its content is never read here, stored
+	// or shown; it may only be a whole env value of an exec step, which then
+	// reads it like secret_env.
+	Secret     bool
+	SecretFile string
 }
 
 // Site is one of the runbook's sites: a name and the libvirt URI that

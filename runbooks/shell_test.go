@@ -1,0 +1,101 @@
+package runbooks_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/repli-dr/repli/runbooks"
+)
+
+// TestShellVarsAreOneWord runs the parsed shell line with the real /bin/sh:
+// whatever a var holds, it arrives as one argument (a list var as one per
+// entry) and nothing in it runs.
+func TestShellVarsAreOneWord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pwned := filepath.Join(dir, "pwned")
+	hostile := []string{
+		"x; touch " + pwned,
+		"x' ; touch " + pwned + " ; '",
+		"$(touch " + pwned + ")",
+		"`touch " + pwned + "`",
+		"a\nb\"c\\d $HOME *",
+		"",
+	}
+	src := `version: 1
+name: inject
+vars:
+  target: t
+  hosts: [a, b]
+sites:
+  primary: {uri: sim://primary}
+steps:
+  - id: run
+    exec:
+      command: printf '<%s>\n' ${target} ${hosts} x${target}y "$(printf %s ${target})"
+      shell: true
+`
+	for _, v := range hostile {
+		rb, diags := runbooks.ParseWith("inject.yaml", []byte(src), map[string]string{"target": v, "hosts": "h1, h 2"})
+		if rb == nil {
+			t.Fatalf("refused: %v", diags)
+		}
+		line := rb.Steps[0].Exec.Command[0]
+		out, err := exec.Command("/bin/sh", "-c", line).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sh -c %q: %v\n%s", line, err, out)
+		}
+		want := "<" + v + ">\n<h1>\n<h 2>\n<x" + v + "y>\n<" + v + ">\n"
+		if string(out) != want {
+			t.Errorf("target=%q: sh printed %q, want %q (line %s)", v, out, want, line)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("target=%q ran a command: %s", v, line)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "''", "a b": "'a b'", "it's": `'it'\''s'`} {
+		if got := runbooks.ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestShellVarContexts: where a var may stand in a shell line.
+func TestShellVarContexts(t *testing.T) {
+	t.Parallel()
+	head := "version: 1\nname: ctx\nvars: {v: val}\nsites: {primary: {uri: sim://primary}}\nsteps:\n  - id: s\n    exec:\n      shell: true\n      command: "
+	for _, tt := range []struct {
+		line string
+		want string // "" means accepted
+	}{
+		{`echo ${v}`, ""},
+		{`echo $(echo ${v}) "$(cat ${v})"`, ""},
+		{`echo a\'b ${v} # it's fine`, ""},
+		{`echo "$${HOME}" ${v}`, ""},
+		{`echo '${v}'`, "inside single quotes"},
+		{`echo "a ${v}"`, "inside double quotes"},
+		{"echo `cat ${v}`", "backquotes"},
+		{"echo \"$(echo `x ${v}`)\"", "backquotes"},
+		{`echo $${x:-${v}}`, "shell ${…} expansion"},
+		{`echo $((${v} + 1))`, "arithmetic"},
+		{`echo $'a\'b' ' ${v}`, "$'…'"},
+	} {
+		src := head + "'" + strings.ReplaceAll(tt.line, "'", "''") + "'\n"
+		rb, diags := runbooks.Parse("ctx.yaml", []byte(src))
+		switch {
+		case tt.want == "" && rb == nil:
+			t.Errorf("%s: refused: %v", tt.line, diags)
+		case tt.want != "" && rb != nil:
+			t.Errorf("%s: accepted as %q", tt.line, rb.Steps[0].Exec.Command[0])
+		case tt.want != "" && !strings.Contains(diags.Error(), tt.want):
+			t.Errorf("%s: got %v, want %q", tt.line, diags, tt.want)
+		}
+	}
+}
