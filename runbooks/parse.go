@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // Limits that keep a hostile or broken file from exhausting the console.
@@ -382,7 +384,22 @@ func (p *parser) str(f *fields, key, what string) (string, *yaml.Node) {
 		p.errf(n, "%s is longer than %d KiB", what, maxStrLength>>10)
 		return "", n
 	}
+	p.controlChars(n, what)
 	return p.expand(n, n.Value), n
+}
+
+// controlChars warns about characters a terminal would act on (escape
+// sequences, C1 controls, bidi overrides) in a value: repli shows them
+// escaped, but a runbook that holds them was probably not written by hand.
+func (p *parser) controlChars(n *yaml.Node, what string) {
+	if !safetext.Unsafe(n.Value) {
+		return
+	}
+	shown := []rune(safetext.Line(n.Value))
+	if len(shown) > 60 {
+		shown = append(shown[:59], '…')
+	}
+	p.warnf(n, "%s holds control characters that a terminal would act on (escape sequences, bidi overrides): %s; repli shows them escaped like this", what, string(shown))
 }
 
 func (p *parser) boolean(f *fields, key, what string) bool {
@@ -502,6 +519,7 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
 			p.errf(c, "each entry of %s must be text, not %s", what, describe(c))
 			continue
 		}
+		p.controlChars(c, "an entry of "+what)
 		out = append(out, p.expand(c, c.Value))
 		nodes = append(nodes, c)
 	}

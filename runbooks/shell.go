@@ -7,9 +7,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ShellQuote returns s as one POSIX shell word: single-quoted, each ' written
-// as '\''. Nothing inside single quotes is special to sh, so the value can
-// hold ;, $(…), backquotes, quotes or newlines and is still one argument.
+// ShellQuote returns s as one POSIX shell word: single-quoted, each single
+// quote in s closed, escaped and reopened. Nothing inside single quotes is
+// special to sh, so the value can hold ;, $(…), backquotes, quotes or
+// newlines and is still one argument.
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

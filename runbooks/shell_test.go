@@ -99,3 +99,34 @@ func TestShellVarContexts(t *testing.T) {
 		}
 	}
 }
+
+// TestControlCharactersWarned: a title, a manual text, a domain name or a
+// command holding escape sequences or bidi overrides is accepted with a
+// warning at its position, the characters shown escaped.
+func TestControlCharactersWarned(t *testing.T) {
+	t.Parallel()
+	src := "version: 1\nname: esc\ntitle: \"Drill \\e]0;owned\\a\"\nsites: {primary: {uri: sim://primary}}\nsteps:\n" +
+		"  - id: m\n    manual: \"Call \\u202eenilno\\u202c now\"\n" +
+		"  - id: c\n    check: {site: primary, domains: [\"db\\u009b2J\"], state: running}\n" +
+		"  - id: x\n    exec: {command: \"echo \\e[2J\", shell: true}\n"
+	rb, diags := runbooks.Parse("esc.yaml", []byte(src))
+	if rb == nil {
+		t.Fatalf("refused: %v", diags)
+	}
+	got := diags.Error()
+	for _, want := range []string{
+		`esc.yaml:3:8: warning: title holds control characters`, `Drill \x1b]0;owned\x07`,
+		`esc.yaml:7:13: warning: step m manual holds control characters`, `Call \u202eenilno\u202c now`,
+		`esc.yaml:9:38: warning: an entry of step c domains holds control characters`, `db\u009b2J`,
+		`esc.yaml:11:21: warning: step x command holds control characters`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, got)
+		}
+	}
+	for _, r := range got {
+		if r == 0x1b || r == 0x07 || r == 0x9b || r == 0x202e {
+			t.Fatalf("a diagnostic holds %U raw:\n%s", r, got)
+		}
+	}
+}

@@ -415,6 +415,7 @@ func (p *parser) shellLine(n *yaml.Node, what string) ([]string, bool) {
 		p.errf(n, "%s command is longer than %d KiB", what, maxStrLength>>10)
 		return nil, true
 	}
+	p.controlChars(n, what+" command")
 	if m := varOnly.FindStringSubmatch(strings.TrimSpace(n.Value)); m != nil {
 		if v, ok := p.vars[m[1]]; ok && !v.IsList && !v.Secret {
 			p.errAt(p.refPos(n, m[0], 0), "%s: the whole shell line is var %s; repli quotes a var as one word, so sh would look for a command named by its whole value. Make %s a list of arguments ([rsync, -a, src/, dst/]) and drop shell: true", what, m[0], m[1])

@@ -50,6 +50,7 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 				p.errf(v, "var %s refers to another var; vars hold plain values", k.Value)
 				// Keep it, as written, so its uses do not add "unknown var".
 			}
+			p.controlChars(v, "var "+k.Value)
 			vr.Value = v.Value
 		case v.Kind == yaml.SequenceNode:
 			vr.IsList = true

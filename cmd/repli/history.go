@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
 )
@@ -83,12 +83,10 @@ func newHistoryCmd() *cobra.Command {
 				for _, r := range runs {
 					rows = append(rows, toRow(r, now))
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(out, rows)
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(out, "no runs in %s yet\n", s.Path())
+				fmt.Fprintf(out, "no runs in %s yet\n", safetext.Line(s.Path()))
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -101,7 +99,7 @@ func newHistoryCmd() *cobra.Command {
 				if r.RTOTarget > 0 {
 					rto += " / " + ui.FormatDuration(r.RTOTarget)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Mode, r.StartedAt.Local().Format("2006-01-02 15:04"),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, safetext.Line(r.Runbook), safetext.Line(r.Mode), r.StartedAt.Local().Format("2006-01-02 15:04"),
 					ui.FormatDuration(r.Duration(now)), ui.OutcomeLabel(r.Outcome), rto)
 			}
 			return tw.Flush()
@@ -153,9 +151,7 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 			out := cmd.OutOrStdout()
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(struct {
+				if err := writeJSON(out, struct {
 					store.Verification
 					AnchorErrors []string `json:"anchor_errors,omitempty"`
 				}{v, anchorErrs}); err != nil {
@@ -170,11 +166,11 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 					fmt.Fprintf(out, "anchors match: %s\n", strings.Join(anchors, ", "))
 				}
 			default:
-				fmt.Fprintf(out, "TAMPERED (%s): %s\n", v.Break, v.Problem)
+				fmt.Fprintf(out, "TAMPERED (%s): %s\n", safetext.Line(string(v.Break)), safetext.Line(v.Problem))
 			}
 			for _, e := range anchorErrs {
 				if !asJSON {
-					fmt.Fprintf(out, "TAMPERED: %s\n", e)
+					fmt.Fprintf(out, "TAMPERED: %s\n", safetext.Line(e))
 				}
 			}
 			if !v.OK || len(anchorErrs) > 0 {
