@@ -41,8 +41,11 @@ type RunStarted struct {
 	AutoApprove bool              `json:"auto_approve,omitempty"`
 	Sites       map[string]string `json:"sites"`
 	Vars        map[string]string `json:"vars,omitempty"`
-	RTOTarget   time.Duration     `json:"rto_target_ns,omitempty"`
-	TimeScale   float64           `json:"time_scale,omitempty"`
+	// SecretVars are the vars given with --secret-var: name → the file the
+	// value is read from (never the value), so a resume reads it again.
+	SecretVars map[string]string `json:"secret_vars,omitempty"`
+	RTOTarget  time.Duration     `json:"rto_target_ns,omitempty"`
+	TimeScale  float64           `json:"time_scale,omitempty"`
 }
 
 // StepChanged records a step's move to a new state.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/runbooks"
 )
 
 // TestExecArgvRecordedAsArray: an argument list and a shell line that
@@ -195,5 +196,47 @@ func TestProcessAlive(t *testing.T) {
 	}
 	if engine.ProcessAlive(0, 0) || engine.ProcessAlive(1<<22+12345, 0) {
 		t.Error("no process counts as alive")
+	}
+}
+
+// TestSecretVarNeverRecorded: a var given with --secret-var reaches the
+// command in its environment and nowhere else: not in the recorded source,
+// vars, intents or output.
+func TestSecretVarNeverRecorded(t *testing.T) {
+	t.Parallel()
+	const secret = "Pw-9f8e7d6c5b4a"
+	file := filepath.Join(t.TempDir(), "db.pw")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `version: 1
+name: secret-var
+vars:
+  db_password: ""
+sites:
+  p: {uri: sim://p}
+steps:
+  - id: restore
+    exec:
+      command: 'echo "connecting with $PGPASSWORD"; test "$PGPASSWORD" = "$(cat ` + file + `)"'
+      shell: true
+      env: {PGPASSWORD: "${db_password}"}
+`
+	rb, diags := runbooks.ParseWithSecrets("sv.yaml", []byte(src), nil, map[string]string{"db_password": file})
+	if rb == nil {
+		t.Fatalf("refused: %v", diags)
+	}
+	h := newHarness(t, rb, true)
+	if o, err := h.run(nil); o != engine.OutcomeSucceeded || err != nil {
+		t.Fatalf("outcome %s err %v (the command did not get the secret)", o, err)
+	}
+	for _, ev := range h.journal.events {
+		b, _ := engine.EncodeEvent(ev)
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s event holds the secret: %s", ev.Kind(), b)
+		}
+	}
+	if out := captured(h); !strings.Contains(out, "connecting with [REDACTED]") {
+		t.Errorf("output %q", out)
 	}
 }

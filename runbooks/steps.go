@@ -529,6 +529,7 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 	e.Command, e.Shell = p.command(ef, what)
 	e.Timeout = p.durationOr(ef, "timeout", what+" timeout", e.Timeout)
 	e.Dir, _ = p.str(ef, "dir", what+" dir")
+	secretVars := p.secretEnvVars(ef)
 	e.Env = p.strMap(ef, "env", what)
 	if n := p.resolve(ef.val["env"]); n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -547,6 +548,15 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 			}
 		}
 	}
+	for _, k := range sortedNames(secretVars) {
+		if e.SecretEnv == nil {
+			e.SecretEnv = map[string]string{}
+		}
+		if _, dup := e.SecretEnv[k]; dup {
+			p.errf(ef.key["env"], "%s sets %s in both env and secret_env", what, k)
+		}
+		e.SecretEnv[k] = secretVars[k]
+	}
 	if ef.has("redact") {
 		list, nodes := p.strList(ef.val["redact"], what+" redact")
 		for i, r := range list {
@@ -563,6 +573,38 @@ var (
 	envName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	secretLooking = regexp.MustCompile(`(?i)(pass|secret|token|credential|private_?key)`)
 )
+
+// secretEnvVars takes out of an exec's env the entries whose value is a
+// secret var (env: {PGPASSWORD: ${db_password}}, with --secret-var
+// db_password=@FILE): they are passed like secret_env, from the file.
+func (p *parser) secretEnvVars(f *fields) map[string]string {
+	n := p.resolve(f.val["env"])
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out map[string]string
+	kept := make([]*yaml.Node, 0, len(n.Content))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], p.resolve(n.Content[i+1])
+		if v != nil && v.Kind == yaml.ScalarNode {
+			if m := varOnly.FindStringSubmatch(v.Value); m != nil && p.vars[m[1]].Secret {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k.Value] = p.vars[m[1]].SecretFile
+				continue
+			}
+		}
+		kept = append(kept, n.Content[i], n.Content[i+1])
+	}
+	if out != nil {
+		// A copy without them, so that env reads the others only.
+		c := *n
+		c.Content = kept
+		f.val["env"] = &c
+	}
+	return out
+}
 
 func (p *parser) strMap(f *fields, key, what string) map[string]string {
 	if !f.has(key) {

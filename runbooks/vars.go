@@ -66,6 +66,14 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 			p.errf(v, "var %s must be text or a list of text, not %s", k.Value, describe(v))
 			continue
 		}
+		if f, ok := p.secretFiles[k.Value]; ok {
+			if vr.IsList {
+				p.errf(k, "var %s is a list; --secret-var takes a var holding one value", k.Value)
+			}
+			vr = Var{Name: k.Value, Pos: vr.Pos, Secret: true, SecretFile: f}
+			rb.Vars[k.Value] = vr
+			continue
+		}
 		if o, ok := p.overrides[k.Value]; ok {
 			vr.Value, vr.List = o, nil
 			if vr.IsList {
@@ -97,6 +105,9 @@ func (p *parser) expand(n *yaml.Node, s string) string {
 			return ref
 		case v.IsList:
 			p.errf(n, "var %q is a list; use it alone as a whole list value (domains: ${%s})", name, name)
+			return ref
+		case v.Secret:
+			p.errf(n, "var %q holds a secret (--secret-var), passed only as a whole env value of an exec step (env: {NAME: ${%s}}); read it from the environment there", name, name)
 			return ref
 		}
 		return v.Value
