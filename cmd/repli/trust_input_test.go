@@ -180,3 +180,48 @@ func syscallKill(pid int) {
 		p.Kill()
 	}
 }
+
+// TestSitePasswordNeverStored: a password written in a site URI is in no
+// byte of the audit trail (the recorded runbook text included) and in no
+// view of the run.
+func TestSitePasswordNeverStored(t *testing.T) {
+	t.Parallel()
+	const pw = "s3cret-Pw-77"
+	plan := writeRunbook(t, `version: 1
+name: pw
+sites:
+  primary: {uri: "sim://ops:`+pw+`@primary"}
+steps:
+  - id: check
+    check: {site: primary, domains: [db-01], state: running}
+`)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "audit.db")
+	r := runRepli(t, "", "run", plan, "--plain", "--auto-approve", "--db", db)
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning: site primary: the URI holds a password") {
+		t.Errorf("no warning:\n%s", r.stderr)
+	}
+	views := []result{r,
+		runRepli(t, "", "show", "1", "--json", "--db", db),
+		runRepli(t, "", "report", "1", "--db", db),
+	}
+	for _, v := range views {
+		if strings.Contains(v.stdout+v.stderr, pw) {
+			t.Errorf("the password is shown:\n%s\n%s", v.stdout, v.stderr)
+		}
+	}
+	// The trail and its WAL (the simulated lab's own state file names its
+	// sites by URI, as the simulator does; a real site has none).
+	for _, f := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && f == db {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), pw) {
+			t.Errorf("%s holds the password", f)
+		}
+	}
+}
