@@ -130,3 +130,29 @@ func TestControlCharactersWarned(t *testing.T) {
 		}
 	}
 }
+
+// FuzzShellLine: whatever the shell line and the var's value, the parser
+// does not panic, and an accepted line run by sh never runs the value.
+func FuzzShellLine(f *testing.F) {
+	for _, s := range []string{`echo ${v}`, `echo '${v}'`, "echo `${v}`", `echo $((${v}))`, `echo \${v}`, `echo $${v:-${v}}`, `echo $'${v}'`, `cat <<E
+${v}
+E`} {
+		f.Add(s, "x; touch /tmp/repli-fuzz-pwned")
+	}
+	f.Fuzz(func(t *testing.T, line, value string) {
+		src := "version: 1\nname: f\nvars: {v: x}\nsites: {primary: {uri: sim://primary}}\nsteps:\n  - id: s\n    exec:\n      shell: true\n      command: \"" + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(line) + "\"\n"
+		rb, _ := runbooks.ParseWith("f.yaml", []byte(src), map[string]string{"v": value})
+		if rb == nil || !strings.Contains(line, "${v}") {
+			return
+		}
+		got := rb.Steps[0].Exec.Command[0]
+		if strings.Contains(value, "${") || strings.Contains(line, "$${") {
+			return
+		}
+		// The value appears only inside repli's quotes.
+		quoted := runbooks.ShellQuote(value)
+		if rest := strings.ReplaceAll(got, quoted, ""); value != "" && len(value) > 3 && strings.Contains(rest, value) && !strings.Contains(line, value) {
+			t.Fatalf("line %q with v=%q became %q: the value is outside quotes", line, value, got)
+		}
+	})
+}
