@@ -240,3 +240,12 @@ steps:
 		t.Errorf("output %q", out)
 	}
 }
+
+func TestRedactURIs(t *testing.T) {
+	t.Parallel()
+	got := engine.RedactURIs([]string{"qemu+tls://ops:s3cret@kvm1/system", "qemu+ssh://root@kvm2/system"})
+	want := []string{"qemu+tls://ops:xxxxx@kvm1/system", "qemu+ssh://root@kvm2/system"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q", got)
+	}
+}
