@@ -19,7 +19,9 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // Runbook is a parsed and validated runbook.
 type Runbook struct {
-	File        string
+	File string
+	// Source is the text recorded with a run, hashed by SHA256: the file as
+	// it is, but for passwords written in site URIs, masked as xxxxx.
 	Source      []byte
 	Version     int
 	Name        string
