@@ -47,13 +47,17 @@ func (e *Engine) act(ctx context.Context, st *runbooks.Step, site, domain, verb 
 	return e.actDetail(ctx, st, site, domain, verb, "", fn)
 }
 
-// actDetail is act with a detail recorded in the intent.
-func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain, verb, detail string, fn func(context.Context) error) error {
+// actDetail is act with a detail recorded in the intent; with adds more to
+// the intent before it is written (an exec's argument list).
+func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain, verb, detail string, fn func(context.Context) error, with ...func(*ActionIntent)) error {
 	e.mu.Lock()
 	e.actionID++
 	id := e.actionID
 	e.mu.Unlock()
 	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: e.opts.URIs[site], Domain: domain, Verb: verb, Detail: detail}
+	for _, w := range with {
+		w(intent)
+	}
 	if err := e.emit(ctx, intent); err != nil {
 		return err
 	}

@@ -41,8 +41,11 @@ type RunStarted struct {
 	AutoApprove bool              `json:"auto_approve,omitempty"`
 	Sites       map[string]string `json:"sites"`
 	Vars        map[string]string `json:"vars,omitempty"`
-	RTOTarget   time.Duration     `json:"rto_target_ns,omitempty"`
-	TimeScale   float64           `json:"time_scale,omitempty"`
+	// SecretVars are the vars given with --secret-var: name → the file the
+	// value is read from (never the value), so a resume reads it again.
+	SecretVars map[string]string `json:"secret_vars,omitempty"`
+	RTOTarget  time.Duration     `json:"rto_target_ns,omitempty"`
+	TimeScale  float64           `json:"time_scale,omitempty"`
 	// ReverseOf and ReverseOfSHA256 name the forward runbook when this one
 	// is its way back (written by repli reverse): they link the run to the
 	// forward runs, which recorded the same name and SHA-256.
@@ -145,8 +148,12 @@ type ActionIntent struct {
 	URI    string `json:"uri"`
 	Domain string `json:"domain"`
 	Verb   string `json:"verb"`
-	// Detail says more about the action: the command an exec runs.
+	// Detail says more about the action: the command an exec runs, for
+	// people (engine.CommandString).
 	Detail string `json:"detail,omitempty"`
+	// Argv is the exact argument list an exec runs: its own list, or
+	// /bin/sh -c LINE for a shell line.
+	Argv []string `json:"argv,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // Severity tells an error, which refuses the runbook, from a warning.
@@ -29,7 +31,8 @@ func (d Diagnostic) String() string {
 	if d.Severity == SevWarning {
 		sev = "warning: "
 	}
-	return fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Pos.Line, d.Pos.Col, sev, d.Message)
+	// Messages quote names and values from the file: made safe for a terminal.
+	return safetext.Line(fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Pos.Line, d.Pos.Col, sev, d.Message))
 }
 
 // Diagnostics is every problem found in one runbook, sorted by position.

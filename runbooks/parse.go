@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // Limits that keep a hostile or broken file from exhausting the console.
@@ -57,7 +59,16 @@ func Parse(file string, src []byte) (*Runbook, Diagnostics) {
 // ParseWith parses a runbook with var overrides (repli run --var NAME=VALUE);
 // a list var takes a comma-separated value.
 func ParseWith(file string, src []byte, overrides map[string]string) (*Runbook, Diagnostics) {
-	p := &parser{file: file, budget: maxNodes, overrides: overrides}
+	return ParseWithSecrets(file, src, overrides, nil)
+}
+
+// ParseWithSecrets is ParseWith with secret vars (repli run --secret-var
+// NAME=@FILE): secretFiles maps a var to the file its value is read from
+// when a command runs. The value is never read here, so it is in nothing
+// the parse returns, records or shows; such a var may only be a whole env
+// value of an exec step, which passes the file like secret_env.
+func ParseWithSecrets(file string, src []byte, overrides, secretFiles map[string]string) (*Runbook, Diagnostics) {
+	p := &parser{file: file, budget: maxNodes, overrides: overrides, secretFiles: secretFiles}
 	rb := p.parse(src)
 	p.diags.sort()
 	if len(p.diags) > maxDiags {
@@ -80,6 +91,11 @@ type parser struct {
 	vars   map[string]Var
 	// overrides replace vars' values (repli run --var).
 	overrides map[string]string
+	// secretFiles make vars secret (repli run --secret-var): name → file.
+	secretFiles map[string]string
+	// sitePasswords are the passwords written in site URIs, masked in the
+	// recorded source.
+	sitePasswords []string
 }
 
 func posOf(n *yaml.Node) Pos {
@@ -157,6 +173,17 @@ func (p *parser) parse(src []byte) *Runbook {
 			p.errAt(Pos{1, 1}, "--var %s: the runbook has no var %q%s", name, name, suggest(name, p.varNames()))
 		}
 	}
+	for _, name := range sortedNames(p.secretFiles) {
+		_, ok := rb.Vars[name]
+		_, both := p.overrides[name]
+		switch {
+		case !ok:
+			p.errAt(Pos{1, 1}, "--secret-var %s: the runbook has no var %q%s", name, name, suggest(name, p.varNames()))
+		case both:
+			p.errAt(Pos{1, 1}, "var %s is given with both --var and --secret-var; give it once", name)
+		}
+	}
+	rb.Source = p.maskSitePasswords(original)
 	return rb
 }
 
@@ -382,7 +409,22 @@ func (p *parser) str(f *fields, key, what string) (string, *yaml.Node) {
 		p.errf(n, "%s is longer than %d KiB", what, maxStrLength>>10)
 		return "", n
 	}
+	p.controlChars(n, what)
 	return p.expand(n, n.Value), n
+}
+
+// controlChars warns about characters a terminal would act on (escape
+// sequences, C1 controls, bidi overrides) in a value: repli shows them
+// escaped, but a runbook that holds them was probably not written by hand.
+func (p *parser) controlChars(n *yaml.Node, what string) {
+	if !safetext.Unsafe(n.Value) {
+		return
+	}
+	shown := []rune(safetext.Line(n.Value))
+	if len(shown) > 60 {
+		shown = append(shown[:59], '…')
+	}
+	p.warnf(n, "%s holds control characters that a terminal would act on (escape sequences, bidi overrides): %s; repli shows them escaped like this", what, string(shown))
 }
 
 func (p *parser) boolean(f *fields, key, what string) bool {
@@ -502,6 +544,7 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
 			p.errf(c, "each entry of %s must be text, not %s", what, describe(c))
 			continue
 		}
+		p.controlChars(c, "an entry of "+what)
 		out = append(out, p.expand(c, c.Value))
 		nodes = append(nodes, c)
 	}

@@ -101,6 +101,7 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 		default:
 			p.errf(sf.node, "%s needs uri (its libvirt URI, e.g. qemu+ssh://kvm1.example/system)", what)
 		}
+		p.sitePassword(sf, site, what)
 		if r, rn := p.str(sf, "role", what+" role"); rn != nil {
 			if !contains(roles, r) {
 				p.errf(rn, "%s: role must be primary or secondary, not %q%s", what, r, suggest(r, roles))

@@ -381,10 +381,11 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 		return nil, shell
 	}
 	if n.Kind == yaml.ScalarNode && p.isListVar(n.Value) {
-		list, _ := p.strList(n, what+" command")
-		if shell && len(list) != 1 {
-			p.errf(n, "%s: with shell: true, command is one line of shell", what)
+		if shell {
+			p.errf(n, "%s: with shell: true, command is one line of shell written in the runbook, not a list var; make the var an argument list and drop shell: true", what)
+			return nil, shell
 		}
+		list, _ := p.strList(n, what+" command")
 		return list, shell
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -392,14 +393,36 @@ func (p *parser) command(f *fields, what string) ([]string, bool) {
 			p.errf(n, "%s: command is a list of arguments, e.g. [pg_restore, -d, app, dump.sql]; for a shell line, say shell: true", what)
 			return nil, shell
 		}
-		s, _ := p.str(f, "command", what+" command")
-		return []string{s}, shell
+		return p.shellLine(n, what)
+	}
+	if shell {
+		c := p.resolve(n)
+		if c != nil && c.Kind == yaml.SequenceNode && len(c.Content) == 1 {
+			if line := p.resolve(c.Content[0]); line != nil && line.Kind == yaml.ScalarNode && line.Tag != "!!null" {
+				return p.shellLine(line, what)
+			}
+		}
+		p.errf(n, "%s: with shell: true, command is one line of shell", what)
+		return nil, shell
 	}
 	list, _ := p.strList(n, what+" command")
-	if shell && len(list) != 1 {
-		p.errf(n, "%s: with shell: true, command is one line of shell", what)
-	}
 	return list, shell
+}
+
+// shellLine reads a shell line: its vars are substituted as quoted words.
+func (p *parser) shellLine(n *yaml.Node, what string) ([]string, bool) {
+	if len(n.Value) > maxStrLength {
+		p.errf(n, "%s command is longer than %d KiB", what, maxStrLength>>10)
+		return nil, true
+	}
+	p.controlChars(n, what+" command")
+	if m := varOnly.FindStringSubmatch(strings.TrimSpace(n.Value)); m != nil {
+		if v, ok := p.vars[m[1]]; ok && !v.IsList && !v.Secret {
+			p.errAt(p.refPos(n, m[0], 0), "%s: the whole shell line is var %s; repli quotes a var as one word, so sh would look for a command named by its whole value. Make %s a list of arguments ([rsync, -a, src/, dst/]) and drop shell: true", what, m[0], m[1])
+			return nil, true
+		}
+	}
+	return []string{p.expandShell(n, what, n.Value)}, true
 }
 
 func (p *parser) start(body *yaml.Node, rb *Runbook, what, mwhat string) *Start {
@@ -506,6 +529,7 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 	e.Command, e.Shell = p.command(ef, what)
 	e.Timeout = p.durationOr(ef, "timeout", what+" timeout", e.Timeout)
 	e.Dir, _ = p.str(ef, "dir", what+" dir")
+	secretVars := p.secretEnvVars(ef)
 	e.Env = p.strMap(ef, "env", what)
 	if n := p.resolve(ef.val["env"]); n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -524,6 +548,15 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 			}
 		}
 	}
+	for _, k := range sortedNames(secretVars) {
+		if e.SecretEnv == nil {
+			e.SecretEnv = map[string]string{}
+		}
+		if _, dup := e.SecretEnv[k]; dup {
+			p.errf(ef.key["env"], "%s sets %s in both env and secret_env", what, k)
+		}
+		e.SecretEnv[k] = secretVars[k]
+	}
 	if ef.has("redact") {
 		list, nodes := p.strList(ef.val["redact"], what+" redact")
 		for i, r := range list {
@@ -540,6 +573,38 @@ var (
 	envName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	secretLooking = regexp.MustCompile(`(?i)(pass|secret|token|credential|private_?key)`)
 )
+
+// secretEnvVars takes out of an exec's env the entries whose value is a
+// secret var (env: {PGPASSWORD: ${db_password}}, with --secret-var
+// db_password=@FILE): they are passed like secret_env, from the file.
+func (p *parser) secretEnvVars(f *fields) map[string]string {
+	n := p.resolve(f.val["env"])
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out map[string]string
+	kept := make([]*yaml.Node, 0, len(n.Content))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], p.resolve(n.Content[i+1])
+		if v != nil && v.Kind == yaml.ScalarNode {
+			if m := varOnly.FindStringSubmatch(v.Value); m != nil && p.vars[m[1]].Secret {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k.Value] = p.vars[m[1]].SecretFile
+				continue
+			}
+		}
+		kept = append(kept, n.Content[i], n.Content[i+1])
+	}
+	if out != nil {
+		// A copy without them, so that env reads the others only.
+		c := *n
+		c.Content = kept
+		f.val["env"] = &c
+	}
+	return out
+}
 
 func (p *parser) strMap(f *fields, key, what string) map[string]string {
 	if !f.has(key) {

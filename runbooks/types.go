@@ -19,7 +19,9 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 
 // Runbook is a parsed and validated runbook.
 type Runbook struct {
-	File        string
+	File string
+	// Source is the text recorded with a run, hashed by SHA256: the file as
+	// it is, but for passwords written in site URIs, masked as xxxxx.
 	Source      []byte
 	Version     int
 	Name        string
@@ -51,6 +53,12 @@ type Var struct {
 	List   []string
 	IsList bool
 	Pos    Pos
+	// Secret is set for a var given with --secret-var NAME=@FILE: SecretFile
+	// names the file, Value is empty. Its content is never read here, stored
+	// or shown; it may only be a whole env value of an exec step, which then
+	// reads it like secret_env.
+	Secret     bool
+	SecretFile string
 }
 
 // Site is one of the runbook's sites: a name and the libvirt URI that

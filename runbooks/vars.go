@@ -50,6 +50,7 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 				p.errf(v, "var %s refers to another var; vars hold plain values", k.Value)
 				// Keep it, as written, so its uses do not add "unknown var".
 			}
+			p.controlChars(v, "var "+k.Value)
 			vr.Value = v.Value
 		case v.Kind == yaml.SequenceNode:
 			vr.IsList = true
@@ -63,6 +64,14 @@ func (p *parser) parseVars(n *yaml.Node, rb *Runbook) {
 			}
 		default:
 			p.errf(v, "var %s must be text or a list of text, not %s", k.Value, describe(v))
+			continue
+		}
+		if f, ok := p.secretFiles[k.Value]; ok {
+			if vr.IsList {
+				p.errf(k, "var %s is a list; --secret-var takes a var holding one value", k.Value)
+			}
+			vr = Var{Name: k.Value, Pos: vr.Pos, Secret: true, SecretFile: f}
+			rb.Vars[k.Value] = vr
 			continue
 		}
 		if o, ok := p.overrides[k.Value]; ok {
@@ -96,6 +105,9 @@ func (p *parser) expand(n *yaml.Node, s string) string {
 			return ref
 		case v.IsList:
 			p.errf(n, "var %q is a list; use it alone as a whole list value (domains: ${%s})", name, name)
+			return ref
+		case v.Secret:
+			p.errf(n, "var %q holds a secret (--secret-var), passed only as a whole env value of an exec step (env: {NAME: ${%s}}); read it from the environment there", name, name)
 			return ref
 		}
 		return v.Value

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
 )
@@ -84,12 +84,10 @@ func newHistoryCmd() *cobra.Command {
 				for _, r := range runs {
 					rows = append(rows, toRow(r, now))
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(out, rows)
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(out, "no runs in %s yet\n", s.Path())
+				fmt.Fprintf(out, "no runs in %s yet\n", safetext.Line(s.Path()))
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -102,7 +100,7 @@ func newHistoryCmd() *cobra.Command {
 				if r.RTOTarget > 0 {
 					rto += " / " + ui.FormatDuration(r.RTOTarget)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Mode, r.StartedAt.Local().Format("2006-01-02 15:04"),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, safetext.Line(r.Runbook), safetext.Line(r.Mode), r.StartedAt.Local().Format("2006-01-02 15:04"),
 					ui.FormatDuration(r.Duration(now)), ui.OutcomeLabel(r.Outcome), rto)
 			}
 			return tw.Flush()
@@ -182,9 +180,7 @@ different verified people, and exits 1.`,
 			out := cmd.OutOrStdout()
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(struct {
+				if err := writeJSON(out, struct {
 					store.Verification
 					AnchorErrors      []string               `json:"anchor_errors,omitempty"`
 					SignatureFindings []store.SignatureCheck `json:"signature_findings,omitempty"`
@@ -202,11 +198,11 @@ different verified people, and exits 1.`,
 					fmt.Fprintf(out, "anchors match: %s\n", strings.Join(anchors, ", "))
 				}
 			default:
-				fmt.Fprintf(out, "TAMPERED (%s): %s\n", v.Break, v.Problem)
+				fmt.Fprintf(out, "TAMPERED (%s): %s\n", safetext.Line(string(v.Break)), safetext.Line(v.Problem))
 			}
 			for _, e := range anchorErrs {
 				if !asJSON {
-					fmt.Fprintf(out, "TAMPERED: %s\n", e)
+					fmt.Fprintf(out, "TAMPERED: %s\n", safetext.Line(e))
 				}
 			}
 			if !asJSON && allowedSigners != "" {

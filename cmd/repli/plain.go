@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
 )
@@ -32,7 +33,7 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 		m := ev.EventMeta()
 		runID = m.RunID
 		if line := ui.EventLine(ev); line != "" {
-			fmt.Fprintf(out, "%s %s\n", m.At.Local().Format("15:04:05"), line)
+			fmt.Fprintf(out, "%s %s\n", m.At.Local().Format("15:04:05"), safetext.Line(line))
 		}
 		var err error
 		switch e := ev.(type) {
@@ -48,7 +49,7 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 		}
 	}
 	if a := anchor(context.WithoutCancel(ctx), db, runID); a != "" {
-		fmt.Fprintf(out, "audit trail %s · anchor %s (write it into the change ticket; repli verify --anchor checks it)\n", db.Path(), a)
+		fmt.Fprintf(out, "audit trail %s · anchor %s (write it into the change ticket; repli verify --anchor checks it)\n", safetext.Line(db.Path()), a)
 	}
 	return nil
 }
@@ -99,10 +100,10 @@ func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng 
 // to answer: the run stops where it is and stays resumable.
 func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, g *engine.GateOpened, op string) error {
 	read := func(prompt string) (string, error) { return readLine(ctx, out, lines, prompt) }
-	fmt.Fprintf(out, "  %s\n", g.Prompt)
+	fmt.Fprintf(out, "  %s\n", safetext.Terminal(g.Prompt))
 	for i, item := range g.Checklist {
 		for {
-			ans, err := read(fmt.Sprintf("  [ ] %s — done? type y: ", item))
+			ans, err := read(fmt.Sprintf("  [ ] %s — done? type y: ", safetext.Line(item)))
 			if err != nil {
 				return err
 			}

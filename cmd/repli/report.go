@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
 )
@@ -50,7 +52,7 @@ func newShowCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}
-			showRun(cmd.OutOrStdout(), r)
+			showRun(safeWriter{cmd.OutOrStdout()}, r)
 			return nil
 		},
 	}
@@ -87,7 +89,7 @@ It reads the trail read-only: a copy of the database on a laptop works.`,
 			}
 			switch format {
 			case "markdown", "md":
-				writeMarkdown(w, r)
+				writeMarkdown(safeWriter{w}, r)
 			case "json":
 				return writeJSON(w, r)
 			default:
@@ -102,11 +104,36 @@ It reads the trail read-only: a copy of the database on a laptop works.`,
 	return cmd
 }
 
+// writeJSON writes v as indented JSON. Control characters inside strings
+// are \u escapes (C0 by encoding/json, DEL, C1 and bidi controls by
+// safetext.JSON): the document means the same, and can be shown raw.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(safetext.JSON(b.Bytes()))
+	return err
 }
+
+// safeWriter makes everything written through it safe for a terminal: the
+// show and report texts quote runbook titles, operators' notes, command
+// lines and errors, none of which repli wrote itself. Newlines and tabs
+// stay (the layout is repli's); single-line values go through cell or
+// safetext.Line as well, so that theirs do not break a table.
+type safeWriter struct{ w io.Writer }
+
+func (s safeWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, safetext.Terminal(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// cell is a single-line value in a text table.
+func cell(s string) string { return safetext.Line(s) }
 
 func ts(t time.Time) string {
 	if t.IsZero() {
@@ -135,14 +162,14 @@ func verifyLine(r *store.Report) string {
 
 func showRun(w io.Writer, r *store.Report) {
 	run := r.Run
-	fmt.Fprintf(w, "Run %d · %s · %s mode · %s\n", run.ID, r.Runbook, r.Mode, ui.OutcomeLabel(run.Outcome))
-	fmt.Fprintf(w, "Started %s by %s on %s", ts(run.StartedAt), r.Operator, r.Host)
+	fmt.Fprintf(w, "Run %d · %s · %s mode · %s\n", run.ID, cell(r.Runbook), cell(r.Mode), ui.OutcomeLabel(run.Outcome))
+	fmt.Fprintf(w, "Started %s by %s on %s", ts(run.StartedAt), cell(r.Operator), cell(r.Host))
 	if r.SSHClient != "" {
-		fmt.Fprintf(w, " (SSH from %s)", strings.Fields(r.SSHClient)[0])
+		fmt.Fprintf(w, " (SSH from %s)", cell(strings.Fields(r.SSHClient)[0]))
 	}
 	fmt.Fprintf(w, "; duration %s\n", ui.FormatDuration(run.Duration(time.Now())))
 	if run.Reason != "" {
-		fmt.Fprintf(w, "Reason: %s\n", run.Reason)
+		fmt.Fprintf(w, "Reason: %s\n", cell(run.Reason))
 	}
 	fmt.Fprintf(w, "RTO: %s\n", rtoLine(r))
 	if r.AutoApprove {
@@ -152,7 +179,7 @@ func showRun(w io.Writer, r *store.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATE\tSTARTED\tDURATION\tTRIES")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", s.ID, ui.StateLabel(s.State), ts(s.Started), ui.FormatDuration(s.Duration), s.Attempts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", cell(s.ID), ui.StateLabel(s.State), ts(s.Started), ui.FormatDuration(s.Duration), s.Attempts)
 	}
 	tw.Flush()
 	if len(r.Gates) > 0 {
@@ -160,7 +187,7 @@ func showRun(w io.Writer, r *store.Report) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "GATE\tDECISION\tBY\tAT\tWAITED")
 		for _, g := range r.Gates {
-			fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\n", g.Step, g.Gate, decision(g), g.Operator, ts(g.At), ui.FormatDuration(g.Waited))
+			fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\n", cell(g.Step), cell(g.Gate), cell(decision(g)), cell(g.Operator), ts(g.At), ui.FormatDuration(g.Waited))
 		}
 		tw.Flush()
 	}
@@ -169,12 +196,12 @@ func showRun(w io.Writer, r *store.Report) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ACTION\tTARGET\tAT\tTOOK\tRESULT")
 		for _, a := range r.Actions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Verb, target(a), ts(a.At), a.Duration.Round(10*time.Millisecond), a.Result)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(a.Verb), cell(target(a)), ts(a.At), a.Duration.Round(10*time.Millisecond), cell(a.Result))
 		}
 		tw.Flush()
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "\nNote by %s at %s: %s", n.Operator, ts(n.At), n.Text)
+		fmt.Fprintf(w, "\nNote by %s at %s: %s", cell(n.Operator), ts(n.At), safetext.Terminal(n.Text))
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w)
@@ -201,24 +228,25 @@ func decision(g store.GateReport) string {
 
 func target(a store.ActionReport) string {
 	if a.Site == "local" {
-		if len(a.Detail) > 60 {
-			return a.Detail[:59] + "…"
+		d := safetext.Line(a.Detail)
+		if r := []rune(d); len(r) > 60 { // cut on a character, never inside one
+			return string(r[:59]) + "…"
 		}
-		return a.Detail
+		return d
 	}
-	return a.Site + "/" + a.Domain
+	return safetext.Line(a.Site + "/" + a.Domain)
 }
 
 // md escapes text for a Markdown table cell.
 func md(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+	return safetext.Line(strings.NewReplacer("|", `\|`, "\n", " ").Replace(s))
 }
 
 func writeMarkdown(w io.Writer, r *store.Report) {
 	run := r.Run
-	fmt.Fprintf(w, "# Recovery run %d — %s\n\n", run.ID, r.Runbook)
+	fmt.Fprintf(w, "# Recovery run %d — %s\n\n", run.ID, safetext.Line(r.Runbook))
 	if run.Title != "" {
-		fmt.Fprintf(w, "%s\n\n", run.Title)
+		fmt.Fprintf(w, "%s\n\n", safetext.Line(run.Title))
 	}
 	fmt.Fprintf(w, "| | |\n|---|---|\n")
 	rows := [][2]string{
@@ -249,7 +277,7 @@ func writeMarkdown(w io.Writer, r *store.Report) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "| %s | `%s` |\n", n, md(r.Sites[n]))
+		fmt.Fprintf(w, "| %s | `%s` |\n", md(n), md(r.Sites[n]))
 	}
 	fmt.Fprintf(w, "\n## Consoles\n\n| When | How | Operator | Host | SSH client | Note |\n|---|---|---|---|---|---|\n")
 	for _, s := range r.Sessions {
@@ -257,22 +285,22 @@ func writeMarkdown(w io.Writer, r *store.Report) {
 		if s.Gap > 0 {
 			note = "console away " + ui.FormatDuration(s.Gap)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ts(s.At), s.How, md(s.Operator), md(s.Host), md(s.SSHClient), md(note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", ts(s.At), md(s.How), md(s.Operator), md(s.Host), md(s.SSHClient), md(note))
 	}
 	fmt.Fprintf(w, "\n## Steps\n\n| Step | State | Started | Ended | Duration | Tries | Note |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Steps {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s |\n", s.ID, s.State, ts(s.Started), ts(s.Ended), ui.FormatDuration(s.Duration), s.Attempts, md(s.Reason))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s |\n", md(s.ID), s.State, ts(s.Started), ts(s.Ended), ui.FormatDuration(s.Duration), s.Attempts, md(s.Reason))
 	}
 	if len(r.Gates) > 0 {
 		fmt.Fprintf(w, "\n## Decisions\n\n| Step | Gate | Decision | By | At | Waited | Checklist |\n|---|---|---|---|---|---|---|\n")
 		for _, g := range r.Gates {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", g.Step, g.Gate, md(decision(g)), md(g.Operator), ts(g.At), ui.FormatDuration(g.Waited), md(strings.Join(g.Ticked, "; ")))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", md(g.Step), md(g.Gate), md(decision(g)), md(g.Operator), ts(g.At), ui.FormatDuration(g.Waited), md(strings.Join(g.Ticked, "; ")))
 		}
 	}
 	if len(r.Actions) > 0 {
 		fmt.Fprintf(w, "\n## Actions\n\n| # | Step | Action | Target | At | Took | Result | Error |\n|---|---|---|---|---|---|---|---|\n")
 		for _, a := range r.Actions {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", a.ID, a.Step, a.Verb, md(target(a)), ts(a.At), a.Duration.Round(10*time.Millisecond), a.Result, md(a.Error))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", a.ID, md(a.Step), md(a.Verb), md(target(a)), ts(a.At), a.Duration.Round(10*time.Millisecond), md(a.Result), md(a.Error))
 		}
 	}
 	if len(r.Notes) > 0 {

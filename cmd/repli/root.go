@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -96,7 +97,16 @@ func operator() string {
 // overrides (NAME=VALUE). Diagnostics are printed to stderr; an invalid
 // runbook is a usage error.
 func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
+	return loadRunbookSecrets(path, vars, nil)
+}
+
+// loadRunbookSecrets is loadRunbook with --secret-var NAME=@FILE flags.
+func loadRunbookSecrets(path string, vars, secretVars []string) (*runbooks.Runbook, error) {
 	overrides, err := parseVars(vars)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	secrets, err := parseSecretVars(secretVars)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -120,7 +130,40 @@ func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
 		}
 		src = b
 	}
-	return checked(runbooks.ParseWith(file, src, overrides))
+	return checked(runbooks.ParseWithSecrets(file, src, overrides, secrets))
+}
+
+// parseSecretVars turns NAME=@FILE flags into var → absolute file path (a
+// resume may run elsewhere). The file must be readable now; its content is
+// read only by the command that uses it, and never stored.
+func parseSecretVars(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, f := range flags {
+		name, file, ok := strings.Cut(f, "=")
+		if !ok || name == "" || !strings.HasPrefix(file, "@") || len(file) < 2 {
+			// Never echo the flag: it may be the secret itself.
+			return nil, fmt.Errorf("--secret-var %s: write it as NAME=@FILE, the file holding the value (a value typed on the command line stays in the shell's history and in ps)", name)
+		}
+		abs, err := filepath.Abs(file[1:])
+		if err != nil {
+			return nil, fmt.Errorf("--secret-var %s: %w", name, err)
+		}
+		fh, err := os.Open(abs)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-var %s: cannot read %s: %w", name, abs, errors.Unwrap(err))
+		}
+		fh.Close()
+		out[name] = abs
+	}
+	return out, nil
+}
+
+// secretVarFlag adds --secret-var to a command that runs a runbook.
+func secretVarFlag(cmd *cobra.Command, p *[]string) {
+	cmd.Flags().StringArrayVar(p, "secret-var", nil, "set a runbook var from a file: NAME=@FILE; its value is never stored or shown, and it may only be an exec step's env value (repeatable)")
 }
 
 // parseVars turns NAME=VALUE flags into overrides.

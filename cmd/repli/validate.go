@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/runbooks"
 )
 
@@ -28,7 +29,7 @@ the exit status; errors exit 1.`,
 					if errors.Is(err, fs.ErrNotExist) {
 						why = "no such file"
 					}
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", path, why)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", safetext.Line(path), safetext.Line(why))
 					unreadable++
 					continue
 				}
@@ -39,7 +40,7 @@ the exit status; errors exit 1.`,
 					bad++
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", path, rb.Name, len(rb.Steps), strings.Join(rb.SiteNames(), ", "))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", safetext.Line(path), rb.Name, len(rb.Steps), strings.Join(rb.SiteNames(), ", "))
 			}
 			switch {
 			case unreadable > 0:

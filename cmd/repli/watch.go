@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
@@ -59,7 +60,7 @@ func watchRun(cmd *cobra.Command, path string, id int64, plain bool) error {
 	out := cmd.OutOrStdout()
 	for ev := range w.events {
 		if line := ui.EventLine(ev); line != "" {
-			fmt.Fprintf(out, "%s %s\n", ev.EventMeta().At.Local().Format("15:04:05"), line)
+			fmt.Fprintf(out, "%s %s\n", ev.EventMeta().At.Local().Format("15:04:05"), safetext.Line(line))
 		}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
