@@ -56,6 +56,10 @@ func (e *Error) Unwrap() []error {
 // kindOf maps a go-libvirt error to the engine's sentinels: this is the one
 // place libvirt error codes are interpreted.
 func kindOf(err error) error {
+	var ns *errNotSent
+	if errors.As(err, &ns) {
+		return nil // nothing was sent: the host may be fine
+	}
 	var le golibvirt.Error
 	if errors.As(err, &le) {
 		switch golibvirt.ErrorNumber(le.Code) {
