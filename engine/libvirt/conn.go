@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -50,6 +51,9 @@ type host struct {
 	since    time.Time
 	failures int
 	nextTry  time.Time
+
+	// requests counts the requests sent to this host, for benchmarks.
+	requests atomic.Int64
 }
 
 // link is one connection. raw is the byte stream under go-libvirt: closing
@@ -66,7 +70,20 @@ type link struct {
 	// doms caches domain handles by name, so that a call on a known domain
 	// does not start with a DomainLookupByName round trip. Handles are
 	// per daemon: the cache dies with the link.
-	doms map[string]golibvirt.Domain
+	doms    map[string]golibvirt.Domain
+	noCache bool
+}
+
+// countingConn counts the requests sent on a connection: go-libvirt
+// flushes each request in one write.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(b)
 }
 
 // enter counts a call in; leave counts it out and says how many remain.
@@ -96,12 +113,17 @@ func (k *link) domain(name string) (d golibvirt.Domain, cached bool, err error) 
 	if err != nil {
 		return d, false, err
 	}
-	k.keep(d)
+	if !k.noCache {
+		k.keep(d)
+	}
 	return d, false, nil
 }
 
 // keep caches a domain handle.
 func (k *link) keep(d golibvirt.Domain) {
+	if k.noCache {
+		return
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.doms == nil {
@@ -323,7 +345,7 @@ func (h *host) connect(ctx context.Context, budget time.Duration) (*link, error)
 		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	lv := golibvirt.NewWithDialer(onceDialer{raw})
+	lv := golibvirt.NewWithDialer(onceDialer{countingConn{raw, &h.requests}})
 	done := make(chan error, 1)
 	go func() { done <- lv.ConnectToURI(h.ep.remote) }()
 	select {
@@ -341,7 +363,7 @@ func (h *host) connect(ctx context.Context, budget time.Duration) (*link, error)
 		}
 		return nil, fmt.Errorf("open %s: %w", h.ep.remote, err)
 	}
-	return &link{lv: lv, raw: raw}, nil
+	return &link{lv: lv, raw: raw, noCache: h.site.opts.noHandleCache}, nil
 }
 
 // do runs fn on this host's connection under ctx, or under the call timeout

@@ -33,6 +33,10 @@ type Options struct {
 	// Env is the environment of the ssh processes of qemu+ssh:// hosts;
 	// nil means this process's.
 	Env []string
+
+	// noHandleCache looks every domain up by name before each call, as
+	// the driver did before it cached handles: for benchmarks.
+	noHandleCache bool
 }
 
 func (o Options) withDefaults() Options {
