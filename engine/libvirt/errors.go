@@ -26,6 +26,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	var pe *engine.PlacementError
+	if errors.As(e.Err, &pe) {
+		return e.Err.Error() // it names the site, the domain and every host
+	}
 	var b strings.Builder
 	b.WriteString("site ")
 	b.WriteString(e.Site)

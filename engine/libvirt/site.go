@@ -561,7 +561,7 @@ func (s *Site) hostOf(ctx context.Context, domain string, write bool) (*host, er
 		}
 		return hosts[0], nil
 	case len(ps) > 1 && write:
-		return nil, &Error{Site: s.name, URI: s.uriList(), Domain: domain, Op: "act", Err: engine.CheckPlacements(s.name, domain, ps)}
+		return nil, &Error{Site: s.name, URI: s.uriList(), Domain: domain, Err: engine.CheckPlacements(s.name, domain, ps)}
 	case len(ps) > 1:
 		best := 0
 		for i := range ps {
