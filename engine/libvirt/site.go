@@ -68,6 +68,10 @@ type Site struct {
 	closed chan struct{}
 	once   sync.Once
 
+	// beforeVerdict, when set (by tests), runs before the state is read
+	// again after a lost answer.
+	beforeVerdict func()
+
 	// view is set on the one-host sites OnHost returns: they share the
 	// site's connections, and closing them does nothing.
 	view bool
@@ -632,6 +636,9 @@ func (s *Site) verdict(ctx context.Context, h *host, domain string, op opSpec, b
 	var e *Error
 	if !errors.As(lost, &e) {
 		return lost
+	}
+	if s.beforeVerdict != nil {
+		s.beforeVerdict()
 	}
 	// The re-read runs even when ctx was cancelled: a quitting operator
 	// is owed the truth about what was just sent.
