@@ -347,7 +347,18 @@ func (h *host) connect(ctx context.Context, budget time.Duration) (*link, error)
 	}
 	lv := golibvirt.NewWithDialer(onceDialer{countingConn{raw, &h.requests}})
 	done := make(chan error, 1)
-	go func() { done <- lv.ConnectToURI(h.ep.remote) }()
+	go func() {
+		err := lv.ConnectToURI(h.ep.remote)
+		if err == nil {
+			// One round trip from the goroutine that connected: go-libvirt
+			// sets a field after starting the goroutine that reads it when
+			// the link drops, and only a call orders the two (a daemon
+			// killed right after the connection is made is a data race in
+			// go-libvirt otherwise). It also proves the link answers.
+			_, err = lv.ConnectGetLibVersion()
+		}
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
