@@ -13,7 +13,9 @@ import (
 
 func TestCheckPlacements(t *testing.T) {
 	t.Parallel()
-	on := func(host string, st engine.DomainState) engine.Placement { return engine.Placement{Host: host, State: st} }
+	on := func(host string, st engine.DomainState) engine.Placement {
+		return engine.Placement{Host: host, State: st}
+	}
 	for _, c := range []struct {
 		name       string
 		ps         []engine.Placement
