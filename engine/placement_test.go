@@ -75,3 +75,17 @@ func TestFenceSim(t *testing.T) {
 		t.Errorf("Fence at an unreachable site = %v, want ErrUnreachable", err)
 	}
 }
+
+func TestVerdict(t *testing.T) {
+	t.Parallel()
+	for err, want := range map[error]string{
+		nil:                   "",
+		engine.ErrUnreachable: "",
+		errors.Join(engine.ErrDoneAfterAll, errors.New("no answer within 30s")):                      engine.VerdictDoneAfterAll,
+		errors.Join(engine.ErrUnreachable, engine.ErrInDoubt, errors.New("could not be read again")): engine.VerdictInDoubt,
+	} {
+		if got := engine.Verdict(err); got != want {
+			t.Errorf("Verdict(%v) = %q, want %q", err, got, want)
+		}
+	}
+}

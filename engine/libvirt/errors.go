@@ -49,6 +49,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Host is the URI of the host the call went to (for a site-wide failure of
+// a site of several hosts, every host's); it implements engine.HostError.
+func (e *Error) Host() string { return e.URI }
+
+var _ engine.HostError = (*Error)(nil)
+
 // Unwrap returns the sentinel and the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() []error {
 	if e.Kind == nil {

@@ -65,6 +65,9 @@ func TestTwoHostSite(t *testing.T) {
 	if !errors.Is(err, engine.ErrInvalidOperation) || !strings.Contains(err.Error(), "site primary ("+b.URI+"), domain app-01: start:") {
 		t.Errorf("Start(app-01) running on kvm2 = %v, want ErrInvalidOperation naming %s", err, b.URI)
 	}
+	if got := engine.ErrorHost(err); got != b.URI {
+		t.Errorf("engine.ErrorHost(Start(app-01)) = %q, want %s", got, b.URI)
+	}
 
 	// Pinned to kvm2, a call never goes to kvm1.
 	on2, err := s.OnHost(b.URI)
