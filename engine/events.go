@@ -167,6 +167,11 @@ type ActionOutcome struct {
 	OK       bool          `json:"ok"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// URI is the host the action ran on, when the site has several.
+	URI string `json:"uri,omitempty"`
+	// Verdict is set when the action's answer was lost and its state read
+	// again: VerdictDoneAfterAll or VerdictInDoubt (see Verdict).
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // Logged is a line of progress worth keeping: what was checked, what was seen.

@@ -28,6 +28,22 @@ const (
 type Domain struct {
 	Name  string      `json:"name"`
 	State DomainState `json:"state"`
+	// Host is the URI of the host it was listed on: for a domain defined
+	// on several hosts of a site, the one where it is most active. Empty
+	// when the driver does not say.
+	Host string `json:"host,omitempty"`
+	// Placements lists every host of the site that has the domain, only
+	// when there is more than one (see CheckPlacements).
+	Placements []Placement `json:"placements,omitempty"`
+}
+
+// Placement is one host of a site where a domain is defined.
+type Placement struct {
+	// Host is the host's URI, as the site's configuration gives it
+	// (passwords hidden); OnHost takes it back.
+	Host      string      `json:"host"`
+	State     DomainState `json:"state"`
+	Autostart bool        `json:"autostart"`
 }
 
 // Hypervisor is what the engine needs from a site. engine/libvirt implements
@@ -63,8 +79,20 @@ type Hypervisor interface {
 	Snapshot(ctx context.Context, name string, op SnapshotOp, snapshot string) error
 	// SetAutostart turns autostart on or off.
 	SetAutostart(ctx context.Context, name string, on bool) error
-	// AgentPing asks the QEMU guest agent for guest-ping; nil when it answers.
+	// AgentPing asks the QEMU guest agent for guest-ping; nil when it
+	// answers. A guest with no agent channel at all is ErrNoAgent: waiting
+	// will not help.
 	AgentPing(ctx context.Context, name string) error
+	// Locate lists every host of the site where the domain is defined, in
+	// the site's host order; an empty list when no host has it. When some
+	// host does not answer, the error wraps ErrUnreachable and names it,
+	// and the placements found on the hosts that did answer are returned
+	// with it.
+	Locate(ctx context.Context, name string) ([]Placement, error)
+	// OnHost returns the site restricted to one of its hosts (a URI from
+	// Placement.Host or SiteInfo.Hosts): every call then acts on that host
+	// only, which pins a domain to it. Closing the result is a no-op.
+	OnHost(uri string) (Hypervisor, error)
 	// Close releases the connection.
 	Close() error
 }
@@ -102,4 +130,23 @@ var (
 	ErrDomainNotFound   = errors.New("domain not found")
 	ErrUnreachable      = errors.New("site unreachable")
 	ErrInvalidOperation = errors.New("operation not valid in the domain's current state")
+	// ErrNoAgent: the guest has no guest agent channel configured; libvirt
+	// says so at once, and no amount of waiting changes it.
+	ErrNoAgent = errors.New("guest agent not configured")
+	// ErrUnknownHost: OnHost was given a URI that is not one of the site's.
+	ErrUnknownHost = errors.New("not a host of this site")
+)
+
+// Verdicts on an action whose answer was lost (its deadline passed, or the
+// connection dropped, while it was in flight): the driver re-reads the
+// domain's state before it returns, and says which it was.
+var (
+	// ErrDoneAfterAll: the answer was lost but the state re-read shows the
+	// action took effect. It is not a failure: record the action as done,
+	// with the note.
+	ErrDoneAfterAll = errors.New("done after all")
+	// ErrInDoubt: the answer was lost and the state could not be re-read:
+	// the action may or may not have happened. It also wraps
+	// ErrUnreachable. Reconcile before acting again.
+	ErrInDoubt = errors.New("outcome unknown")
 )

@@ -36,7 +36,9 @@ REPLI=${REPLI:-$ROOT/bin/repli}
 RUNBOOK=$ROOT/runbooks/examples/lab-switchover.yaml
 SITES=(primary secondary)
 DOMAINS=(db-01 app-01 app-02 web-01)
-QEMU_CACHE=/tmp/repli-qemu-cache
+# QEMU's capabilities cache (about 4 s to fill): kept with the lab, so
+# that nothing of it outlives `down`.
+QEMU_CACHE=$LAB_DIR/qemu-cache
 
 say() { printf 'lab: %s\n' "$*"; }
 die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
@@ -185,11 +187,15 @@ up_qemu() {
 	if [ "$(id -u)" = 0 ]; then
 		# A shell and the password "*" (which nothing matches) let an sshd
 		# log it in with a key, for qemu+ssh:// experiments.
-		id "$user" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh -p '*' "$user"
+		# A user the lab creates is recorded, and removed by `down`.
+		if ! id "$user" >/dev/null 2>&1; then
+			useradd -M -d /nonexistent -s /bin/sh -p '*' "$user"
+			echo "$user" >>"$LAB_DIR/users"
+		fi
 	else
 		user=$(id -un)
 	fi
-	mkdir -p "$d/rt/libvirt" "$d/log" "$d/cfg" "$d/data" "$d/home" "$QEMU_CACHE/$user"
+	mkdir -p "$LAB_DIR" "$d/rt/libvirt" "$d/log" "$d/cfg" "$d/data" "$d/home" "$QEMU_CACHE/$user"
 	chmod 700 "$d/rt"
 	chmod 755 "$LAB_DIR" "$d" "$QEMU_CACHE"
 	conf "$site" >"$d/libvirtd.conf"
@@ -258,14 +264,45 @@ down() {
 		fi
 		stop_pid "$d/holder.pid"
 		stop_pid "$d/libvirtd.pid"
+		# The session daemon started a virtlogd of its own, which would
+		# outlive it (it exits only after 2 minutes idle).
+		stop_pid "$d/rt/libvirt/virtlogd.pid"
 		# Anything still running from this site's directory is ours: a guest
-		# whose daemon was killed, say.
-		for pid in $(grep -lsF "$d/" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+		# whose daemon was killed, say; or run with this site's runtime
+		# directory (a virtlogd whose pid file is gone).
+		for pid in $(ours "$d"); do
 			[ "$pid" != $$ ] && kill -KILL "$pid" 2>/dev/null || true
 		done
 		say "site $site: stopped"
 	done
+	local users left i
+	users=$(cat "$LAB_DIR/users" 2>/dev/null || true)
 	rm -rf "$LAB_DIR"
+	for i in $(seq 30); do
+		left=$(for site in "${SITES[@]}"; do ours "$LAB_DIR/$site"; done)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	[ -z "$left" ] || die "still running after down: $(echo $left)"
+	# The users the lab created, when nothing runs as them any more (a
+	# test run may use them too).
+	for u in $users; do
+		pgrep -u "$u" >/dev/null 2>&1 || userdel "$u" 2>/dev/null || true
+	done
+}
+
+# ours DIR: the processes whose command line names DIR/, or whose runtime
+# directory is DIR/rt.
+ours() {
+	local p pid
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] && continue
+		if grep -qsF "$1/" "$p/cmdline" || tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "XDG_RUNTIME_DIR=$1/rt"; then
+			alive "$pid" && echo "$pid"
+		fi
+	done
+	return 0
 }
 
 open_repli() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -50,6 +51,9 @@ type host struct {
 	since    time.Time
 	failures int
 	nextTry  time.Time
+
+	// requests counts the requests sent to this host, for benchmarks.
+	requests atomic.Int64
 }
 
 // link is one connection. raw is the byte stream under go-libvirt: closing
@@ -60,6 +64,79 @@ type link struct {
 	once   sync.Once
 	mu     sync.Mutex
 	reason error // why we closed it, for the calls it interrupted
+	// inflight counts the calls waiting for an answer on this link: a call
+	// that gives up closes the link only when it is the last one (see do).
+	inflight int
+	// doms caches domain handles by name, so that a call on a known domain
+	// does not start with a DomainLookupByName round trip. Handles are
+	// per daemon: the cache dies with the link.
+	doms    map[string]golibvirt.Domain
+	noCache bool
+}
+
+// countingConn counts the requests sent on a connection: go-libvirt
+// flushes each request in one write.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(b)
+}
+
+// enter counts a call in; leave counts it out and says how many remain.
+func (k *link) enter() {
+	k.mu.Lock()
+	k.inflight++
+	k.mu.Unlock()
+}
+
+func (k *link) leave() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.inflight--
+	return k.inflight
+}
+
+// domain returns the handle of the domain called name, from the cache or
+// looked up; cached says which.
+func (k *link) domain(name string) (d golibvirt.Domain, cached bool, err error) {
+	k.mu.Lock()
+	d, cached = k.doms[name]
+	k.mu.Unlock()
+	if cached {
+		return d, true, nil
+	}
+	d, err = k.lv.DomainLookupByName(name)
+	if err != nil {
+		return d, false, err
+	}
+	if !k.noCache {
+		k.keep(d)
+	}
+	return d, false, nil
+}
+
+// keep caches a domain handle.
+func (k *link) keep(d golibvirt.Domain) {
+	if k.noCache {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.doms == nil {
+		k.doms = map[string]golibvirt.Domain{}
+	}
+	k.doms[d.Name] = d
+}
+
+// drop forgets a cached handle: the domain was undefined or redefined.
+func (k *link) drop(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.doms, name)
 }
 
 func (k *link) alive() bool {
@@ -105,6 +182,19 @@ func (s *Site) isClosed() bool {
 		return false
 	}
 }
+
+// errNotSent marks a call whose deadline had passed before it was made:
+// nothing was sent, and the connection is left alone.
+type errNotSent struct{ cause error }
+
+func (e *errNotSent) Error() string {
+	if errors.Is(e.cause, context.Canceled) {
+		return "not sent: the call was cancelled before it was made"
+	}
+	return "not sent: its deadline had already passed"
+}
+
+func (e *errNotSent) Unwrap() error { return e.cause }
 
 // errNoAnswer marks a call abandoned at its deadline.
 type errNoAnswer struct {
@@ -255,9 +345,20 @@ func (h *host) connect(ctx context.Context, budget time.Duration) (*link, error)
 		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	lv := golibvirt.NewWithDialer(onceDialer{raw})
+	lv := golibvirt.NewWithDialer(onceDialer{countingConn{raw, &h.requests}})
 	done := make(chan error, 1)
-	go func() { done <- lv.ConnectToURI(h.ep.remote) }()
+	go func() {
+		err := lv.ConnectToURI(h.ep.remote)
+		if err == nil {
+			// One round trip from the goroutine that connected: go-libvirt
+			// sets a field after starting the goroutine that reads it when
+			// the link drops, and only a call orders the two (a daemon
+			// killed right after the connection is made is a data race in
+			// go-libvirt otherwise). It also proves the link answers.
+			_, err = lv.ConnectGetLibVersion()
+		}
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -273,18 +374,29 @@ func (h *host) connect(ctx context.Context, budget time.Duration) (*link, error)
 		}
 		return nil, fmt.Errorf("open %s: %w", h.ep.remote, err)
 	}
-	return &link{lv: lv, raw: raw}, nil
+	return &link{lv: lv, raw: raw, noCache: h.site.opts.noHandleCache}, nil
 }
 
 // do runs fn on this host's connection under ctx, or under the call timeout
 // when ctx has no deadline. fn's go-libvirt calls cannot be cancelled: when
-// the deadline passes, do closes the connection, which fails them (and any
-// other call in flight on it) at once, returns ErrUnreachable, and leaves
-// the next call to reconnect. Errors from the daemon itself are returned
-// as they are, for the caller to classify.
+// the deadline passes, do returns ErrUnreachable ("no answer within" the
+// call's real budget), and closes the connection, which fails fn's calls
+// at once and leaves the next call to reconnect, but only when no other
+// call is waiting on that connection: a short probe (the console's site
+// monitor) that gives up must not fail a start that has 30 s to finish.
+// The last call to give up closes it. Errors from the daemon itself are
+// returned as they are, for the caller to classify.
 func (h *host) do(ctx context.Context, fn func(*golibvirt.Libvirt) error) error {
+	return h.doLink(ctx, func(k *link) error { return fn(k.lv) })
+}
+
+// doLink is do with the link itself, for the domain handle cache.
+func (h *host) doLink(ctx context.Context, fn func(*link) error) error {
 	ctx, cancel := h.site.bound(ctx)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return &errNotSent{err}
+	}
 	budget := time.Duration(0)
 	if dl, ok := ctx.Deadline(); ok {
 		budget = time.Until(dl)
@@ -293,10 +405,12 @@ func (h *host) do(ctx context.Context, fn func(*golibvirt.Libvirt) error) error 
 	if err != nil {
 		return err
 	}
+	k.enter()
 	done := make(chan error, 1)
-	go func() { done <- fn(k.lv) }()
+	go func() { done <- fn(k) }()
 	select {
 	case err := <-done:
+		k.leave()
 		if err != nil && isTransport(err) {
 			why := k.closedBecause()
 			if why == nil {
@@ -305,11 +419,39 @@ func (h *host) do(ctx context.Context, fn func(*golibvirt.Libvirt) error) error 
 			h.lost(k, why)
 			return h.unreachable(why)
 		}
+		h.answered(k)
 		return err
 	case <-ctx.Done():
 		why := &errNoAnswer{budget, ctx.Err()}
+		if k.leave() > 0 {
+			// Other calls wait on this link, each with its own deadline:
+			// the last of them closes it if the daemon stays silent.
+			h.suspect(why)
+			return h.unreachable(why)
+		}
 		h.lost(k, why)
 		return h.unreachable(why)
+	}
+}
+
+// suspect marks the host unreachable for Status without closing its
+// connection, which other calls are still waiting on.
+func (h *host) suspect(why error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != Unreachable {
+		h.since = time.Now()
+	}
+	h.state, h.lastErr = Unreachable, why
+}
+
+// answered marks the host reachable again after a suspicion, when k
+// answered a call.
+func (h *host) answered(k *link) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cur == k && h.state != Reachable {
+		h.state, h.lastErr, h.since = Reachable, nil, time.Now()
 	}
 }
 

@@ -26,6 +26,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	var pe *engine.PlacementError
+	if errors.As(e.Err, &pe) {
+		return e.Err.Error() // it names the site, the domain and every host
+	}
 	var b strings.Builder
 	b.WriteString("site ")
 	b.WriteString(e.Site)
@@ -45,6 +49,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Host is the URI of the host the call went to (for a site-wide failure of
+// a site of several hosts, every host's); it implements engine.HostError.
+func (e *Error) Host() string { return e.URI }
+
+var _ engine.HostError = (*Error)(nil)
+
 // Unwrap returns the sentinel and the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() []error {
 	if e.Kind == nil {
@@ -56,6 +66,10 @@ func (e *Error) Unwrap() []error {
 // kindOf maps a go-libvirt error to the engine's sentinels: this is the one
 // place libvirt error codes are interpreted.
 func kindOf(err error) error {
+	var ns *errNotSent
+	if errors.As(err, &ns) {
+		return nil // nothing was sent: the host may be fine
+	}
 	var le golibvirt.Error
 	if errors.As(err, &le) {
 		switch golibvirt.ErrorNumber(le.Code) {

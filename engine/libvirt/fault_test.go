@@ -57,11 +57,14 @@ func TestHungDaemon(t *testing.T) {
 	if err == nil {
 		t.Fatal("Shutdown on a frozen daemon succeeded")
 	}
-	if took > deadline+300*time.Millisecond {
+	// The call's deadline, then as long again to re-read the state.
+	if took > 5*time.Second { // far below the 15 s call timeout: the deadline held
 		t.Errorf("Shutdown on a frozen daemon returned after %s, deadline %s", took, deadline)
 	}
-	if !errors.Is(err, engine.ErrUnreachable) || !strings.Contains(err.Error(), "site primary ("+d.URI+"): no answer within") {
-		t.Errorf("Shutdown on a frozen daemon = %v\nwant ErrUnreachable: site primary (URI): no answer within …", err)
+	if !errors.Is(err, engine.ErrUnreachable) || !errors.Is(err, engine.ErrInDoubt) ||
+		!strings.Contains(err.Error(), "site primary ("+d.URI+"), domain db-01: request guest shutdown: no answer within 500ms") ||
+		!strings.Contains(err.Error(), "could not be read again") {
+		t.Errorf("Shutdown on a frozen daemon = %v\nwant ErrUnreachable and ErrInDoubt: site primary (URI), domain db-01: …no answer within 500ms…could not be read again", err)
 	}
 	select {
 	case <-stepDone:
@@ -82,12 +85,19 @@ func TestHungDaemon(t *testing.T) {
 		t.Errorf("DomainState while still frozen = %v", err)
 	}
 
+	// Thawed, the daemon may or may not carry out the request that was
+	// sent before the freeze (it finds the request and the closed
+	// connection together; both happen here, from run to run): which is
+	// why the answer was "in doubt", not "failed".
 	d.Continue()
-	if err := s.Shutdown(ctxFor(t, 5*time.Second), "db-01"); err != nil {
+	if st, err := s.DomainState(ctxFor(t, 5*time.Second), "db-01"); err != nil || (st != engine.StateRunning && st != engine.StateShutoff) {
+		t.Errorf("db-01 once thawed: %s, %v", st, err)
+	}
+	if err := s.Shutdown(ctxFor(t, 5*time.Second), "app-01"); err != nil {
 		t.Fatalf("Shutdown after SIGCONT: %v", err)
 	}
-	if got := d.State(t, "db-01"); got != "shut off" {
-		t.Errorf("db-01 is %q after the retried shutdown", got)
+	if got := d.State(t, "app-01"); got != "shut off" {
+		t.Errorf("app-01 is %q after a shutdown once thawed", got)
 	}
 	if st := s.Status(); st.State != Reachable {
 		t.Errorf("Status after recovery = %+v", st)
@@ -165,7 +175,7 @@ func TestUnreachableURI(t *testing.T) {
 	uri := "qemu+unix:///system?socket=" + dir + "/nobody-home"
 	s := openSite(t, "primary", testOpts, uri)
 	_, err := s.ListDomains(ctxFor(t, 2*time.Second))
-	if !errors.Is(err, engine.ErrUnreachable) || !strings.Contains(err.Error(), "site primary ("+uri+"): connect: ") {
+	if !errors.Is(err, engine.ErrUnreachable) || !strings.Contains(err.Error(), "site primary ("+uri+"): list domains: connect: ") {
 		t.Errorf("ListDomains = %v", err)
 	}
 	// Backoff: while it runs, calls with a nearer deadline fail at once.

@@ -133,3 +133,36 @@ func binDir(t *testing.T, dir string, tools ...string) string {
 	}
 	return dir
 }
+
+// TestAgentNotConfigured: wait: agent on a guest that has no guest agent
+// channel must fail at once, with libvirt's own words, as ErrNoAgent; a
+// guest whose channel is configured but whose agent is not (yet) up is an
+// ordinary error, worth waiting on.
+func TestAgentNotConfigured(t *testing.T) {
+	t.Parallel()
+	dir := libvirtlab.TempDir(t)
+	q := libvirtlab.StartQEMUDaemon(t, dir, "primary", "repli-primary")
+	q.Define(t, "running", "vm-01")
+	x := strings.Replace(libvirtlab.QEMUDomainXML("vm-02"), "<memballoon",
+		"<channel type='unix'><source mode='bind'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n    <memballoon", 1)
+	f := filepath.Join(dir, "vm-02.xml")
+	writeFile(t, f, x)
+	q.Virsh(t, "define", f)
+	q.Virsh(t, "start", "vm-02")
+	s := openSite(t, "primary", testOpts, q.URI)
+
+	err := s.AgentPing(ctxFor(t, 30*time.Second), "vm-01")
+	if !errors.Is(err, engine.ErrNoAgent) || !strings.Contains(err.Error(), "QEMU guest agent is not configured") ||
+		!strings.Contains(err.Error(), "site primary ("+q.URI+"), domain vm-01: ping the guest agent:") {
+		t.Errorf("AgentPing on a guest without an agent channel = %v\nwant ErrNoAgent with libvirt's words", err)
+	}
+	err = s.AgentPing(ctxFor(t, 30*time.Second), "vm-02")
+	if err == nil || errors.Is(err, engine.ErrNoAgent) || !strings.Contains(err.Error(), "agent") {
+		t.Errorf("AgentPing on a guest whose agent is not up = %v\nwant an error that is not ErrNoAgent", err)
+	}
+	for _, vm := range []string{"vm-01", "vm-02"} {
+		if err := s.Destroy(ctxFor(t, 30*time.Second), vm); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -33,6 +33,10 @@ type Options struct {
 	// Env is the environment of the ssh processes of qemu+ssh:// hosts;
 	// nil means this process's.
 	Env []string
+
+	// noHandleCache looks every domain up by name before each call, as
+	// the driver did before it cached handles: for benchmarks.
+	noHandleCache bool
 }
 
 func (o Options) withDefaults() Options {
@@ -64,8 +68,16 @@ type Site struct {
 	closed chan struct{}
 	once   sync.Once
 
+	// beforeVerdict, when set (by tests), runs before the state is read
+	// again after a lost answer.
+	beforeVerdict func()
+
+	// view is set on the one-host sites OnHost returns: they share the
+	// site's connections, and closing them does nothing.
+	view bool
+
 	mu    sync.Mutex
-	where map[string]*host // domain → the host it was last found on
+	where map[string]*host // domain → the one host it was last found on
 }
 
 var (
@@ -163,6 +175,9 @@ func (s *Site) Ping(ctx context.Context) error {
 
 // Close implements engine.Hypervisor.
 func (s *Site) Close() error {
+	if s.view {
+		return nil
+	}
 	s.once.Do(func() { close(s.closed) })
 	s.stop()
 	var wg sync.WaitGroup
@@ -204,6 +219,15 @@ func (s *Site) eachHost(ctx context.Context, fn func(context.Context, *host) err
 func (s *Site) wrap(h *host, domain, op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if e, ok := err.(*Error); ok {
+		if e.Domain == "" && e.Op == "" {
+			// The host's own error (unreachable): say what it interrupted.
+			c := *e
+			c.Domain, c.Op = domain, op
+			return &c
+		}
+		return err
 	}
 	var e *Error
 	if errors.As(err, &e) {
@@ -304,13 +328,18 @@ func activity(s engine.DomainState) int {
 	return 2
 }
 
-// ListDomains implements engine.Hypervisor.
+// ListDomains implements engine.Hypervisor. Each domain names the host it
+// was listed on; one defined on several hosts of the site is listed once,
+// at the host where it is most active, with every placement.
 func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	lists := make([][]engine.Domain, len(s.hosts))
 	err := s.eachHost(ctx, func(ctx context.Context, h *host) error {
 		i := indexOf(s.hosts, h)
-		return s.wrap(h, "", "list domains", h.do(ctx, func(lv *golibvirt.Libvirt) error {
-			l, err := listDomains(lv)
+		return s.wrap(h, "", "list domains", h.doLink(ctx, func(k *link) error {
+			l, err := listDomains(k)
+			for j := range l {
+				l[j].Host = h.ep.display
+			}
 			lists[i] = l
 			return err
 		}))
@@ -320,10 +349,16 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	}
 	seen := map[string]int{}
 	var out []engine.Domain
+	var dups []int
 	for hi, l := range lists {
 		for _, d := range l {
 			if j, dup := seen[d.Name]; dup {
+				if len(out[j].Placements) == 0 {
+					dups = append(dups, j)
+					out[j].Placements = []engine.Placement{{}} // filled below
+				}
 				if activity(d.State) > activity(out[j].State) {
+					d.Placements = out[j].Placements
 					out[j] = d
 				}
 				continue
@@ -335,13 +370,24 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 			}
 		}
 	}
+	// Rare, and what the readiness check needs to name the hosts: every
+	// placement of a domain defined more than once, autostart included.
+	for _, j := range dups {
+		s.forget(out[j].Name)
+		ps, err := s.Locate(ctx, out[j].Name)
+		if err != nil {
+			return nil, err
+		}
+		out[j].Placements = ps
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
 // listDomains reads every domain's state in one round trip when the daemon
-// can, one per domain otherwise.
-func listDomains(lv *golibvirt.Libvirt) ([]engine.Domain, error) {
+// can, one per domain otherwise; it caches the handles it gets.
+func listDomains(k *link) ([]engine.Domain, error) {
+	lv := k.lv
 	recs, err := lv.ConnectGetAllDomainStats(nil, uint32(golibvirt.DomainStatsState), 0)
 	if err == nil {
 		out := make([]engine.Domain, 0, len(recs))
@@ -352,6 +398,7 @@ func listDomains(lv *golibvirt.Libvirt) ([]engine.Domain, error) {
 					st = stateOf(v)
 				}
 			}
+			k.keep(r.Dom)
 			out = append(out, engine.Domain{Name: r.Dom.Name, State: st})
 		}
 		return out, nil
@@ -372,6 +419,7 @@ func listDomains(lv *golibvirt.Libvirt) ([]engine.Domain, error) {
 			}
 			return nil, err
 		}
+		k.keep(d)
 		out = append(out, engine.Domain{Name: d.Name, State: stateOf(st)})
 	}
 	return out, nil
@@ -389,9 +437,117 @@ func (s *Site) forget(domain string) {
 	delete(s.where, domain)
 }
 
+// withDomain runs fn on the handle of the domain called name: the cached
+// one, or a fresh one when the cached handle is stale (the domain was
+// undefined and defined again: same name, another UUID). A stale handle
+// fails with "no domain" before anything is done, so running fn again is
+// safe.
+func withDomain(k *link, name string, fn func(golibvirt.Domain) error) error {
+	d, cached, err := k.domain(name)
+	if err != nil {
+		return err
+	}
+	err = fn(d)
+	if cached && golibvirt.IsNotFound(err) {
+		k.drop(name)
+		if d, _, err = k.domain(name); err != nil {
+			return err
+		}
+		err = fn(d)
+	}
+	if golibvirt.IsNotFound(err) {
+		k.drop(name)
+	}
+	return err
+}
+
+// placementOn reads a domain's placement on one host; found is false when
+// the host has no such domain.
+func (s *Site) placementOn(ctx context.Context, h *host, domain string) (p engine.Placement, found bool, err error) {
+	err = h.doLink(ctx, func(k *link) error {
+		return withDomain(k, domain, func(d golibvirt.Domain) error {
+			st, _, err := k.lv.DomainGetState(d, 0)
+			if err != nil {
+				return err
+			}
+			auto, err := k.lv.DomainGetAutostart(d)
+			if err != nil {
+				return err
+			}
+			p = engine.Placement{Host: h.ep.display, State: stateOf(st), Autostart: auto != 0}
+			return nil
+		})
+	})
+	if golibvirt.IsNotFound(err) {
+		return engine.Placement{}, false, nil
+	}
+	if err != nil {
+		return engine.Placement{}, false, s.wrap(h, domain, "locate", err)
+	}
+	return p, true, nil
+}
+
+// locate reads the domain's placement on every host at once. hosts[i] is
+// the host of ps[i]; err joins the failures of the hosts that could not
+// say.
+func (s *Site) locate(ctx context.Context, domain string) (ps []engine.Placement, hosts []*host, err error) {
+	found := make([]bool, len(s.hosts))
+	all := make([]engine.Placement, len(s.hosts))
+	errs := make([]error, len(s.hosts))
+	var wg sync.WaitGroup
+	for i, h := range s.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			all[i], found[i], errs[i] = s.placementOn(ctx, h, domain)
+		}()
+	}
+	wg.Wait()
+	for i := range s.hosts {
+		if found[i] {
+			ps = append(ps, all[i])
+			hosts = append(hosts, s.hosts[i])
+		}
+	}
+	return ps, hosts, errors.Join(errs...)
+}
+
+// Locate implements engine.Hypervisor: every host of the site where the
+// domain is defined, with its state and autostart flag, read now.
+func (s *Site) Locate(ctx context.Context, domain string) ([]engine.Placement, error) {
+	ps, hosts, err := s.locate(ctx, domain)
+	if len(s.hosts) > 1 {
+		if err == nil && len(hosts) == 1 {
+			s.remember(domain, hosts[0])
+		} else {
+			s.forget(domain)
+		}
+	}
+	return ps, err
+}
+
+// OnHost implements engine.Hypervisor: the site restricted to the host
+// whose URI is uri (as Hosts, Placement.Host or the configuration give
+// it). It shares the site's connections; closing it does nothing.
+func (s *Site) OnHost(uri string) (engine.Hypervisor, error) {
+	for _, h := range s.hosts {
+		if uri == h.ep.display || uri == h.ep.raw {
+			if len(s.hosts) == 1 {
+				return s, nil
+			}
+			return &Site{name: s.name, hosts: []*host{h}, opts: s.opts, stop: func() {}, closed: s.closed, view: true, where: map[string]*host{}}, nil
+		}
+	}
+	return nil, &Error{Site: s.name, URI: s.uriList(), Op: "pin to host " + uri, Kind: engine.ErrUnknownHost,
+		Err: fmt.Errorf("the site's hosts are %s", s.uriList())}
+}
+
 // hostOf returns the host that has domain: the only one, the one it was
-// last found on, or the one that has it now.
-func (s *Site) hostOf(ctx context.Context, domain string) (*host, error) {
+// found alone on, or the one that has it now. A domain defined on several
+// hosts is read where it is most active, but acting on it (write) is
+// refused with an ErrSeveralHosts that names the hosts: pin the call with
+// OnHost.
+func (s *Site) hostOf(ctx context.Context, domain string, write bool) (*host, error) {
 	if len(s.hosts) == 1 {
 		return s.hosts[0], nil
 	}
@@ -401,71 +557,119 @@ func (s *Site) hostOf(ctx context.Context, domain string) (*host, error) {
 	if h != nil {
 		return h, nil
 	}
-	states := make([]engine.DomainState, len(s.hosts))
-	errs := make([]error, len(s.hosts))
-	_ = s.eachHost(ctx, func(ctx context.Context, h *host) error {
-		i := indexOf(s.hosts, h)
-		errs[i] = h.do(ctx, func(lv *golibvirt.Libvirt) error {
-			d, err := lv.DomainLookupByName(domain)
-			if err != nil {
-				return err
+	ps, hosts, err := s.locate(ctx, domain)
+	switch {
+	case len(ps) == 1:
+		if err == nil {
+			s.remember(domain, hosts[0])
+		}
+		return hosts[0], nil
+	case len(ps) > 1 && write:
+		return nil, &Error{Site: s.name, URI: s.uriList(), Domain: domain, Err: engine.CheckPlacements(s.name, domain, ps)}
+	case len(ps) > 1:
+		best := 0
+		for i := range ps {
+			if activity(ps[i].State) > activity(ps[best].State) {
+				best = i
 			}
-			st, _, err := lv.DomainGetState(d, 0)
-			states[i] = stateOf(st)
-			return err
-		})
-		return nil
-	})
-	best := -1
-	for i, err := range errs {
-		if err == nil && (best < 0 || activity(states[i]) > activity(states[best])) {
-			best = i
 		}
-	}
-	if best >= 0 {
-		s.remember(domain, s.hosts[best])
-		return s.hosts[best], nil
-	}
-	for i, err := range errs {
-		if !golibvirt.IsNotFound(err) {
-			// Not found elsewhere, and this host could not say: the domain
-			// may well be there.
-			return nil, s.wrap(s.hosts[i], domain, "look up", err)
-		}
+		return hosts[best], nil
+	case err != nil:
+		// Not found elsewhere, and some host could not say: the domain may
+		// well be there.
+		return nil, err
 	}
 	return nil, &Error{Site: s.name, URI: s.uriList(), Domain: domain, Op: "look up", Kind: engine.ErrDomainNotFound,
 		Err: fmt.Errorf("no domain named %q on any of the site's %d hosts", domain, len(s.hosts))}
 }
 
-// domainOp looks the domain up on its host and runs fn on it, in one call
-// under one deadline.
-func (s *Site) domainOp(ctx context.Context, domain, op string, fn func(*golibvirt.Libvirt, golibvirt.Domain) error) error {
+// opSpec describes a domain operation: its verb for messages, whether it
+// changes anything, and for those that do, how to tell from the domain's
+// placement read afterwards whether it took effect (found is false when
+// the domain is not defined there any more).
+type opSpec struct {
+	verb  string
+	write bool
+	done  func(p engine.Placement, found bool) bool
+}
+
+func read(verb string) opSpec { return opSpec{verb: verb} }
+
+// domainOp runs fn on the domain, on its host, in one call under one
+// deadline, with a cached domain handle. When the answer to a write is
+// lost (deadline, dropped connection), the domain's state is read again
+// before returning, and the error says which it was: done after all
+// (engine.ErrDoneAfterAll), not done, or in doubt (engine.ErrInDoubt).
+func (s *Site) domainOp(ctx context.Context, domain string, op opSpec, fn func(*golibvirt.Libvirt, golibvirt.Domain) error) error {
+	budget := s.opts.CallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = time.Until(dl)
+	}
 	for attempt := 0; ; attempt++ {
-		h, err := s.hostOf(ctx, domain)
+		h, err := s.hostOf(ctx, domain, op.write)
 		if err != nil {
 			return err
 		}
-		var notHere atomic.Bool
-		err = h.do(ctx, func(lv *golibvirt.Libvirt) error {
-			d, err := lv.DomainLookupByName(domain)
-			if err != nil {
-				notHere.Store(golibvirt.IsNotFound(err))
-				return err
-			}
-			return fn(lv, d)
+		var notHere, sent atomic.Bool
+		err = h.doLink(ctx, func(k *link) error {
+			sent.Store(true)
+			err := withDomain(k, domain, func(d golibvirt.Domain) error { return fn(k.lv, d) })
+			notHere.Store(golibvirt.IsNotFound(err))
+			return err
 		})
 		if notHere.Load() && len(s.hosts) > 1 && attempt == 0 {
 			s.forget(domain) // moved to another host of the site: look again
 			continue
 		}
-		return s.wrap(h, domain, op, err)
+		err = s.wrap(h, domain, op.verb, err)
+		if op.done != nil && sent.Load() && errors.Is(err, engine.ErrUnreachable) {
+			return s.verdict(ctx, h, domain, op, min(budget, 5*time.Second), err)
+		}
+		return err
 	}
+}
+
+// verdict re-reads the domain after the answer to op was lost (lost is the
+// error that says so), within budget (the call's own, at most 5 s), and
+// says whether op took effect.
+func (s *Site) verdict(ctx context.Context, h *host, domain string, op opSpec, budget time.Duration, lost error) error {
+	var e *Error
+	if !errors.As(lost, &e) {
+		return lost
+	}
+	if s.beforeVerdict != nil {
+		s.beforeVerdict()
+	}
+	// The re-read runs even when ctx was cancelled: a quitting operator
+	// is owed the truth about what was just sent.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(budget, 100*time.Millisecond))
+	defer cancel()
+	p, found, rerr := s.placementOn(rctx, h, domain)
+	out := *e
+	switch {
+	case rerr != nil:
+		out.Kind = engine.ErrUnreachable
+		out.Err = fmt.Errorf("%w; the domain's state could not be read again afterwards: %w — it may or may not have happened; check with virsh domstate before acting again", e.Err, engine.ErrInDoubt)
+	case op.done(p, found):
+		out.Kind = engine.ErrDoneAfterAll
+		out.Err = fmt.Errorf("%w; read again afterwards, the domain is %s: %w", e.Err, describe(p, found), engine.ErrDoneAfterAll)
+	default:
+		out.Err = fmt.Errorf("%w; read again afterwards, the domain is %s: not done", e.Err, describe(p, found))
+	}
+	return &out
+}
+
+func describe(p engine.Placement, found bool) string {
+	if !found {
+		return "no longer defined"
+	}
+	return string(p.State)
 }
 
 // DomainState implements engine.Hypervisor.
 func (s *Site) DomainState(ctx context.Context, name string) (engine.DomainState, error) {
 	var st int32
-	err := s.domainOp(ctx, name, "read state", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	err := s.domainOp(ctx, name, read("read state"), func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		var err error
 		st, _, err = lv.DomainGetState(d, 0)
 		return err
@@ -480,7 +684,7 @@ func (s *Site) DomainState(ctx context.Context, name string) (engine.DomainState
 // the domain. Starting an active domain is ErrInvalidOperation whatever
 // code the driver gives it (the test driver says "internal error").
 func (s *Site) Start(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "start", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "start", write: true, done: func(p engine.Placement, found bool) bool { return found && engine.Active(p.State) }}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		err := lv.DomainCreate(d)
 		if err == nil || kindOf(err) != nil {
 			return err
@@ -496,28 +700,32 @@ func (s *Site) Start(ctx context.Context, name string) error {
 // (ACPI) and returns at once. The guest may ignore it; the caller waits for
 // shut off, libvirt's transient "in shutdown" is not off.
 func (s *Site) Shutdown(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "request guest shutdown", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "request guest shutdown", write: true, done: func(p engine.Placement, found bool) bool {
+		return found && (p.State == engine.StateShuttingDown || p.State == engine.StateShutoff)
+	}}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		return lv.DomainShutdown(d)
 	})
 }
 
 // Destroy implements engine.Hypervisor.
 func (s *Site) Destroy(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "force off", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "force off", write: true, done: func(p engine.Placement, found bool) bool { return !found || !engine.Active(p.State) }}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		return lv.DomainDestroy(d)
 	})
 }
 
 // Suspend implements engine.Hypervisor.
 func (s *Site) Suspend(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "suspend", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "suspend", write: true, done: func(p engine.Placement, found bool) bool { return found && p.State == engine.StatePaused }}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		return lv.DomainSuspend(d)
 	})
 }
 
 // Resume implements engine.Hypervisor.
 func (s *Site) Resume(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "resume", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "resume", write: true, done: func(p engine.Placement, found bool) bool {
+		return found && engine.Active(p.State) && p.State != engine.StatePaused
+	}}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		return lv.DomainResume(d)
 	})
 }
@@ -526,7 +734,7 @@ func (s *Site) Resume(ctx context.Context, name string) error {
 // definition. PortableXML prepares it for the other site.
 func (s *Site) DomainXML(ctx context.Context, name string) (string, error) {
 	var out string
-	err := s.domainOp(ctx, name, "read definition", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	err := s.domainOp(ctx, name, read("read definition"), func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		var err error
 		out, err = lv.DomainGetXMLDesc(d, golibvirt.DomainXMLInactive)
 		return err
@@ -546,7 +754,7 @@ func (s *Site) Define(ctx context.Context, domXML string) (string, error) {
 	}
 	candidates := s.hosts
 	if len(s.hosts) > 1 {
-		if h, err := s.hostOf(ctx, v.Name); err == nil {
+		if h, err := s.hostOf(ctx, v.Name, true); err == nil {
 			candidates = []*host{h}
 		} else if !errors.Is(err, engine.ErrDomainNotFound) {
 			return "", err
@@ -587,7 +795,7 @@ var undefineFlags = []golibvirt.DomainUndefineFlagsValues{
 // Undefine implements engine.Hypervisor: only a shut off domain is
 // undefined.
 func (s *Site) Undefine(ctx context.Context, name string) error {
-	err := s.domainOp(ctx, name, "undefine", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	err := s.domainOp(ctx, name, opSpec{verb: "undefine", write: true, done: func(_ engine.Placement, found bool) bool { return !found }}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		st, _, err := lv.DomainGetState(d, 0)
 		if err != nil {
 			return err
@@ -621,7 +829,7 @@ func (s *Site) Snapshot(ctx context.Context, name string, op engine.SnapshotOp, 
 		return err
 	}
 	verb := string(op) + " snapshot " + snap
-	return s.domainOp(ctx, name, verb, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: verb, write: true}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		switch op {
 		case engine.SnapshotCreate:
 			_, err := lv.DomainSnapshotCreateXML(d, "<domainsnapshot><name>"+b.String()+"</name></domainsnapshot>", 0)
@@ -646,7 +854,7 @@ func (s *Site) SetAutostart(ctx context.Context, name string, on bool) error {
 	if on {
 		v = 1
 	}
-	return s.domainOp(ctx, name, "set autostart", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	return s.domainOp(ctx, name, opSpec{verb: "set autostart", write: true, done: func(p engine.Placement, found bool) bool { return found && p.Autostart == on }}, func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		return lv.DomainSetAutostart(d, v)
 	})
 }
@@ -664,10 +872,19 @@ func agentTimeout(ctx context.Context) int32 {
 }
 
 // AgentPing implements engine.Hypervisor with the QEMU guest agent's
-// guest-ping.
+// guest-ping. A guest with no agent channel is engine.ErrNoAgent, with
+// libvirt's own words ("QEMU guest agent is not configured"): libvirt
+// answers that at once, and waiting will not change it. An agent that is
+// configured but not (yet) connected is an ordinary error: it may come.
 func (s *Site) AgentPing(ctx context.Context, name string) error {
-	return s.domainOp(ctx, name, "ping the guest agent", func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
+	err := s.domainOp(ctx, name, read("ping the guest agent"), func(lv *golibvirt.Libvirt, d golibvirt.Domain) error {
 		_, err := lv.QEMUDomainAgentCommand(d, `{"execute":"guest-ping"}`, agentTimeout(ctx), 0)
 		return err
 	})
+	var e *Error
+	var le golibvirt.Error
+	if errors.As(err, &e) && e.Kind == nil && errors.As(err, &le) && golibvirt.ErrorNumber(le.Code) == golibvirt.ErrArgumentUnsupported {
+		e.Kind = engine.ErrNoAgent
+	}
+	return err
 }

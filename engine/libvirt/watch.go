@@ -90,7 +90,7 @@ func (s *Site) forward(ctx context.Context, h *host, in <-chan golibvirt.DomainE
 			s.remember(ev.Dom.Name, h)
 		}
 		select {
-		case out <- engine.Domain{Name: ev.Dom.Name, State: st}:
+		case out <- engine.Domain{Name: ev.Dom.Name, State: st, Host: h.ep.display}:
 		case <-ctx.Done():
 			return
 		}

@@ -305,8 +305,12 @@ func qemuCache(name string, uid, gid int) string {
 
 // StartQEMUDaemon starts a session-mode daemon of user for the site called
 // name, serving qemu:///session with TCG guests.
+// Under go test -short it skips the test: QEMU guests are the slow part.
 func StartQEMUDaemon(t testing.TB, dir, name, userName string) *Daemon {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("real QEMU guests: not run under -short")
+	}
 	Require(t, "qemu-system-x86_64")
 	uid, gid := QEMUUser(t, userName)
 	d := &Daemon{Name: name, Dir: filepath.Join(dir, name), Driver: "qemu", User: userName, t: t}
