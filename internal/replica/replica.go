@@ -116,17 +116,17 @@ func FindBinary() (string, error) {
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return clean(raw)
+		return Clean(raw)
 	}
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
 	u.RawQuery, u.Fragment = "", ""
-	return clean(u.String())
+	return Clean(u.String())
 }
 
-// clean drops control characters: strings from outside are data.
-func clean(s string) string {
+// Clean drops control characters: strings from outside are data.
+func Clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return -1
@@ -148,7 +148,7 @@ type target struct {
 func resolve(raw string, o Options) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("replica URL %q: %w", clean(raw), err)
+		return target{}, fmt.Errorf("replica URL %q: %w", Clean(raw), err)
 	}
 	t := target{url: raw}
 	switch scheme := strings.ToLower(u.Scheme); {
@@ -174,7 +174,7 @@ func resolve(raw string, o Options) (target, error) {
 		}
 	case passThrough[scheme]:
 	case scheme == "":
-		return target{}, fmt.Errorf("replica URL %q has no scheme: use file:///path (a mount from the other site), sftp://user@host/path or s3://bucket/path", clean(raw))
+		return target{}, fmt.Errorf("replica URL %q has no scheme: use file:///path (a mount from the other site), sftp://user@host/path or s3://bucket/path", Clean(raw))
 	default:
 		return target{}, fmt.Errorf("replica URL %s: Litestream cannot write to %q; use file:///path, sftp://user@host/path or s3://bucket/path", Redact(raw), scheme)
 	}

@@ -28,7 +28,7 @@ func sftpHostKey(u *url.URL, o Options) (string, error) {
 	if o.HostKey != "" {
 		f := strings.Fields(o.HostKey)
 		if len(f) < 2 {
-			return "", fmt.Errorf("host key %q: write it as in known_hosts, e.g. \"ssh-ed25519 AAAA…\"", clean(o.HostKey))
+			return "", fmt.Errorf("host key %q: write it as in known_hosts, e.g. \"ssh-ed25519 AAAA…\"", Clean(o.HostKey))
 		}
 		return f[0] + " " + f[1], nil
 	}
@@ -49,7 +49,7 @@ func sftpHostKey(u *url.URL, o Options) (string, error) {
 		addr = net.JoinHostPort(u.Hostname(), "22")
 	}
 	missing := fmt.Errorf("no host key for %s in %s: check the key of the other site's server, then ssh %s@%s once (or ssh-keyscan it into known_hosts), or give it with --host-key; repli never replicates to an unpinned host",
-		clean(host), known, clean(u.User.Username()), clean(addr))
+		Clean(host), known, Clean(u.User.Username()), Clean(addr))
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
 		return "", fmt.Errorf("look up the sftp host key: ssh-keygen not found (install openssh-client): %w", err)
@@ -62,7 +62,7 @@ func sftpHostKey(u *url.URL, o Options) (string, error) {
 	if errors.As(err, &exit) && exit.ExitCode() == 1 {
 		return "", missing
 	} else if err != nil {
-		return "", fmt.Errorf("look up %s in %s: ssh-keygen: %w", clean(host), known, err)
+		return "", fmt.Errorf("look up %s in %s: ssh-keygen: %w", Clean(host), known, err)
 	}
 	found := map[string]string{}
 	for _, line := range strings.Split(string(out), "\n") {
@@ -110,7 +110,7 @@ func sftpKey(given string) (string, error) {
 			cmd.Stderr = &stderr
 			if err := cmd.Run(); err != nil {
 				return "", fmt.Errorf("key %s cannot be read without a passphrase (%s): Litestream uses no agent; give the replica a key of its own without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/repli_replica), authorize it at the other site, and pass it with --identity",
-					p, clean(strings.TrimSpace(stderr.String())))
+					p, Clean(strings.TrimSpace(stderr.String())))
 			}
 		}
 		return p, nil

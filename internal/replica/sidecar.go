@@ -259,7 +259,7 @@ func tail(b []byte, n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return clean(strings.Join(lines, " | "))
+	return Clean(strings.Join(lines, " | "))
 }
 
 // supervise restarts litestream when it dies, with doubling backoff (reset
@@ -382,7 +382,7 @@ func (s *Sidecar) sync(ctx context.Context, wait bool, timeout time.Duration) (s
 		return syncResponse{}, fmt.Errorf("read litestream's answer (HTTP %d): %w", resp.StatusCode, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return r, errors.New(clean(r.Error))
+		return r, errors.New(Clean(r.Error))
 	}
 	return r, nil
 }
