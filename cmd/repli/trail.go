@@ -23,7 +23,7 @@ func newTrailCmd() *cobra.Command {
 
 func newTrailRestoreCmd() *cobra.Command {
 	var db string
-	var o replica.Options
+	o := replica.EnvOptions()
 	cmd := &cobra.Command{
 		Use:   "restore URL",
 		Short: "Restore the audit trail from its replica, at the other site",
@@ -83,8 +83,8 @@ It never overwrites: --db must not hold a trail yet.`,
 		},
 	}
 	dbFlag(cmd, &db)
-	cmd.Flags().StringVar(&o.KeyPath, "identity", "", "sftp: private key to log in with, without passphrase (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
-	cmd.Flags().StringVar(&o.HostKey, "host-key", "", "sftp: the server's public key, as in known_hosts (\"ssh-ed25519 AAAA…\"); default: from --known-hosts")
+	cmd.Flags().StringVar(&o.KeyPath, "identity", o.KeyPath, "sftp: private key to log in with, without passphrase ($REPLI_REPLICA_IDENTITY, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)")
+	cmd.Flags().StringVar(&o.HostKey, "host-key", o.HostKey, "sftp: the server's public key, as in known_hosts (\"ssh-ed25519 AAAA…\"); default $REPLI_REPLICA_HOST_KEY, else from --known-hosts")
 	cmd.Flags().StringVar(&o.KnownHosts, "known-hosts", "", "sftp: where to look the host key up (default ~/.ssh/known_hosts)")
 	return cmd
 }

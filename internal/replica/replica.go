@@ -72,6 +72,16 @@ type Options struct {
 	StopGrace time.Duration
 }
 
+// EnvOptions are the options the environment gives: REPLI_REPLICA_IDENTITY
+// (KeyPath), REPLI_REPLICA_HOST_KEY (HostKey), REPLI_LITESTREAM (Binary).
+func EnvOptions() Options {
+	return Options{
+		Binary:  os.Getenv("REPLI_LITESTREAM"),
+		KeyPath: os.Getenv("REPLI_REPLICA_IDENTITY"),
+		HostKey: os.Getenv("REPLI_REPLICA_HOST_KEY"),
+	}
+}
+
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -106,7 +106,7 @@ func TestReplicaKilledMidRun(t *testing.T) {
 	if !strings.Contains(lag.String(), "replica down") || !strings.Contains(lag.String(), "signal: killed") || !strings.Contains(lag.String(), "last in step") {
 		t.Errorf("Lag.String() = %q", lag.String())
 	}
-	if !strings.Contains(sc.Status(), "replica down") {
+	if !strings.Contains(sc.Status(), "replica down") || !strings.HasPrefix(sc.Last().Short(), "replica ✗ down") {
 		t.Errorf("Status() = %q", sc.Status())
 	}
 
@@ -191,4 +191,59 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// The other site unreachable mid-run (its mount gone): a gate's wait ends
+// at its bound with ErrBehind and the cause, litestream keeps trying, and
+// once the mount is back the replica catches up with everything.
+func TestOtherSiteUnreachableMidRun(t *testing.T) {
+	ctx := context.Background()
+	tr := newTrail(t)
+	mount := filepath.Join(t.TempDir(), "site-b")
+	url := "file://" + filepath.Join(mount, "replica")
+	sc := startSidecar(t, tr, url, Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	tr.steps(5)
+	if _, err := sc.WaitCaughtUp(ctx, gateBound); err != nil {
+		t.Fatalf("WaitCaughtUp before the outage: %v", err)
+	}
+
+	// The mount goes away, and a plain file stands where it was: nothing
+	// can be written under it, not even by root.
+	if err := os.Rename(mount, mount+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mount, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr.steps(5)
+	lag, err := sc.WaitCaughtUp(ctx, 3*time.Second)
+	if !errors.Is(err, ErrBehind) || lag.CaughtUp {
+		t.Fatalf("WaitCaughtUp with the other site gone = %+v, %v; want ErrBehind", lag, err)
+	}
+	if !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("the error does not give the cause: %v", err)
+	}
+	t.Log(err)
+	if l := sc.Last(); l.CaughtUp || !strings.Contains(sc.Status(), "last in step") {
+		t.Errorf("Status with the other site gone: %q", sc.Status())
+	}
+
+	// The mount is back.
+	if err := os.Remove(mount); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(mount+".away", mount); err != nil {
+		t.Fatal(err)
+	}
+	tr.end()
+	if lag, err := sc.WaitCaughtUp(ctx, gateBound); err != nil || !lag.CaughtUp {
+		t.Fatalf("WaitCaughtUp with the other site back = %+v, %v", lag, err)
+	}
+	burn(t, sc)
+	tr.lose()
+	restored := filepath.Join(t.TempDir(), "audit.db")
+	if err := Restore(ctx, url, restored, Options{Binary: litestreamBin(t)}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	checkRestored(t, restored, tr.run, tr.seq)
 }

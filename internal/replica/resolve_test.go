@@ -126,19 +126,22 @@ func TestRedact(t *testing.T) {
 func TestLagString(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		lag  Lag
-		want string
+		lag         Lag
+		want, short string
 	}{
-		{Lag{}, "replica not measured yet"},
-		{Lag{At: at, Running: true, LocalTXID: 7, ReplicaTXID: 7, CaughtUp: true, Confirmed: at}, "replica in step (txid 7)"},
+		{Lag{}, "replica not measured yet", "replica … not measured"},
+		{Lag{At: at, Running: true, LocalTXID: 7, ReplicaTXID: 7, CaughtUp: true, Confirmed: at}, "replica in step (txid 7)", "replica ✓ in step"},
 		{Lag{At: at, Running: true, LocalTXID: 9, ReplicaTXID: 7, Confirmed: at.Add(-12 * time.Second), Problem: "dial tcp: connection refused"},
-			"replica behind by 2 Litestream transaction(s) (dial tcp: connection refused); last in step 12s ago"},
+			"replica behind by 2 Litestream transaction(s) (dial tcp: connection refused); last in step 12s ago", "replica ⚠ behind 12s"},
 		{Lag{At: at, LocalTXID: 9, ReplicaTXID: 9, Problem: "litestream exited: signal: killed"},
-			"replica down (litestream exited: signal: killed); never in step"},
+			"replica down (litestream exited: signal: killed); never in step", "replica ✗ down never in step"},
 	}
 	for _, tt := range tests {
 		if got := tt.lag.String(); got != tt.want {
 			t.Errorf("%+v.String() = %q, want %q", tt.lag, got, tt.want)
+		}
+		if got := tt.lag.Short(); got != tt.short {
+			t.Errorf("%+v.Short() = %q, want %q", tt.lag, got, tt.short)
 		}
 	}
 }

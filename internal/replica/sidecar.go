@@ -86,6 +86,26 @@ func (l Lag) String() string {
 	return b.String()
 }
 
+// Short is the lag in a status bar's few cells, glyph and word (never
+// colour alone): "replica ✓ in step", "replica ⚠ behind 12s",
+// "replica ✗ down 12s" (the time since it was last in step).
+func (l Lag) Short() string {
+	since := "never in step"
+	if a := l.Age(); a >= 0 {
+		since = a.Round(time.Second).String()
+	}
+	switch {
+	case l.At.IsZero():
+		return "replica … not measured"
+	case l.CaughtUp:
+		return "replica ✓ in step"
+	case !l.Running:
+		return "replica ✗ down " + since
+	default:
+		return "replica ⚠ behind " + since
+	}
+}
+
 // Sidecar is a litestream process replicating one trail, supervised: it is
 // started again, with backoff, when it dies, and stopped by Close. It also
 // dies with its parent (SIGTERM on the parent's death, Linux).
@@ -368,7 +388,7 @@ func (s *Sidecar) sync(ctx context.Context, wait bool, timeout time.Duration) (s
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return syncResponse{}, fmt.Errorf("no answer from litestream: %w", ctx.Err())
+			return syncResponse{}, fmt.Errorf("litestream did not confirm in time: %w", ctx.Err())
 		}
 		return syncResponse{}, fmt.Errorf("ask litestream: %w", err)
 	}
@@ -433,7 +453,13 @@ func (s *Sidecar) Lag(ctx context.Context) (Lag, error) {
 		l := s.measure(syncResponse{}, nil, false)
 		return l, fmt.Errorf("measure the replica's lag: %s", l.Problem)
 	}
+	from := s.logSize()
 	r, err := s.sync(ctx, false, 0)
+	if err != nil {
+		if said := s.logError(from - 4<<10); said != "" {
+			err = fmt.Errorf("%w; litestream says: %s", err, said)
+		}
+	}
 	l := s.measure(r, err, true)
 	if err != nil {
 		return l, fmt.Errorf("measure the replica's lag: %w", err)
@@ -447,6 +473,7 @@ func (s *Sidecar) Lag(ctx context.Context) (Lag, error) {
 // error wrapping ErrBehind, saying why (litestream down, the other site
 // unreachable…); the caller warns and carries on.
 func (s *Sidecar) WaitCaughtUp(ctx context.Context, bound time.Duration) (Lag, error) {
+	logFrom := s.logSize()
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	retry := time.NewTicker(250 * time.Millisecond)
@@ -471,10 +498,55 @@ func (s *Sidecar) WaitCaughtUp(ctx context.Context, bound time.Duration) (Lag, e
 			if why == "" {
 				why = fmt.Sprintf("it holds transaction %d of %d", last.ReplicaTXID, last.LocalTXID)
 			}
+			if said := s.logError(logFrom); said != "" {
+				why += "; litestream says: " + said
+			}
 			return last, fmt.Errorf("%w: not caught up within %s (%s); its log: %s", ErrBehind, bound, why, s.o.LogPath)
 		case <-retry.C:
 		}
 	}
+}
+
+func (s *Sidecar) logSize() int64 {
+	if fi, err := os.Stat(s.o.LogPath); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// logError is the last error or warning Litestream logged after offset
+// from, its message only, for people: while the other site cannot be
+// reached Litestream keeps trying and says why only in its log.
+func (s *Sidecar) logError(from int64) string {
+	f, err := os.Open(s.o.LogPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if size := s.logSize(); size-from > 64<<10 {
+		from = size - 64<<10
+	}
+	from = max(from, 0)
+	b, err := io.ReadAll(io.NewSectionReader(f, from, 64<<10))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := lines[i]
+		if !strings.Contains(l, "level=ERROR") && !strings.Contains(l, "level=WARN") {
+			continue
+		}
+		if j := strings.Index(l, "msg="); j >= 0 {
+			l = l[j+len("msg="):]
+		}
+		l = Clean(l)
+		if len(l) > 300 {
+			l = l[:300] + "…"
+		}
+		return l
+	}
+	return ""
 }
 
 func deadline(ctx context.Context) time.Time {
