@@ -45,3 +45,28 @@ func BenchmarkRestore(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkShippedUnasked is how long an event takes to reach the replica
+// when nobody waits for it: Litestream's own pace (1s sync interval).
+func BenchmarkShippedUnasked(b *testing.B) {
+	tr := newTrail(b)
+	sc := startSidecar(b, tr, "file://"+filepath.Join(b.TempDir(), "replica"), Options{PollInterval: time.Hour})
+	ctx := context.Background()
+	if _, err := sc.WaitCaughtUp(ctx, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		tr.steps(1)
+		for {
+			l, err := sc.Lag(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if l.CaughtUp {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
