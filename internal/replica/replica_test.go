@@ -247,3 +247,49 @@ func TestOtherSiteUnreachableMidRun(t *testing.T) {
 	}
 	checkRestored(t, restored, tr.run, tr.seq)
 }
+
+// One Litestream per trail: a second console on the same trail measures
+// through the first one's; another URL is refused while it runs.
+func TestOneLitestreamPerTrail(t *testing.T) {
+	ctx := context.Background()
+	tr := newTrail(t)
+	url := "file://" + filepath.Join(t.TempDir(), "replica")
+	first := startSidecar(t, tr, url, Options{})
+	second := startSidecar(t, tr, url, Options{})
+	if second.PID() != 0 || second.attached == nil {
+		t.Fatalf("the second sidecar runs its own litestream (pid %d)", second.PID())
+	}
+	tr.steps(5)
+	if lag, err := second.WaitCaughtUp(ctx, gateBound); err != nil || !lag.CaughtUp {
+		t.Fatalf("WaitCaughtUp through the first console's litestream = %+v, %v", lag, err)
+	}
+	if st := second.Status(); !strings.Contains(st, "shipped by console pid") {
+		t.Errorf("Status() = %q", st)
+	}
+	other := "file://" + filepath.Join(t.TempDir(), "elsewhere")
+	if _, err := Start(ctx, tr.path, other, Options{Binary: litestreamBin(t)}); !errors.Is(err, ErrOtherReplica) {
+		t.Fatalf("Start to another URL while replicated: %v, want ErrOtherReplica", err)
+	}
+
+	// The second console leaving stops nothing.
+	second.Close()
+	tr.steps(5)
+	if _, err := first.WaitCaughtUp(ctx, gateBound); err != nil {
+		t.Fatalf("WaitCaughtUp after the second console left: %v", err)
+	}
+	// The first one leaving frees the trail.
+	first.Close()
+	third := startSidecar(t, tr, other, Options{})
+	if third.PID() == 0 {
+		t.Fatal("no litestream after the first console left")
+	}
+	if _, err := third.WaitCaughtUp(ctx, gateBound); err != nil {
+		t.Fatalf("WaitCaughtUp of the new replica: %v", err)
+	}
+	third.Close()
+	restored := filepath.Join(t.TempDir(), "audit.db")
+	if err := Restore(ctx, other, restored, Options{Binary: litestreamBin(t)}); err != nil {
+		t.Fatalf("Restore from the new replica: %v", err)
+	}
+	checkRestored(t, restored, tr.run, tr.seq)
+}

@@ -118,6 +118,10 @@ type Sidecar struct {
 	socket      string
 	log         *os.File
 	client      *http.Client
+	lock        *os.File // held while this sidecar ships the trail
+	// attached: another console's Litestream ships this trail; this
+	// sidecar only measures, through that one's control socket.
+	attached *holder
 
 	stop     chan struct{}
 	kick     chan struct{}
@@ -146,6 +150,11 @@ type child struct {
 // once Litestream is up (its control socket answers); a configuration
 // Litestream refuses is an error here, with its words. ctx bounds the
 // start only: the sidecar runs until Close.
+//
+// One Litestream ships a trail: when another console (a second run on the
+// same trail) already replicates it to the same URL, the Sidecar returned
+// attaches to that one and measures through it; to another URL, Start
+// fails with ErrOtherReplica.
 //
 // The trail must exist and be a repli trail (store.Open) before Start:
 // Litestream adds two tables of its own to the file (_litestream_seq,
@@ -186,14 +195,11 @@ func Start(ctx context.Context, dbPath, replicaURL string, o Options) (*Sidecar,
 		if s.log != nil {
 			s.log.Close()
 		}
+		if s.lock != nil {
+			s.lock.Close()
+		}
 		os.RemoveAll(dir)
 		return nil, err
-	}
-	if err := writeConfig(s.config, abs, t, s.socket, o); err != nil {
-		return fail(err)
-	}
-	if s.log, err = os.OpenFile(o.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
-		return fail(fmt.Errorf("open the litestream log: %w", err))
 	}
 	s.client = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -202,6 +208,27 @@ func Start(ctx context.Context, dbPath, replicaURL string, o Options) (*Sidecar,
 		},
 		DisableKeepAlives: true,
 	}}
+	lock, other, err := claim(abs+".litestream.lock", holder{PID: os.Getpid(), Socket: s.socket, URL: Redact(replicaURL)})
+	switch {
+	case err != nil:
+		return fail(err)
+	case other != nil && other.URL != Redact(replicaURL):
+		return fail(fmt.Errorf("%w: console pid %d replicates it to %s, not %s; one replica per trail", ErrOtherReplica, other.PID, other.URL, Redact(replicaURL)))
+	case other != nil:
+		os.RemoveAll(dir)
+		s.dir, s.config, s.socket, s.attached = "", "", other.Socket, other
+		close(s.done)
+		s.polling.Add(1)
+		go s.poll()
+		return s, nil
+	}
+	s.lock = lock
+	if err := writeConfig(s.config, abs, t, s.socket, o); err != nil {
+		return fail(err)
+	}
+	if s.log, err = os.OpenFile(o.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+		return fail(fmt.Errorf("open the litestream log: %w", err))
+	}
 
 	c, err := s.launch()
 	if err != nil {
@@ -225,6 +252,10 @@ func (s *Sidecar) launch() (*child, error) {
 	cmd := exec.Command(s.bin, "replicate", "-config", s.config, "-no-expand-env")
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// Litestream holds the trail's replication lock too: if repli dies
+	// first, no other console starts a second Litestream while this one
+	// ships its last transactions.
+	cmd.ExtraFiles = []*os.File{s.lock}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start litestream (%s): %w", s.bin, err)
 	}
@@ -439,6 +470,9 @@ func (s *Sidecar) downProblem(now time.Time) string {
 }
 
 func (s *Sidecar) running() bool {
+	if s.attached != nil {
+		return true // its owner's to supervise; a failure shows as an error
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.child != nil
@@ -566,7 +600,11 @@ func (s *Sidecar) Last() Lag {
 // last measured. It does not block.
 func (s *Sidecar) Status() string {
 	l := s.Last()
-	return Redact(s.url) + ": " + l.String()
+	st := Redact(s.url) + ": " + l.String()
+	if s.attached != nil {
+		st += fmt.Sprintf(" (shipped by console pid %d)", s.attached.PID)
+	}
+	return st
 }
 
 // URL is the replica URL, redacted (see Redact).
@@ -606,8 +644,12 @@ func (s *Sidecar) Close() error {
 		close(s.stop)
 		<-s.done
 		s.polling.Wait()
+		if s.attached != nil {
+			return
+		}
 		s.log.Close()
 		os.RemoveAll(s.dir)
+		s.lock.Close() // after litestream has stopped
 	})
 	return nil
 }
