@@ -96,7 +96,7 @@ func TestReplicaKilledMidRun(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the sidecar to notice litestream died", func() bool { return sc.PID() == 0 })
+	waitFor(t, "notice of litestream's death", func() bool { return sc.PID() == 0 })
 	tr.steps(5)
 
 	lag, err := sc.Lag(ctx)
@@ -119,7 +119,7 @@ func TestReplicaKilledMidRun(t *testing.T) {
 	}
 
 	sc.Restart()
-	waitFor(t, "litestream to be started again", func() bool { return sc.PID() != 0 && sc.PID() != pid })
+	waitFor(t, "new litestream", func() bool { return sc.PID() != 0 && sc.PID() != pid })
 	lag, err = sc.WaitCaughtUp(ctx, gateBound)
 	if err != nil || !lag.CaughtUp {
 		t.Fatalf("WaitCaughtUp after the restart = %+v, %v", lag, err)
@@ -178,16 +178,17 @@ func burn(t *testing.T, sc *Sidecar) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the sidecar to notice litestream died", func() bool { return sc.PID() == 0 })
+	waitFor(t, "notice of litestream's death", func() bool { return sc.PID() == 0 })
 	sc.Close()
 }
 
-// waitFor polls cond until it holds; the test's own timeout bounds it.
+// waitFor polls cond until it holds, for a minute at most.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
-		if t.Context().Err() != nil {
-			t.Fatalf("gave up waiting for %s", what)
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within a minute", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

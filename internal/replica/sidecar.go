@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -230,15 +231,11 @@ func Start(ctx context.Context, dbPath, replicaURL string, o Options) (*Sidecar,
 		return fail(fmt.Errorf("open the litestream log: %w", err))
 	}
 
-	c, err := s.launch()
-	if err != nil {
-		return fail(err)
-	}
-	if err := s.waitReady(ctx, c); err != nil {
-		terminate(c, 0)
+	ready := make(chan error, 1)
+	go s.supervise(ctx, ready)
+	if err := <-ready; err != nil {
 		return fail(fmt.Errorf("start litestream for %s: %w (its log: %s)", Redact(replicaURL), err, o.LogPath))
 	}
-	go s.supervise(c)
 	s.polling.Add(1)
 	go s.poll()
 	return s, nil
@@ -313,10 +310,27 @@ func tail(b []byte, n int) string {
 	return Clean(strings.Join(lines, " | "))
 }
 
-// supervise restarts litestream when it dies, with doubling backoff (reset
-// after a minute of good health), until Close.
-func (s *Sidecar) supervise(c *child) {
+// supervise starts litestream, reports on ready whether it came up (ctx
+// bounds that start), then starts it again whenever it dies, with doubling
+// backoff (reset after a minute of good health), until Close.
+//
+// It keeps its OS thread: the kernel sends Pdeathsig when the thread that
+// forked the child ends, not the process, and Go may end a thread before
+// the process; every litestream is forked from this one, which lives until
+// supervise returns.
+func (s *Sidecar) supervise(ctx context.Context, ready chan<- error) {
+	runtime.LockOSThread()
 	defer close(s.done)
+	c, err := s.launch()
+	if err == nil {
+		if err = s.waitReady(ctx, c); err != nil {
+			terminate(c, 0)
+		}
+	}
+	ready <- err
+	if err != nil {
+		return
+	}
 	delay := s.o.MinBackoff
 	for {
 		if c != nil {
