@@ -3,9 +3,11 @@ package replica
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +54,13 @@ func TestLitestreamDiesWithItsConsole(t *testing.T) {
 	if !alive(pid) {
 		t.Fatalf("litestream %d is not running", pid)
 	}
+	// A console killed with -9 leaves its private directory behind.
+	var h holder
+	b, _ := os.ReadFile(tr.path + ".litestream.lock")
+	if err := json.Unmarshal(b, &h); err != nil || h.PID != cmd.Process.Pid {
+		t.Fatalf("the lock file names %+v (%v), not the helper console %d", h, err, cmd.Process.Pid)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(h.Socket)) })
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -79,4 +88,3 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
-
