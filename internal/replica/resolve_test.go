@@ -145,3 +145,14 @@ func TestLagString(t *testing.T) {
 		}
 	}
 }
+
+// The Makefile installs the Litestream this package is written against.
+func TestMakefilePinsVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "mk", "replica.mk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "LITESTREAM_VERSION := "+Version+"\n") {
+		t.Errorf("mk/replica.mk does not pin litestream %s", Version)
+	}
+}
