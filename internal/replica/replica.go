@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -265,4 +266,34 @@ func privateDir() (string, error) {
 		return "", fmt.Errorf("create a private directory for litestream: %w", err)
 	}
 	return d, nil
+}
+
+// OnTrailsFileSystem reports whether a file:// replica would sit on the
+// trail's own file system: a replica the site's loss would take with it
+// (a directory that is not the mount from the other site it should be).
+// For other schemes, and when it cannot tell, it reports false.
+func OnTrailsFileSystem(dbPath, replicaURL string) bool {
+	u, err := url.Parse(replicaURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "file") {
+		return false
+	}
+	dev := func(p string) (uint64, bool) {
+		// The nearest existing directory: the replica's may not exist yet.
+		for ; ; p = filepath.Dir(p) {
+			var st syscall.Stat_t
+			if syscall.Stat(p, &st) == nil {
+				return uint64(st.Dev), true
+			}
+			if p == filepath.Dir(p) {
+				return 0, false
+			}
+		}
+	}
+	abs, err := filepath.Abs(dbPath)
+	if err != nil {
+		return false
+	}
+	a, ok1 := dev(filepath.Dir(abs))
+	b, ok2 := dev(u.Path)
+	return ok1 && ok2 && a == b
 }

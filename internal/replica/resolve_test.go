@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,5 +155,23 @@ func TestMakefilePinsVersion(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "LITESTREAM_VERSION := "+Version+"\n") {
 		t.Errorf("mk/replica.mk does not pin litestream %s", Version)
+	}
+}
+
+func TestOnTrailsFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "site-a", "audit.db")
+	if !OnTrailsFileSystem(db, "file://"+filepath.Join(dir, "replica", "not-yet")) {
+		t.Error("a replica beside the trail is not reported")
+	}
+	if OnTrailsFileSystem(db, "sftp://repli@site-b/srv/repli") || OnTrailsFileSystem(db, "s3://bucket/repli") {
+		t.Error("a remote replica is reported as on the trail's file system")
+	}
+	// Another file system: /proc is one wherever the test runs.
+	var a, b syscall.Stat_t
+	if syscall.Stat(dir, &a) == nil && syscall.Stat("/proc", &b) == nil && a.Dev != b.Dev {
+		if OnTrailsFileSystem(db, "file:///proc/repli") {
+			t.Error("a replica on another file system is reported as on the trail's")
+		}
 	}
 }
