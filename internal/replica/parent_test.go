@@ -67,6 +67,8 @@ func TestLitestreamDiesWithItsConsole(t *testing.T) {
 	}
 	cmd.Wait()
 	waitFor(t, "end of litestream with its console", func() bool { return !alive(pid) })
+	// Its files are closed a moment after its main thread is a zombie.
+	waitFor(t, "release of the trail's replication lock", func() bool { return lockFree(t, tr.path+".litestream.lock") })
 
 	sc := startSidecar(t, tr, url, Options{})
 	if sc.PID() == 0 || sc.attached != nil {
@@ -87,4 +89,18 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// lockFree: nobody holds the flock on path.
+func lockFree(t *testing.T, path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
 }

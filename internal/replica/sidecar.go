@@ -317,9 +317,12 @@ func tail(b []byte, n int) string {
 // It keeps its OS thread: the kernel sends Pdeathsig when the thread that
 // forked the child ends, not the process, and Go may end a thread before
 // the process; every litestream is forked from this one, which lives until
-// supervise returns.
+// supervise returns. It unlocks the thread on its way out, since Go ends a
+// thread whose locked goroutine ends, and with it the children that any
+// other code forked from it with a Pdeathsig of their own.
 func (s *Sidecar) supervise(ctx context.Context, ready chan<- error) {
 	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer close(s.done)
 	c, err := s.launch()
 	if err == nil {
