@@ -113,6 +113,7 @@ KbdInteractiveAuthentication no
 PermitUserEnvironment yes
 X11Forwarding no
 AllowTcpForwarding no
+Subsystem sftp internal-sftp
 LogLevel VERBOSE
 `, s.Port, s.Dir, s.Dir, s.Dir), 0o644)
 
