@@ -5,13 +5,17 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/repli
 PKGS  := ./...
+# What the binary says with repli --version: set at build time, never committed.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build run demo test vet unit bench fmt clean deps-test
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/repli
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/repli
 
 # The demo's own exit status (1 failed drill, 3 stopped and resumable) is not
 # a build error: repli has already said what happened.

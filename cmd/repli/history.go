@@ -61,7 +61,7 @@ func toRow(r store.Run, now time.Time) historyRow {
 
 func newHistoryCmd() *cobra.Command {
 	var db string
-	var asJSON bool
+	var output outputFormat
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List past runs from the audit trail",
@@ -78,7 +78,7 @@ func newHistoryCmd() *cobra.Command {
 			}
 			now := time.Now()
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if output.json() {
 				rows := make([]historyRow, 0, len(runs))
 				for _, r := range runs {
 					rows = append(rows, toRow(r, now))
@@ -108,14 +108,14 @@ func newHistoryCmd() *cobra.Command {
 		},
 	}
 	dbFlag(cmd, &db)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array for scripts")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
 func newVerifyCmd() *cobra.Command {
 	var db string
 	var runID int64
-	var asJSON bool
+	var output outputFormat
 	var anchors []string
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -152,7 +152,7 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 			}
 			out := cmd.OutOrStdout()
 			switch {
-			case asJSON:
+			case output.json():
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(struct {
@@ -173,7 +173,7 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 				fmt.Fprintf(out, "TAMPERED (%s): %s\n", v.Break, v.Problem)
 			}
 			for _, e := range anchorErrs {
-				if !asJSON {
+				if !output.json() {
 					fmt.Fprintf(out, "TAMPERED: %s\n", e)
 				}
 			}
@@ -185,7 +185,7 @@ at the end of each run (and written into the change ticket) with --anchor.`,
 	}
 	dbFlag(cmd, &db)
 	cmd.Flags().Int64Var(&runID, "run", 0, "also count this run's events")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	outputFlag(cmd, &output)
 	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "EVENT_ID:HASH written down at the end of a run (repeatable)")
 	return cmd
 }

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,18 +14,6 @@ import (
 	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
 )
-
-var version = "" // set with -ldflags "-X main.version=…"
-
-func repliVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -48,16 +35,16 @@ Start here:
   repli history / show / report     what was done, by whom, when`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       repliVersion(),
+		Version:       buildVersion().String(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return home(cmd)
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("repli {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd())
+	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(), newVersionCmd(), newGenManCmd())
 	return root
 }
 
