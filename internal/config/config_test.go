@@ -251,8 +251,8 @@ func TestURIAliasesAsVirsh(t *testing.T) {
 	}
 	files := map[string]bool{ // text → valid to libvirt
 		"uri_aliases = [\n  \"lab=test:///default\",\n  'other=test:///default',\n]\n# end\n": true,
-		"uri_aliases = [\n  \"lab=test:///default\", # no\n]\n":                                   false,
-		"uri_aliases = [\"ha il=test:///default\"]\n":                                              false,
+		"uri_aliases = [\n  \"lab=test:///default\", # no\n]\n":                               false,
+		"uri_aliases = [\"ha il=test:///default\"]\n":                                         false,
 	}
 	for text, valid := range files {
 		write(t, conf, text)
