@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
 )
 
@@ -41,23 +38,17 @@ Start here:
 		},
 	}
 	root.SetVersionTemplate("repli {{.Version}}\n")
+	configFlag(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(), newVersionCmd(), newGenManCmd())
+	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd())
 	return root
 }
 
 // dbFlag adds --db, defaulting to $REPLI_DB or the XDG state directory.
 func dbFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB or "+shortHome(store.DefaultPath())+")")
-}
-
-func dbPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return store.DefaultPath()
 }
 
 func shortHome(p string) string {
@@ -86,27 +77,18 @@ func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
-	var src []byte
-	file := path
-	if _, err := os.Stat(path); err != nil {
-		if f, s, berr := examples.Source(strings.TrimSuffix(path, ".yaml")); berr == nil {
-			file, src = f, s
-		} else {
-			why := "cannot read it: " + err.Error()
-			if errors.Is(err, fs.ErrNotExist) {
-				why = "no such file"
-			}
-			return nil, withCode(exitUsage, fmt.Errorf("runbook %s: %s, and no bundled runbook has that name (bundled: %s)", path, why, strings.Join(examples.Names(), ", ")))
-		}
+	file, src, err := resolveRunbook(path)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
 	}
-	if src == nil {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("read runbook: %w", err))
-		}
-		src = b
+	rb, err := checked(runbooks.ParseWith(file, src, overrides))
+	if err != nil {
+		return nil, err
 	}
-	return checked(runbooks.ParseWith(file, src, overrides))
+	if err := configureSites(rb); err != nil {
+		return nil, err
+	}
+	return rb, nil
 }
 
 // parseVars turns NAME=VALUE flags into overrides.

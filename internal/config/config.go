@@ -168,7 +168,17 @@ func readFile(path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s; fix the file (keys: sites, db, replica, signing_key, allowed_signers, runbooks)", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+		msg = strings.ReplaceAll(msg, "\n  ", "; ")
+		msg = strings.ReplaceAll(msg, " in type config.File", "")
+		return nil, fmt.Errorf("%s: %s (its keys: sites, db, replica, signing_key, allowed_signers, runbooks)", path, msg)
+	}
+	for _, p := range []*string{&f.DB, &f.SigningKey, &f.AllowedSigners} {
+		*p = expandHome(*p)
+	}
+	for i := range f.Runbooks {
+		f.Runbooks[i] = expandHome(f.Runbooks[i])
 	}
 	var problems []string
 	names := make([]string, 0, len(f.Sites))
@@ -218,4 +228,14 @@ func (c *Config) SiteNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// expandHome turns a leading ~/ into the home directory, as a shell would.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }
