@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,14 +34,9 @@ var estate struct {
 // the configuration before any command runs: a broken config file is a usage
 // error named once, up front.
 func configFlag(root *cobra.Command) {
-	var path string
-	root.PersistentFlags().StringVar(&path, "config", "", "configuration file (default $REPLI_CONFIG, else "+shortHome(config.UserPath(nil))+" over "+config.SystemPath+")")
+	root.PersistentFlags().String("config", "", "configuration file (default $REPLI_CONFIG, else "+shortHome(config.UserPath(nil))+" over "+config.SystemPath+")")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		estate.Lock()
-		if !estate.loaded || estate.path != path {
-			estate.path, estate.loaded = path, false
-		}
-		estate.Unlock()
+		useConfigFlag(cmd)
 		if _, err := estateConfig(); err != nil {
 			return withCode(exitUsage, fmt.Errorf("%w; fix the file, or choose another with --config FILE (--config /dev/null for none)", err))
 		}
@@ -91,7 +87,7 @@ func runbookDirs() []string {
 // (or .yml) in the runbook directories, else the bundled runbook NAME. Every
 // command that takes a runbook takes it through here.
 func resolveRunbook(arg string) (file string, src []byte, err error) {
-	b, ferr := os.ReadFile(arg)
+	b, ferr := readRunbookFile(arg)
 	if ferr == nil {
 		return arg, b, nil
 	}
@@ -103,7 +99,7 @@ func resolveRunbook(arg string) (file string, src []byte, err error) {
 		for _, dir := range runbookDirs() {
 			for _, ext := range []string{".yaml", ".yml"} {
 				p := filepath.Join(dir, name+ext)
-				if b, err := os.ReadFile(p); err == nil {
+				if b, err := readRunbookFile(p); err == nil {
 					return p, b, nil
 				}
 			}
@@ -117,6 +113,28 @@ func resolveRunbook(arg string) (file string, src []byte, err error) {
 		where = "none in " + strings.Join(dirs, ", ") + ", and " + where
 	}
 	return "", nil, fmt.Errorf("runbook %s: no such file, %s", arg, where)
+}
+
+// readRunbookFile reads a runbook, no more than the parser accepts (it
+// refuses a longer one).
+func readRunbookFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, runbooks.MaxFileSize+1))
+}
+
+// useConfigFlag loads the config named by --config for shell completion,
+// which runs no PersistentPreRun.
+func useConfigFlag(cmd *cobra.Command) {
+	p, _ := cmd.Flags().GetString("config")
+	estate.Lock()
+	if !estate.loaded || estate.path != p {
+		estate.path, estate.loaded = p, false
+	}
+	estate.Unlock()
 }
 
 // configureSites gives a site the runbook names without a URI the config's

@@ -43,6 +43,7 @@ Start here:
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd())
+	attachCompletions(root)
 	return root
 }
 

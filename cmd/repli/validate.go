@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,25 +11,26 @@ import (
 
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE...",
+		Use:   "validate RUNBOOK...",
 		Short: "Check runbooks and report every problem as file:line:col",
 		Long: `Check runbooks without touching any site. Every problem is reported on
 stderr as FILE:LINE:COL: message, sorted by position. Warnings do not change
-the exit status; errors exit 1.`,
+the exit status; errors exit 1.
+
+A RUNBOOK is a file, or the name of a runbook in the runbook directories
+($REPLI_RUNBOOKS, the config's runbooks) or of a bundled one (repli validate
+annual-pra-test).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad, unreadable := 0, 0
 			for _, path := range args {
-				rb, diags, err := runbooks.Load(path)
+				file, src, err := resolveRunbook(path)
 				if err != nil {
-					why := err.Error()
-					if errors.Is(err, fs.ErrNotExist) {
-						why = "no such file"
-					}
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", path, why)
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					unreadable++
 					continue
 				}
+				rb, diags := runbooks.Parse(file, src)
 				for _, d := range diags {
 					fmt.Fprintln(cmd.ErrOrStderr(), d)
 				}
@@ -39,7 +38,7 @@ the exit status; errors exit 1.`,
 					bad++
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", path, rb.Name, len(rb.Steps), strings.Join(rb.SiteNames(), ", "))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", file, rb.Name, len(rb.Steps), strings.Join(rb.SiteNames(), ", "))
 			}
 			switch {
 			case unreadable > 0:
