@@ -118,9 +118,9 @@ func completeRunIDs(unfinished bool) cobra.CompletionFunc {
 			return nil, noFiles
 		}
 		runs := completionRuns(cmd)
+		sort.Slice(runs, func(i, j int) bool { return runs[i].ID > runs[j].ID })
 		var out []string
-		for i := len(runs) - 1; i >= 0; i-- {
-			r := runs[i]
+		for _, r := range runs {
 			id := strconv.FormatInt(r.ID, 10)
 			if !strings.HasPrefix(id, toComplete) || unfinished && r.EndedAt != nil {
 				continue
