@@ -30,6 +30,8 @@ vet:
 deps-test:
 	@missing=""; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

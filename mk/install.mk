@@ -12,7 +12,7 @@ DATADIR := $(PREFIX)/share
 MANDIR  := $(DATADIR)/man/man1
 GEN     := bin/share
 
-.PHONY: gen install uninstall deb test-install
+.PHONY: gen install uninstall deb deb-path test-install test-deb
 
 gen: build
 	@rm -rf $(GEN) && mkdir -p $(GEN)/completions $(GEN)/man
@@ -41,3 +41,28 @@ test-install:
 	@scripts/test-install.sh
 
 test: test-install
+
+# The Debian version: tag v1.2.3 gives 1.2.3, three commits on 1.2.3+3+gabc1234;
+# an untagged tree gives 0.0.0~git<commit> (+dirty), which sorts before any release.
+DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -E -e 's/^v([0-9])/\1/' -e t -e 's/^/0.0.0~git/' | tr - '+')
+NFPM := bin/nfpm
+
+# nfpm, at the version tools/go.mod pins.
+$(NFPM): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(NFPM) github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+deb: gen $(NFPM)
+	@rm -rf bin/share/man-gz && mkdir -p bin/share/man-gz dist
+	@for f in $(GEN)/man/*.1; do gzip -9n < "$$f" > bin/share/man-gz/$$(basename "$$f").gz; done
+	@rm -f dist/repli_$(DEB_VERSION)_amd64.deb
+	DEB_VERSION=$(DEB_VERSION) $(NFPM) package --config packaging/nfpm.yaml --packager deb --target dist/
+	@ls -l dist/repli_$(DEB_VERSION)_amd64.deb
+
+deb-path:
+	@echo dist/repli_$(DEB_VERSION)_amd64.deb
+
+# make deb, then the package's contents checked with dpkg-deb (scripts/test-deb.sh).
+test-deb:
+	@scripts/test-deb.sh
+
+test: test-deb

@@ -326,3 +326,36 @@ func TestConfigGivesTheSites(t *testing.T) {
 		t.Errorf("a bad config: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestBashTabCompletion presses TAB in a real bash (in tmux) with the
+// completion script repli generates and bash-completion loaded.
+func TestBashTabCompletion(t *testing.T) {
+	t.Parallel()
+	const lib = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(lib); err != nil {
+		t.Skip("SKIPPING: bash-completion is not installed (make test installs it)")
+	}
+	bin := e2eBinary(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "repli.bash")
+	out, err := exec.Command(bin, "completion", "bash").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newTmux(t, 120, 30, "env -i TERM=xterm HOME="+dir+" PATH="+filepath.Dir(bin)+":/usr/bin:/bin REPLI_CONFIG=/dev/null bash --norc --noprofile")
+	s.keys("PS1='$ '; source "+lib+"; source "+script+"; cd "+dir+"; clear", "Enter")
+	s.waitFor("$ ")
+	s.keys("repli pl", "Tab")
+	s.waitFor("$ repli plan")
+	s.keys("ann", "Tab")
+	s.waitFor("$ repli plan annual-pra-test")
+	s.keys("-l", "--", "--mode ")
+	s.keys("Tab", "Tab")
+	scr := s.waitFor("(the primary site is lost)")
+	if !strings.Contains(scr, "failback") || !strings.Contains(scr, "planned") {
+		t.Errorf("--mode TAB TAB:\n%s", scr)
+	}
+}
