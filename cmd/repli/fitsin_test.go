@@ -359,3 +359,34 @@ func TestBashTabCompletion(t *testing.T) {
 		t.Errorf("--mode TAB TAB:\n%s", scr)
 	}
 }
+
+func TestValidateTakesNamesAndPrintsJSON(t *testing.T) {
+	t.Parallel()
+	r := runRepli(t, "", "validate", "annual-pra-test", "failback.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "runbooks/examples/annual-pra-test.yaml: ok — annual-pra-test, 8 steps") ||
+		!strings.Contains(r.stdout, "runbooks/examples/failback.yaml: ok") {
+		t.Errorf("validate bundled names: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runRepli(t, "", "validate", "--output", "json", "annual-pra-test", "testdata/runbooks/bad/sites-list.yaml")
+	var got []struct {
+		Arg, File, Runbook string
+		OK                 bool
+		Steps              int
+		Diagnostics        []struct {
+			Line, Col         int
+			Severity, Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 1 || r.stderr != "" {
+		t.Fatalf("validate --output json: exit %d, %v\n%s\nstderr: %s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(got) != 2 || !got[0].OK || got[0].Steps != 8 || got[0].Runbook != "annual-pra-test" || got[1].OK {
+		t.Fatalf("validate --output json: %+v", got)
+	}
+	if d := got[1].Diagnostics; len(d) != 5 || d[0].Line != 5 || d[0].Col != 5 || d[0].Severity != "error" || !strings.Contains(d[0].Message, `"Secondary"`) {
+		t.Errorf("diagnostics %+v", d)
+	}
+	if r := runRepli(t, "", "validate", "--json", "no-such-runbook"); r.code != 2 || !strings.Contains(r.stdout, "no bundled runbook has that name") {
+		t.Errorf("validate --json of a missing runbook: exit %d %s", r.code, r.stdout)
+	}
+}
