@@ -19,6 +19,7 @@ import (
 type configDoc struct {
 	Precedence  []string       `json:"precedence"`
 	Files       []configFile   `json:"files"`
+	Unreadable  []string       `json:"unreadable"` // config files this user may not read, passed over
 	LibvirtConf string         `json:"libvirt_conf"`
 	URIAliases  []string       `json:"uri_aliases"`
 	Values      []config.Value `json:"values"`
@@ -96,7 +97,7 @@ A site URI may be one of libvirt's uri_aliases (libvirt.conf), as with virsh -c.
 					in.Runbook[config.SitePrefix+s.Name] = s.URIs
 				}
 			}
-			doc := configDoc{Precedence: precedence, Files: []configFile{}, Values: c.All(in)}
+			doc := configDoc{Precedence: precedence, Files: []configFile{}, Unreadable: append([]string{}, c.Unreadable...), Values: c.All(in)}
 			doc.LibvirtConf = config.LibvirtConfPath(os.Getenv, os.Geteuid())
 			aliases, err := config.LoadAliases(doc.LibvirtConf)
 			if err != nil {
@@ -129,6 +130,9 @@ func printConfig(cmd *cobra.Command, doc configDoc, aliases *config.Aliases) {
 			fs = append(fs, shortHome(f.Path)+" ("+f.Kind+")")
 		}
 		fmt.Fprintf(out, "config files: %s\n", printable(strings.Join(fs, ", ")))
+	}
+	for _, u := range doc.Unreadable {
+		fmt.Fprintf(out, "passed over:  %s (you may not read it)\n", printable(shortHome(u)))
 	}
 	al := "none"
 	if len(doc.URIAliases) > 0 {

@@ -119,38 +119,39 @@ func TestCompletionOfRunIDsAndSteps(t *testing.T) {
 	if _, err := os.Stat(db); err == nil {
 		t.Fatal("completion created the audit trail")
 	}
+	// Run 1 waits for a second approval; run 2 ends.
+	driver := startRepli(t, []string{"SUDO_USER=alice"}, "run", "testdata/runbooks/good/four-eyes.yaml", "--plain", "--db", db, "--speed", "20")
+	driver.answer("primary\n")
+	waitEvents(t, db, 4, driver.done) // run 1's gate opened, alice's approval recorded
+	defer driver.kill()
 	if r := runRepli(t, "", "run", "annual-pra-test", "--auto-approve", "--plain", "--db", db, "--speed", "50"); r.code != 0 {
 		t.Fatalf("run: exit %d %s", r.code, r.stderr)
 	}
-	driver := startRepli(t, []string{"SUDO_USER=alice"}, "run", "testdata/runbooks/good/four-eyes.yaml", "--plain", "--db", db, "--speed", "20")
-	driver.answer("primary\n")
-	waitEvents(t, db, 4+13, driver.done) // run 1's events, then run 2's gate opened and alice's approval
-	defer driver.kill()
 
 	today := time.Now().Format("2006-01-02")
 	got, order, _ := complete(t, nil, "show", "--db", db, "")
 	if len(order) != 2 || order[0] != "2" || order[1] != "1" {
 		t.Fatalf("show <TAB>: %v, want runs 2 then 1", order)
 	}
-	if d := got["1"]; !strings.HasPrefix(d, "annual-pra-test · test · "+today) || !strings.HasSuffix(d, "succeeded") {
-		t.Errorf("run 1 described %q", d)
-	}
-	if d := got["2"]; !strings.HasPrefix(d, "four-eyes · test · "+today) || !strings.HasSuffix(d, "not ended") {
+	if d := got["2"]; !strings.HasPrefix(d, "annual-pra-test · test · "+today) || !strings.HasSuffix(d, "succeeded") {
 		t.Errorf("run 2 described %q", d)
+	}
+	if d := got["1"]; !strings.HasPrefix(d, "four-eyes · test · "+today) || !strings.HasSuffix(d, "not ended") {
+		t.Errorf("run 1 described %q", d)
 	}
 	// resume and approve offer only the runs that have not ended.
 	for _, cmd := range []string{"resume", "approve"} {
-		if got, _, _ := complete(t, nil, cmd, "--db", db, ""); len(got) != 1 || got["2"] == "" {
-			t.Errorf("%s <TAB>: %v, want run 2 only", cmd, got)
+		if got, _, _ := complete(t, nil, cmd, "--db", db, ""); len(got) != 1 || got["1"] == "" {
+			t.Errorf("%s <TAB>: %v, want run 1 only", cmd, got)
 		}
 	}
-	got, _, _ = complete(t, nil, "approve", "--db", db, "2", "")
+	got, _, _ = complete(t, nil, "approve", "--db", db, "1", "")
 	if len(got) != 1 || !strings.HasPrefix(got["stop-primary"], "waiting for approval") {
-		t.Errorf("approve 2 <TAB>: %v, want the step waiting, stop-primary", got)
+		t.Errorf("approve 1 <TAB>: %v, want the step waiting, stop-primary", got)
 	}
-	got, _, _ = complete(t, []string{"REPLI_DB=" + db}, "resume", "2", "--site", "")
-	if got["primary="] != "sim://primary" || got["secondary="] != "sim://secondary" {
-		t.Errorf("resume 2 --site <TAB>: %v", got)
+	got, _, _ = complete(t, []string{"REPLI_DB=" + db}, "resume", "1", "--site", "")
+	if got["primary="] != "sim://primary" || got["secondary="] != "sim://secondary" || len(got) != 2 {
+		t.Errorf("resume 1 --site <TAB>: %v", got)
 	}
 }
 
@@ -346,8 +347,8 @@ func TestBashTabCompletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newTmux(t, 120, 30, "env -i TERM=xterm HOME="+dir+" PATH="+filepath.Dir(bin)+":/usr/bin:/bin REPLI_CONFIG=/dev/null bash --norc --noprofile")
-	s.keys("PS1='$ '; source "+lib+"; source "+script+"; cd "+dir+"; clear", "Enter")
-	s.waitFor("$ ")
+	s.keys("PS1='$ '; source "+lib+"; source "+script+"; cd "+dir+"; clear; echo RE''ADY", "Enter")
+	s.waitFor("READY")
 	s.keys("repli pl", "Tab")
 	s.waitFor("$ repli plan")
 	s.keys("ann", "Tab")

@@ -97,8 +97,10 @@ type Options struct {
 type Config struct {
 	// Files read, highest precedence first: the chosen file alone, or the
 	// user's then the system's (those that exist).
-	Files  []*File
-	getenv func(string) string
+	Files []*File
+	// Unreadable are default files passed over: this user may not read them.
+	Unreadable []string
+	getenv     func(string) string
 }
 
 // UserPath is the user's configuration file: $XDG_CONFIG_HOME/repli/config.yaml.
@@ -144,6 +146,12 @@ func Load(o Options) (*Config, error) {
 	for i, p := range []string{UserPath(c.getenv), sys} {
 		f, err := readFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			// As git does: a file this user may not read (another
+			// user's HOME under sudo or ssh) is passed over, and said.
+			c.Unreadable = append(c.Unreadable, p)
 			continue
 		}
 		if err != nil {

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,10 +51,13 @@ const aliasChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 // LoadAliases reads uri_aliases from a libvirt.conf; a missing file has none.
 func LoadAliases(path string) (*Aliases, error) {
 	a := &Aliases{Path: path}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	// As libvirt: a file that cannot be seen (access(F_OK) fails, also when
+	// a directory on the way may not be searched) is no file; one that is
+	// there but cannot be read is an error.
+	if _, err := os.Stat(path); err != nil {
 		return a, nil
 	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read libvirt's client config: %w", err)
 	}
