@@ -51,5 +51,5 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 include $(wildcard mk/*.mk)

@@ -49,7 +49,7 @@ Start here:
 
 // dbFlag adds --db, defaulting to $REPLI_DB or the XDG state directory.
 func dbFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB or "+shortHome(store.DefaultPath())+")")
+	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB, else the config's db, else "+shortHome(store.DefaultPath())+")")
 }
 
 func shortHome(p string) string {
