@@ -5,13 +5,17 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/repli
 PKGS  := ./...
+# What the binary says with repli --version: set at build time, never committed.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build run demo test vet unit bench fmt clean deps-test
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/repli
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/repli
 
 # The demo's own exit status (1 failed drill, 3 stopped and resumable) is not
 # a build error: repli has already said what happened.
@@ -28,6 +32,8 @@ deps-test:
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
 	command -v sqlite3 >/dev/null || missing="$$missing sqlite3"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -47,5 +53,5 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 include $(wildcard mk/*.mk)

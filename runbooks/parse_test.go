@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -174,5 +175,43 @@ func TestTooManyStepsRefused(t *testing.T) {
 	rb, diags := runbooks.Parse("many.yaml", []byte(b.String()))
 	if rb != nil || !strings.Contains(diags.Error(), "more than 10000 steps") {
 		t.Fatalf("%d steps accepted or refused for another reason: %v", runbooks.MaxSteps+1, diags)
+	}
+}
+
+// TestSitesNamedOnly: a runbook may name its sites and leave their URIs to
+// repli's config, in the list form or as entries without uri.
+func TestSitesNamedOnly(t *testing.T) {
+	t.Parallel()
+	rb, diags, err := runbooks.Load("../testdata/runbooks/good/sites-from-config.yaml")
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("%v %v", err, diags)
+	}
+	if got := rb.SiteNames(); !reflect.DeepEqual(got, []string{"primary", "secondary"}) {
+		t.Errorf("sites %v", got)
+	}
+	for _, s := range rb.Sites {
+		if s.URI != "" || len(s.URIs) != 0 {
+			t.Errorf("site %s has URI %q %v; it must come from the config", s.Name, s.URI, s.URIs)
+		}
+	}
+	if p := rb.Primary(); p == nil || p.Name != "primary" || rb.Site("secondary").Role != runbooks.RoleSecondary {
+		t.Errorf("roles: primary %v", p)
+	}
+	if s := rb.Sites[1]; s.Pos.Line != 5 || s.Pos.Col != 18 {
+		t.Errorf("secondary at %s, want 5:18", s.Pos)
+	}
+
+	rb, diags, err = runbooks.Load("../testdata/runbooks/good/sites-mixed.yaml")
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("%v %v", err, diags)
+	}
+	want := map[string]string{"dc-east": "", "dc-west": "", "lab": "qemu:///system"}
+	for _, s := range rb.Sites {
+		if s.URI != want[s.Name] {
+			t.Errorf("site %s uri %q, want %q", s.Name, s.URI, want[s.Name])
+		}
+	}
+	if p := rb.Primary(); p == nil || p.Name != "dc-east" || rb.Site("dc-west").Role != runbooks.RoleSecondary {
+		t.Errorf("roles: primary %v, dc-west %s", p, rb.Site("dc-west").Role)
 	}
 }

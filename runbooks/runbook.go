@@ -56,8 +56,12 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 	if n == nil {
 		return
 	}
+	if n.Kind == yaml.SequenceNode && len(n.Content) > 0 {
+		p.siteNames(n, rb)
+		return
+	}
 	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
-		p.errf(n, "sites must map each site name to its uri, for example \"primary: {uri: qemu+ssh://host/system}\"")
+		p.errf(n, "sites must map each site name to its uri, for example \"primary: {uri: qemu+ssh://host/system}\", or list the names of sites whose URIs are in repli's config: \"sites: [primary, secondary]\"")
 		return
 	}
 	seen := map[string]int{}
@@ -80,6 +84,11 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 		}
 		seen[k.Value] = k.Line
 		what := "site " + k.Value
+		if v := p.resolve(n.Content[i+1]); v != nil && v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			// "primary:" with nothing: a site named here, its URI in the config.
+			rb.Sites = append(rb.Sites, &Site{Name: k.Value, Pos: posOf(k)})
+			continue
+		}
 		sf := p.mapping(n.Content[i+1], what, siteKeys...)
 		if sf == nil {
 			continue
@@ -98,9 +107,9 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 			if len(site.URIs) > 0 {
 				site.URI = site.URIs[0]
 			}
-		default:
-			p.errf(sf.node, "%s needs uri (its libvirt URI, e.g. qemu+ssh://kvm1.example/system)", what)
 		}
+		// Neither uri nor uris: the URI comes from repli's config (sites:
+		// NAME: {uri: …}); the command that connects says so if it has none.
 		p.sitePassword(sf, site, what)
 		if r, rn := p.str(sf, "role", what+" role"); rn != nil {
 			if !contains(roles, r) {
@@ -109,6 +118,32 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 			site.Role = Role(r)
 		}
 		rb.Sites = append(rb.Sites, site)
+	}
+}
+
+// siteNames reads the list form, "sites: [primary, secondary]": names only,
+// each site's URI is in repli's config.
+func (p *parser) siteNames(n *yaml.Node, rb *Runbook) {
+	seen := map[string]int{}
+	for _, e := range n.Content {
+		e = p.resolve(e)
+		if e == nil {
+			return
+		}
+		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+			p.errf(e, "each entry of the sites list is a site name, not %s; to give a site's uri in the runbook, write sites as a mapping: \"primary: {uri: qemu+ssh://host/system}\"", describe(e))
+			continue
+		}
+		if !idPattern.MatchString(e.Value) {
+			p.errf(e, "site name %s must be lowercase letters, digits, '-', '_' or '.'", describe(e))
+			continue
+		}
+		if line, dup := seen[e.Value]; dup {
+			p.errf(e, "duplicate site %q (first at line %d)", e.Value, line)
+			continue
+		}
+		seen[e.Value] = e.Line
+		rb.Sites = append(rb.Sites, &Site{Name: e.Value, Pos: posOf(e)})
 	}
 }
 

@@ -230,21 +230,28 @@ func schemaDoc() obj {
 			"properties":           props("origin", originKeys),
 		},
 		"sites": obj{
-			"description":          "The sites: each site's name maps to its libvirt URI and role.",
-			"type":                 "object",
-			"minProperties":        1,
-			"propertyNames":        obj{"pattern": idPattern.String()},
-			"additionalProperties": ref("site"),
+			"description": "The sites: each site's name maps to its libvirt URI and role, or a list of site names whose URIs are in repli's config (sites: {NAME: {uri: …}} in ~/.config/repli/config.yaml).",
+			"anyOf": []any{
+				obj{
+					"type":                 "object",
+					"minProperties":        1,
+					"propertyNames":        obj{"pattern": idPattern.String()},
+					"additionalProperties": obj{"anyOf": []any{ref("site"), obj{"type": "null"}}},
+				},
+				obj{
+					"type":        "array",
+					"minItems":    1,
+					"uniqueItems": true,
+					"items":       obj{"type": "string", "pattern": idPattern.String()},
+				},
+			},
 		},
 		"site": obj{
-			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role.",
+			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role. Without either, its URI comes from repli's config.",
 			"type":                 "object",
 			"additionalProperties": false,
 			"properties":           props("site", siteKeys),
-			"allOf": []any{exactlyOne(
-				obj{"required": []any{"uri"}, "properties": obj{"uris": forbidden}},
-				obj{"required": []any{"uris"}, "properties": obj{"uri": forbidden}},
-			)},
+			"not":                  obj{"required": []any{"uri", "uris"}},
 		},
 		"steps": obj{
 			"description": "The steps, run in order.",

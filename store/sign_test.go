@@ -120,7 +120,7 @@ func TestSignedFourEyesRunVerifies(t *testing.T) {
 	if err != nil || len(evs) != 7 {
 		t.Fatalf("Events = %d, %v; want the 7 events of the run, no signatures", len(evs), err)
 	}
-	if _, err := engine.ReplayEvents(evs); err != nil {
+	if _, err := engine.ProgressOf(evs); err != nil {
 		t.Errorf("replay: %v", err)
 	}
 	sigs, err := d.Signatures(ctx, id)

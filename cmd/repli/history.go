@@ -62,7 +62,7 @@ func toRow(r store.Run, now time.Time) historyRow {
 
 func newHistoryCmd() *cobra.Command {
 	var db string
-	var asJSON bool
+	var output outputFormat
 	cmd := &cobra.Command{
 		Use:   "history",
 		Short: "List past runs from the audit trail",
@@ -79,7 +79,7 @@ func newHistoryCmd() *cobra.Command {
 			}
 			now := time.Now()
 			out := cmd.OutOrStdout()
-			if asJSON {
+			if output.json() {
 				rows := make([]historyRow, 0, len(runs))
 				for _, r := range runs {
 					rows = append(rows, toRow(r, now))
@@ -107,14 +107,14 @@ func newHistoryCmd() *cobra.Command {
 		},
 	}
 	dbFlag(cmd, &db)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array for scripts")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
 func newVerifyCmd() *cobra.Command {
 	var db string
 	var runID int64
-	var asJSON bool
+	var output outputFormat
 	var anchors []string
 	var allowedSigners string
 	cmd := &cobra.Command{
@@ -179,7 +179,7 @@ different verified people, and exits 1.`,
 			}
 			out := cmd.OutOrStdout()
 			switch {
-			case asJSON:
+			case output.json():
 				if err := writeJSON(out, struct {
 					store.Verification
 					AnchorErrors      []string               `json:"anchor_errors,omitempty"`
@@ -201,13 +201,13 @@ different verified people, and exits 1.`,
 				fmt.Fprintf(out, "TAMPERED (%s): %s\n", safetext.Line(string(v.Break)), safetext.Line(v.Problem))
 			}
 			for _, e := range anchorErrs {
-				if !asJSON {
+				if !output.json() {
 					fmt.Fprintf(out, "TAMPERED: %s\n", safetext.Line(e))
 				}
 			}
-			if !asJSON && allowedSigners != "" {
+			if !output.json() && allowedSigners != "" {
 				for _, c := range sigFindings {
-					fmt.Fprintf(out, "SIGNATURE %s: %s\n", strings.ToUpper(string(c.Status)), c)
+					fmt.Fprintf(out, "SIGNATURE %s: %s\n", strings.ToUpper(string(c.Status)), safetext.Line(c.String()))
 				}
 				if len(sigFindings) == 0 {
 					fmt.Fprintf(out, "signatures: %d decisions and run ends, each signed by a key %s allows for its operator\n", sigCount, allowedSigners)
@@ -221,7 +221,7 @@ different verified people, and exits 1.`,
 	}
 	dbFlag(cmd, &db)
 	cmd.Flags().Int64Var(&runID, "run", 0, "also count this run's events")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	outputFlag(cmd, &output)
 	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "EVENT_ID:HASH written down at the end of a run (repeatable)")
 	cmd.Flags().StringVar(&allowedSigners, "allowed-signers", "", "OpenSSH allowed_signers FILE (principal = operator login): check every decision's and run end's signature")
 	return cmd

@@ -39,7 +39,7 @@ func loadReport(cmd *cobra.Command, db, arg string) (*store.Report, error) {
 
 func newShowCmd() *cobra.Command {
 	var db string
-	var asJSON bool
+	var output outputFormat
 	cmd := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "Show one run in detail: steps, gates, actions, notes",
@@ -49,7 +49,7 @@ func newShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if output.json() {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}
 			showRun(safeWriter{cmd.OutOrStdout()}, r)
@@ -57,7 +57,7 @@ func newShowCmd() *cobra.Command {
 		},
 	}
 	dbFlag(cmd, &db)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	outputFlag(cmd, &output)
 	return cmd
 }
 

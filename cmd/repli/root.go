@@ -3,31 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
 )
-
-var version = "" // set with -ldflags "-X main.version=…"
-
-func repliVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -49,30 +34,25 @@ Start here:
   repli history / show / report     what was done, by whom, when`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       repliVersion(),
+		Version:       buildVersion().String(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return home(cmd)
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("repli {{.Version}}\n")
+	configFlag(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(),
-		newReverseCmd(), newTrailCmd())
+		newReverseCmd(), newTrailCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd())
+	attachCompletions(root)
 	return root
 }
 
 // dbFlag adds --db, defaulting to $REPLI_DB or the XDG state directory.
 func dbFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB or "+shortHome(store.DefaultPath())+")")
-}
-
-func dbPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return store.DefaultPath()
+	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB, else the config's db, else "+shortHome(store.DefaultPath())+")")
 }
 
 func shortHome(p string) string {
@@ -110,27 +90,18 @@ func loadRunbookSecrets(path string, vars, secretVars []string) (*runbooks.Runbo
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
-	var src []byte
-	file := path
-	if _, err := os.Stat(path); err != nil {
-		if f, s, berr := examples.Source(strings.TrimSuffix(path, ".yaml")); berr == nil {
-			file, src = f, s
-		} else {
-			why := "cannot read it: " + err.Error()
-			if errors.Is(err, fs.ErrNotExist) {
-				why = "no such file"
-			}
-			return nil, withCode(exitUsage, fmt.Errorf("runbook %s: %s, and no bundled runbook has that name (bundled: %s)", path, why, strings.Join(examples.Names(), ", ")))
-		}
+	file, src, err := resolveRunbook(path)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
 	}
-	if src == nil {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("read runbook: %w", err))
-		}
-		src = b
+	rb, err := checked(runbooks.ParseWithSecrets(file, src, overrides, secrets))
+	if err != nil {
+		return nil, err
 	}
-	return checked(runbooks.ParseWithSecrets(file, src, overrides, secrets))
+	if err := configureSites(rb); err != nil {
+		return nil, err
+	}
+	return rb, nil
 }
 
 // parseSecretVars turns NAME=@FILE flags into var → absolute file path (a
