@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -15,9 +14,9 @@ var ErrTimeout = errors.New("timed out")
 
 // siteError names the site and the URI, so an operator knows where to look.
 func (e *Engine) siteError(site, domain string, err error) error {
-	// A driver's errors may name the site already (engine/libvirt's do):
-	// say it once.
-	if site == "local" || strings.Contains(err.Error(), "site "+site+" (") {
+	// A driver's errors may name the site, host and domain already
+	// (engine/libvirt's do): say it once.
+	if site == "local" || ErrorHost(err) != "" {
 		return err
 	}
 	if domain != "" {
@@ -54,7 +53,11 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 	e.actionID++
 	id := e.actionID
 	e.mu.Unlock()
-	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: e.opts.URIs[site], Domain: domain, Verb: verb, Detail: detail}
+	host, err := e.hostOf(ctx, site, domain)
+	if err != nil {
+		return e.siteError(site, domain, err)
+	}
+	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: host, Domain: domain, Verb: verb, Detail: detail}
 	for _, w := range with {
 		w(intent)
 	}
@@ -62,20 +65,74 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 		return err
 	}
 	began := time.Now()
-	err := fn(ctx)
-	out := &ActionOutcome{Action: id, Step: st.ID, Site: site, Domain: domain, Verb: verb, OK: err == nil, Duration: time.Since(began)}
-	if err != nil {
+	err = fn(ctx)
+	out := &ActionOutcome{Action: id, Step: st.ID, Site: site, Domain: domain, Verb: verb, OK: err == nil, Duration: time.Since(began), Verdict: Verdict(err)}
+	if h := ErrorHost(err); h != "" && h != host {
+		out.URI = h
+	}
+	switch {
+	case out.Verdict == VerdictDoneAfterAll:
+		// The answer was lost but the state read again shows it done.
+		out.OK, out.Error, err = true, e.siteError(site, domain, err).Error(), nil
+	case err != nil:
 		err = e.siteError(site, domain, err)
 		out.Error = err.Error()
 	}
-	// The outcome is written even when the run is being interrupted: it is
-	// what tells a later resume that this action is not in doubt.
-	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if jerr := e.emit(octx, out); jerr != nil {
+	if jerr := e.emitOutcome(ctx, out); jerr != nil {
 		return jerr
 	}
 	return err
+}
+
+// emitOutcome writes an action's outcome, even when the run is being
+// interrupted: it is what tells a later resume that the action is not in
+// doubt. A trail that is busy (another process holds its write lock) is
+// tried again for a while; if the outcome still cannot be written the run
+// stops, resumable, and resume reconciles the action against live state.
+// An action is never reported failed because the trail was busy.
+func (e *Engine) emitOutcome(ctx context.Context, out *ActionOutcome) error {
+	const budget = 30 * time.Second
+	deadline := time.Now().Add(budget)
+	delay := 100 * time.Millisecond
+	for {
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := e.emit(octx, out)
+		cancel()
+		if err == nil || errors.Is(err, ErrRunOver) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: the outcome of %s %s/%s could not be recorded for %s (%v); the run stops here and resume checks the live state", errStopped, out.Verb, out.Site, out.Domain, budget, err)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// hostOf is the host an action on a domain goes to: for a site served by
+// several hosts, the one where the domain is defined (a domain defined on
+// several is refused, naming them); otherwise the site's URI.
+func (e *Engine) hostOf(ctx context.Context, site, domain string) (string, error) {
+	uri := e.opts.URIs[site]
+	s := e.rb.Site(site)
+	if domain == "" || s == nil || len(s.URIs) < 2 {
+		return uri, nil
+	}
+	var ps []Placement
+	err := e.do(ctx, func(ctx context.Context) (err error) {
+		ps, err = e.sites[site].Locate(ctx, domain)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrDomainNotFound) || (err == nil && len(ps) == 0):
+		return uri, nil // the action says so itself
+	case err != nil:
+		return "", err
+	}
+	if err := CheckPlacements(site, domain, ps); err != nil {
+		return "", err
+	}
+	return RedactURI(ps[0].Host), nil
 }
 
 // waitState polls until the domain reaches want, or the timeout passes.

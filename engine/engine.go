@@ -34,8 +34,10 @@ type Options struct {
 	// Resume continues a run from its journal instead of starting one: the
 	// run's progress, as its recorded events give it.
 	Resume *Progress
-	// Vars are the --var overrides the runbook was parsed with.
-	Vars map[string]string
+	// Vars are the --var overrides the runbook was parsed with; SecretVars
+	// the --secret-var ones (name → file, never the value).
+	Vars       map[string]string
+	SecretVars map[string]string
 	// Preflight are the readiness findings the console made before the run
 	// (warnings, overridden blockers); they are journaled first.
 	Preflight []string
@@ -68,6 +70,7 @@ type Engine struct {
 	// unknown. Owned by the Run goroutine.
 	resumeFailed map[string]string
 	execDoubt    map[string]*ActionIntent
+	execAlive    map[string]*ExecStarted // in-doubt commands whose process still runs
 	started      time.Time
 }
 
@@ -202,7 +205,7 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 func (e *Engine) attempt(ctx context.Context, st *runbooks.Step) error {
 	if in, ok := e.execDoubt[st.ID]; ok {
 		delete(e.execDoubt, st.ID)
-		return &DoubtError{Intent: in}
+		return &DoubtError{Intent: in, Running: e.execAlive[st.ID]}
 	}
 	if why, ok := e.resumeFailed[st.ID]; ok {
 		delete(e.resumeFailed, st.ID)
@@ -229,7 +232,7 @@ func (e *Engine) open(ctx context.Context) error {
 }
 
 func (e *Engine) runStarted() *RunStarted {
-	return &RunStarted{
+	ev := &RunStarted{
 		Runbook:     e.rb.Name,
 		Title:       e.rb.Title,
 		File:        e.rb.File,
@@ -242,10 +245,15 @@ func (e *Engine) runStarted() *RunStarted {
 		Version:     e.opts.Version,
 		AutoApprove: e.opts.AutoApprove,
 		Sites:       e.opts.URIs,
-		Vars:        e.opts.Vars,
+		Vars:        runbooks.RedactVars(e.opts.Vars),
+		SecretVars:  e.opts.SecretVars,
 		RTOTarget:   e.rb.RTO,
 		TimeScale:   e.opts.TimeScale,
 	}
+	if e.rb.ReverseOf != nil {
+		ev.ReverseOf, ev.ReverseOfSHA256 = e.rb.ReverseOf.Name, e.rb.ReverseOf.SHA256
+	}
+	return ev
 }
 
 // errStopped marks a failure of the journal: the run stops where it is.

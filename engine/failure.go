@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -23,9 +25,17 @@ const (
 
 // DoubtError is a step whose command was running when the console stopped:
 // whether it completed is unknown, and only the operator can say.
-type DoubtError struct{ Intent *ActionIntent }
+type DoubtError struct {
+	Intent *ActionIntent
+	// Running is the command's process when it was still alive at resume:
+	// it is not offered to be run again beside itself.
+	Running *ExecStarted
+}
 
 func (d *DoubtError) Error() string {
+	if d.Running != nil {
+		return fmt.Sprintf("its command was running when the console stopped and may still be running (pid %d): wait for it to end, then mark it done or skip it; it is not run a second time", d.Running.PID)
+	}
 	return "its command was running when the console stopped; whether it completed is unknown: re-run it, mark it done, or skip it"
 }
 
@@ -52,6 +62,8 @@ type FailureDecided struct {
 	Step     string `json:"step"`
 	Choice   Choice `json:"choice"`
 	Operator string `json:"operator"`
+	// Reason is what the operator typed to skip or abort.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Kind implements Event.
@@ -107,6 +119,10 @@ func (e *Engine) onFailure(ctx context.Context, st *runbooks.Step, cause error) 
 		if e.opts.AutoApprove {
 			return decide(ChoiceAbort, PolicyOperator)
 		}
+		var d *DoubtError
+		if errors.As(cause, &d) && d.Running != nil {
+			return e.askFailure(ctx, st, cause.Error(), []Choice{ChoiceMarkDone, ChoiceSkip, ChoiceAbort})
+		}
 		return e.askFailure(ctx, st, cause.Error(), []Choice{ChoiceRetry, ChoiceMarkDone, ChoiceSkip, ChoiceAbort})
 	}
 	switch e.policy(st) {
@@ -149,12 +165,17 @@ func (e *Engine) askFailure(ctx context.Context, st *runbooks.Step, cause string
 		if !containsChoice(choices, c) {
 			continue
 		}
-		if err := e.emit(ctx, &FailureDecided{Step: st.ID, Choice: c, Operator: in.Operator}); err != nil {
+		reason := strings.TrimSpace(in.Text)
+		if err := e.emit(ctx, &FailureDecided{Step: st.ID, Choice: c, Operator: in.Operator, Reason: reason}); err != nil {
 			return "", err
 		}
 		switch c {
 		case ChoiceSkip:
-			if err := e.setState(ctx, st, StepSkipped, "skipped by "+in.Operator+" after failure"); err != nil {
+			why := "skipped by " + in.Operator + " after failure"
+			if reason != "" {
+				why += ": " + reason
+			}
+			if err := e.setState(ctx, st, StepSkipped, why); err != nil {
 				return "", err
 			}
 		case ChoiceMarkDone:

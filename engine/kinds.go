@@ -131,9 +131,9 @@ func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check
 			}
 		}
 		if res.err != nil {
-			return fmt.Errorf("check command %s: %w", strings.Join(c.Command, " "), res.err)
+			return fmt.Errorf("check command %s: %w", CommandString(c.Command, c.Shell), res.err)
 		}
-		return logf("command %s exited 0", strings.Join(c.Command, " "))
+		return logf("command %s exited 0", CommandString(c.Command, c.Shell))
 	}
 	doms, err := e.resolve(ctx, st, c.Target)
 	if err != nil {
@@ -312,8 +312,14 @@ func (e *Engine) startOne(ctx context.Context, st *runbooks.Step, s *runbooks.St
 	var last error
 	err = Wait(wctx, e.opts.Poll, func(ctx context.Context) (bool, error) {
 		last = e.do(ctx, func(ctx context.Context) error { return hv.AgentPing(ctx, d) })
+		if errors.Is(last, ErrNoAgent) {
+			return false, last // no agent channel: waiting cannot help
+		}
 		return last == nil, nil
 	})
+	if errors.Is(err, ErrNoAgent) {
+		return e.siteError(s.Site, d, fmt.Errorf("wait for the guest agent: %w", err))
+	}
 	if err != nil {
 		return e.siteError(s.Site, d, fmt.Errorf("%w: guest agent did not answer within %s (last: %v)", ErrTimeout, s.Timeout, last))
 	}

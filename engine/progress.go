@@ -164,7 +164,9 @@ const (
 
 // ActionProgress is one action on a hypervisor, or one command.
 type ActionProgress struct {
-	Intent   *ActionIntent
+	Intent *ActionIntent
+	// Process is the process an exec started, once recorded.
+	Process  *ExecStarted
 	At       time.Time
 	Result   ActionResult
 	Error    string
@@ -301,6 +303,10 @@ func (p *Progress) Apply(ev Event) {
 				p.Step(e.Step).Exec = e
 			}
 		}
+	case *ExecStarted:
+		if a := p.actions[e.Action]; a != nil {
+			a.Process = e
+		}
 	case *ActionReconciled:
 		if a := p.actions[e.Action]; a != nil {
 			a.Result, a.Error = ActionFoundNotDone, e.Note
@@ -391,6 +397,8 @@ func (p *Progress) failureDecided(e *FailureDecided, at time.Time) {
 	case ChoiceSkip:
 		s.Passed = true
 		p.Failures = append(p.Failures, fmt.Sprintf("%s (%s after failure)", e.Step, e.Choice))
+		d := &p.Decisions[len(p.Decisions)-1]
+		d.Typed = e.Reason
 	case ChoiceContinue:
 		s.Passed = true
 		p.Tolerated = append(p.Tolerated, e.Step)

@@ -78,8 +78,17 @@ func (e *Engine) resume(ctx context.Context) error {
 		return err
 	}
 	e.execDoubt = map[string]*ActionIntent{}
+	e.execAlive = map[string]*ExecStarted{}
 	for _, in := range inDoubt {
 		if in.Verb == "exec" {
+			if a := r.Action(in.Action); a != nil && a.Process != nil && r.Started.Host == e.opts.Host && ProcessAlive(a.Process.PID, a.Process.StartTicks) {
+				// The first copy may still be running: never start a
+				// second one beside it.
+				if err := e.logf(ctx, in.Step, "warn", "its command may still be running: pid %d, started %s; wait for it to end, or stop it, before choosing", a.Process.PID, a.Process.At.Local().Format("15:04:05")); err != nil {
+					return err
+				}
+				e.execAlive[in.Step] = a.Process
+			}
 			// A command's effect cannot be read back: never re-run it blindly.
 			e.execDoubt[in.Step] = in
 			continue
@@ -133,7 +142,7 @@ func (p *Progress) Runbook() (*runbooks.Runbook, error) {
 	if p.Started == nil {
 		return nil, errors.New("the run has no run.started event")
 	}
-	rb, diags := runbooks.ParseWith(p.Started.File, []byte(p.Started.Source), p.Started.Vars)
+	rb, diags := runbooks.ParseWithSecrets(p.Started.File, []byte(p.Started.Source), p.Started.Vars, p.Started.SecretVars)
 	if rb == nil {
 		return nil, fmt.Errorf("the runbook recorded with the run no longer parses with this repli:\n%v", diags)
 	}
