@@ -175,9 +175,6 @@ func (m *mapper) identification() report.Identification {
 			id.RTOTarget = m.rb.RTO
 		}
 		id.RPOTarget = m.rb.RPO
-		if m.rb.Version > 0 {
-			id.RunbookVersion = strconv.Itoa(m.rb.Version)
-		}
 		for _, s := range m.rb.Sites {
 			uri := engine.RedactURI(e.Sites[s.Name])
 			if uri == "" {
