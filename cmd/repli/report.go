@@ -63,7 +63,10 @@ trail.`,
 				return err
 			}
 			if output.json() {
-				return report.Render(cmd.OutOrStdout(), r.Doc, "json", "en")
+				// A view of the run reads the same twice: it is dated at the
+				// run's last event (repli report dates its documents).
+				r.Doc.GeneratedAt, r.Doc.Integrity.VerifiedAt = r.Progress.LastAt, r.Progress.LastAt
+				return renderTo(cmd.OutOrStdout(), r.Doc, "json", "en")
 			}
 			width := 100
 			if f, ok := cmd.OutOrStdout().(*os.File); ok && isTerminal(f) {
@@ -126,7 +129,7 @@ the trail read-only: a copy of the database on a laptop works.`,
 				}
 				return nil
 			}
-			if err := report.Render(cmd.OutOrStdout(), r.Doc, format, lang); err != nil {
+			if err := renderTo(cmd.OutOrStdout(), r.Doc, format, lang); err != nil {
 				return withCode(exitFailed, err)
 			}
 			return nil
@@ -137,6 +140,23 @@ the trail read-only: a copy of the database on a laptop works.`,
 	cmd.Flags().StringVar(&format, "format", "md", "html, md or json")
 	cmd.Flags().StringVar(&lang, "lang", "en", "language of the report: en or fr")
 	return cmd
+}
+
+// renderTo renders a report on a stream that may be a terminal: JSON has
+// its C1 and bidi controls escaped as well (encoding/json leaves them raw);
+// HTML and Markdown show them visibly already.
+func renderTo(w io.Writer, doc *report.Doc, format, lang string) error {
+	if format != "json" {
+		return report.Render(w, doc, format, lang)
+	}
+	var b bytes.Buffer
+	if err := report.Render(&b, doc, format, lang); err != nil {
+		return err
+	}
+	if _, err := w.Write(safetext.JSON(b.Bytes())); err != nil {
+		return fmt.Errorf("write json report: %w", err)
+	}
+	return nil
 }
 
 // writeJSON writes v as indented JSON. Control characters inside strings
