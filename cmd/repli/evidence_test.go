@@ -324,3 +324,88 @@ func TestKilledRunReadsInterrupted(t *testing.T) {
 		t.Errorf("show of the killed run:\n%s%s", show.stdout, show.stderr)
 	}
 }
+
+// TestReportSignaturesReverifyWithSSHKeygenAlone: each signature in the
+// report carries what ssh-keygen -Y verify needs (the message, the armored
+// signature, an allowed_signers line), and verifies with it, with no repli.
+func TestReportSignaturesReverifyWithSSHKeygenAlone(t *testing.T) {
+	t.Parallel()
+	db, _ := signedTrail(t, "alice")
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ev, err := evidence.Load(context.Background(), s, 1, evidence.Options{CheckSignatures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ev.Doc
+	if len(d.Integrity.Signatures) != 2 {
+		t.Fatalf("%d signatures, want the decision's and the run end's: %+v", len(d.Integrity.Signatures), d.Integrity.Signatures)
+	}
+	if len(d.People.Approvers) != 1 || !d.People.Approvers[0].Signed || d.People.Approvers[0].Key == "" {
+		t.Errorf("approvers: %+v", d.People.Approvers)
+	}
+	if len(d.Gates) != 1 || len(d.Gates[0].Decisions) != 1 || !d.Gates[0].Decisions[0].Signed {
+		t.Errorf("gates: %+v", d.Gates)
+	}
+	dir := t.TempDir()
+	for i, sg := range d.Integrity.Signatures {
+		if !sg.Valid || sg.Principal != "alice" || sg.AllowedSigners == "" {
+			t.Errorf("signature %d: %+v", i, sg)
+			continue
+		}
+		allowed := filepath.Join(dir, "allowed_signers")
+		sig := filepath.Join(dir, "sig")
+		os.WriteFile(allowed, []byte(sg.AllowedSigners+"\n"), 0o644)
+		os.WriteFile(sig, []byte(sg.Armored+"\n"), 0o644)
+		cmd := exec.Command("ssh-keygen", "-Y", "verify", "-f", allowed, "-I", sg.Principal, "-n", sg.Namespace, "-s", sig)
+		cmd.Stdin = strings.NewReader(sg.Message + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("ssh-keygen -Y verify of %s: %v\n%s", sg.What, err, out)
+		}
+		cmd = exec.Command("ssh-keygen", "-Y", "verify", "-f", allowed, "-I", sg.Principal, "-n", sg.Namespace, "-s", sig)
+		cmd.Stdin = strings.NewReader(sg.Message + " tampered\n")
+		if err := cmd.Run(); err == nil {
+			t.Errorf("ssh-keygen verified %s over another message", sg.What)
+		}
+	}
+}
+
+// TestOverriddenBlockerIsInTheReadiness: a run started with
+// --force-unready shows the blocker overridden, by whom and with the reason
+// given, in the readiness section and among the deviations.
+func TestOverriddenBlockerIsInTheReadiness(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	const why = "rehearsing with the link down"
+	r := runRepliEnv(t, []string{"SUDO_USER=claire"}, "", "run", "annual-pra-test", "--auto-approve", "--plain", "--db", db, "--speed", "50",
+		"--fault", "unreachable=secondary", "--force-unready", why)
+	if r.code != 1 {
+		t.Fatalf("overridden run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	d := loadRun(t, db, 1).Doc
+	var blocker bool
+	for _, a := range d.Accepted {
+		if a.Severity == "blocker" && strings.Contains(a.Message, "secondary is unreachable") && a.Reason == why && a.By != "" {
+			blocker = true
+		}
+	}
+	if !blocker {
+		t.Errorf("accepted: %+v", d.Accepted)
+	}
+	var override, notRun bool
+	for _, x := range d.Deviations {
+		override = override || (x.Kind == "override" && strings.Contains(x.Detail, why))
+		notRun = notRun || x.Kind == "not_executed"
+	}
+	if !override || !notRun || d.Identification.Outcome != "failed" {
+		t.Errorf("outcome %s, deviations: %+v", d.Identification.Outcome, d.Deviations)
+	}
+	for _, s := range d.Readiness.Sites {
+		if s.Site == "secondary" && s.Reachable {
+			t.Errorf("the secondary is shown reachable at start: %+v", s)
+		}
+	}
+}
