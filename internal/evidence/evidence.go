@@ -866,7 +866,7 @@ func (m *mapper) findings() []report.Finding {
 		f := report.Finding{ID: fmt.Sprintf("F%d", len(out)+1), At: n.At, By: n.Operator, Text: text}
 		if sm := actRe.FindStringSubmatch(text); sm != nil {
 			f.Action = strings.TrimSpace(sm[1])
-			f.Text = strings.TrimSpace(strings.TrimSuffix(text[:strings.Index(text, sm[0])], ";"))
+			f.Text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text[:strings.Index(text, sm[0])]), ";"))
 		}
 		if sm := ownerRe.FindStringSubmatch(text); sm != nil {
 			f.Owner = strings.TrimSpace(sm[1])
