@@ -105,3 +105,19 @@ func TestVerifyRunChecksOneRunAndItsLinks(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkVerifyRun measures VerifyRun of one run of 100 events in a
+// trail of 1,000 runs (100,000 events): it reads that run, not the trail
+// (compare BenchmarkVerify).
+func BenchmarkVerifyRun(b *testing.B) {
+	ctx := context.Background()
+	s, _ := openTemp(b)
+	const runs, perRun = 1000, 100
+	genTrail(b, s, runs, perRun)
+	for b.Loop() {
+		v, err := s.VerifyRun(ctx, runs/2)
+		if err != nil || !v.OK || v.Events != perRun {
+			b.Fatalf("VerifyRun = %+v, %v", v, err)
+		}
+	}
+}
