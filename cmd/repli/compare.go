@@ -147,10 +147,10 @@ func compareRuns(a, b *evidence.Run) comparison {
 	c := comparison{A: describe(a), B: describe(b)}
 	sa, sb := a.Progress.Started, b.Progress.Started
 	switch {
-	case sb.ReverseOf != "" && sb.ReverseOf == sa.Runbook && (sb.ReverseOfSHA256 == "" || sb.ReverseOfSHA256 == sa.SHA256):
+	case reverses(b, sa.Runbook, sa.SHA256):
 		c.Relation = "B is the return to normal of A"
 		c.B.ReturnOf = fmt.Sprintf("run %d (%s)", c.A.ID, sa.Runbook)
-	case sa.ReverseOf != "" && sa.ReverseOf == sb.Runbook && (sa.ReverseOfSHA256 == "" || sa.ReverseOfSHA256 == sb.SHA256):
+	case reverses(a, sb.Runbook, sb.SHA256):
 		c.Relation = "A is the return to normal of B"
 		c.A.ReturnOf = fmt.Sprintf("run %d (%s)", c.B.ID, sb.Runbook)
 	case sa.Runbook == sb.Runbook && sa.SHA256 == sb.SHA256:
@@ -214,6 +214,17 @@ func compareRuns(a, b *evidence.Run) comparison {
 	c.RTO = deltaOf(a.Doc.Objectives.RTO, b.Doc.Objectives.RTO)
 	c.RPO = deltaOf(a.Doc.Objectives.RPO, b.Doc.Objectives.RPO)
 	return c
+}
+
+// reverses reports whether run r is the way back of the runbook name with
+// that SHA-256: recorded with the run (run.started), or in the runbook
+// recorded with it (reverse_of, written by repli reverse).
+func reverses(r *evidence.Run, name, sha string) bool {
+	of, ofSHA := r.Progress.Started.ReverseOf, r.Progress.Started.ReverseOfSHA256
+	if of == "" && r.Runbook != nil && r.Runbook.ReverseOf != nil {
+		of, ofSHA = r.Runbook.ReverseOf.Name, r.Runbook.ReverseOf.SHA256
+	}
+	return of != "" && of == name && (ofSHA == "" || ofSHA == sha)
 }
 
 func deltaOf(a, b report.Measure) measureDelta {

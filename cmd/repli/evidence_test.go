@@ -409,3 +409,91 @@ func TestOverriddenBlockerIsInTheReadiness(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareNamesWhatChanged: the drill, then a new version of its
+// runbook (a step added, one changed, one removed), then its way back
+// written by repli reverse: compare names the steps added, removed and
+// changed, and labels the way back the return to normal of the drill.
+func TestCompareNamesWhatChanged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "audit.db")
+	src, err := os.ReadFile(filepath.Join("..", "..", "runbooks", "examples", "annual-pra-test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := filepath.Join(dir, "v1.yaml")
+	os.WriteFile(v1, src, 0o644)
+	text := strings.Replace(string(src), "\n  - id: final-sync\n", "\n  - id: warm-cache\n    title: Warm the application cache\n    exec: {command: [echo, warm]}\n  - id: final-sync\n", 1)
+	text = strings.Replace(text, "rto: 4h", "rto: 3h", 1)
+	re := regexp.MustCompile(`(?s)\n  - id: secondary-running\n.*?\n(  - id: )`)
+	text = re.ReplaceAllString(text, "\n$1")
+	text = strings.Replace(text, "title: Stop production at the primary site", "title: Stop production at the primary site (new order)", 1)
+	v2 := filepath.Join(dir, "v2.yaml")
+	os.WriteFile(v2, []byte(text), 0o644)
+	for _, p := range []string{v1, v2} {
+		if r := runRepli(t, "", "run", p, "--auto-approve", "--plain", "--db", db, "--speed", "50"); r.code != 0 {
+			t.Fatalf("run %s: exit %d\n%s\n%s", p, r.code, r.stdout, r.stderr)
+		}
+	}
+	back := filepath.Join(dir, "back.yaml")
+	if r := runRepli(t, "", "reverse", v1, "-o", back); r.code != 0 {
+		t.Fatalf("reverse: exit %d\n%s", r.code, r.stderr)
+	}
+	runRepli(t, "", "run", back, "--auto-approve", "--plain", "--db", db, "--speed", "50") // its outcome does not matter here
+
+	var c struct {
+		Relation string `json:"relation"`
+		Runbook  struct {
+			Same    bool     `json:"same"`
+			Added   []string `json:"added"`
+			Removed []string `json:"removed"`
+			Changed []struct {
+				ID     string   `json:"id"`
+				Fields []string `json:"fields"`
+			} `json:"changed"`
+		} `json:"runbook_diff"`
+		Steps []struct {
+			ID string `json:"id"`
+			In string `json:"in"`
+		} `json:"steps"`
+		RTO struct {
+			TargetA *float64 `json:"target_a_s"`
+			TargetB *float64 `json:"target_b_s"`
+		} `json:"rto"`
+	}
+	r := runRepli(t, "", "compare", "1", "2", "--db", db, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+		t.Fatalf("compare: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	if c.Relation != "same runbook, another version" || c.Runbook.Same ||
+		strings.Join(c.Runbook.Added, ",") != "warm-cache" || strings.Join(c.Runbook.Removed, ",") != "secondary-running" {
+		t.Errorf("compare 1 2: %+v", c)
+	}
+	if len(c.Runbook.Changed) != 1 || c.Runbook.Changed[0].ID != "stop-primary" || strings.Join(c.Runbook.Changed[0].Fields, ",") != "title" {
+		t.Errorf("changed: %+v", c.Runbook.Changed)
+	}
+	if c.RTO.TargetA == nil || c.RTO.TargetB == nil || *c.RTO.TargetA != 4*3600 || *c.RTO.TargetB != 3*3600 {
+		t.Errorf("rto targets: %+v", c.RTO)
+	}
+	in := map[string]string{}
+	for _, s := range c.Steps {
+		in[s.ID] = s.In
+	}
+	if in["warm-cache"] != "b" || in["secondary-running"] != "a" || in["stop-primary"] != "both" {
+		t.Errorf("steps: %+v", c.Steps)
+	}
+	txt := runRepli(t, "", "compare", "1", "2", "--db", db)
+	for _, want := range []string{"+ warm-cache (added)", "- secondary-running (removed)", "~ stop-primary (changed: title)"} {
+		if !strings.Contains(txt.stdout, want) {
+			t.Errorf("compare text lacks %q:\n%s", want, txt.stdout)
+		}
+	}
+	r = runRepli(t, "", "compare", "1", "3", "--db", db, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil || c.Relation != "B is the return to normal of A" {
+		t.Errorf("compare with the way back: %q (%v)\n%s", c.Relation, err, r.stderr)
+	}
+	if h := runRepli(t, "", "history", "--db", db); !strings.Contains(h.stdout, "return to normal of annual-pra-test") {
+		t.Errorf("history does not label the way back:\n%s", h.stdout)
+	}
+}

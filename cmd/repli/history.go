@@ -163,7 +163,11 @@ func loadHistory(ctx context.Context, s *store.Store, f historyFilter) ([]histor
 	if err != nil {
 		return nil, nil, err
 	}
-	rpo := map[string]time.Duration{}
+	type fromRunbook struct {
+		rpo       time.Duration
+		reverseOf string
+	}
+	byRunbook := map[string]fromRunbook{}
 	last := map[int64]time.Time{}
 	var out []historyRun
 	for _, r := range runs {
@@ -171,16 +175,22 @@ func loadHistory(ctx context.Context, s *store.Store, f historyFilter) ([]histor
 		if !f.keep(h) {
 			continue
 		}
-		target, seen := rpo[r.SHA256]
+		fr, seen := byRunbook[r.SHA256]
 		if !seen {
 			if st, err := s.Started(ctx, r.ID); err == nil {
 				if rb, _ := runbooks.ParseWith(st.File, []byte(st.Source), st.Vars); rb != nil {
-					target = rb.RPO
+					fr.rpo = rb.RPO
+					if rb.ReverseOf != nil {
+						fr.reverseOf = rb.ReverseOf.Name
+					}
 				}
 			}
-			rpo[r.SHA256] = target
+			byRunbook[r.SHA256] = fr
 		}
-		h.rpo = target
+		h.rpo = fr.rpo
+		if h.facts.ReverseOf == "" {
+			h.facts.ReverseOf = fr.reverseOf
+		}
 		if h.standing.Interrupted {
 			if evs, err := s.Events(ctx, r.ID); err == nil && len(evs) > 0 {
 				last[r.ID] = evs[len(evs)-1].EventMeta().At
