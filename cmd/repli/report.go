@@ -270,7 +270,10 @@ func showRun(w io.Writer, r *evidence.Run, width int) {
 	if id.Title != "" {
 		fmt.Fprintf(w, "%s\n", cell(id.Title))
 	}
-	fmt.Fprintf(w, "Runbook SHA-256 %s · repli %s\n", cell(id.RunbookSHA256), cell(id.RepliVersion))
+	fmt.Fprintf(w, "Runbook SHA-256 %s · repli %s\n", cell(orNone(id.RunbookSHA256)), cell(id.RepliVersion))
+	if r.RunbookErr != nil {
+		fmt.Fprintf(w, "The runbook recorded with the run cannot be read by this repli (%s): steps are those the run reached.\n", cell(r.RunbookErr.Error()))
+	}
 	fmt.Fprintf(w, "Started %s by %s on %s", ts(id.Started), cell(d.People.Operator.Name), cell(id.ConsoleHost))
 	if id.SSHClient != "" {
 		fmt.Fprintf(w, " (SSH from %s)", cell(id.SSHClient))
@@ -414,6 +417,13 @@ func showRun(w io.Writer, r *evidence.Run, width int) {
 		fmt.Fprintf(w, "Audit trail: TAMPERED: %s\n", cell(in.VerifyDetail))
 	}
 	fmt.Fprintf(w, "Anchor: %s\n", cell(r.Anchor))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 func decisionText(x report.Decision) string {
