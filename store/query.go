@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
@@ -164,4 +165,138 @@ func decodeEvent(kind string, body []byte, m engine.Meta) (engine.Event, error) 
 	}
 	ev.Meta = m
 	return ev, nil
+}
+
+// Standing is whether a run that has not ended still has a console driving
+// it. A run whose console is gone (its lease stale, or released without the
+// run ending) is interrupted: it waits for repli resume, and history must
+// not show it running, its duration growing.
+type Standing struct {
+	Interrupted bool   `json:"interrupted"`
+	Why         string `json:"why,omitempty"`
+}
+
+// Standings judges every run that has not ended, by its lease, as resume
+// would: the holder's process on this host, else the heartbeat's age.
+func (s *Store) Standings(ctx context.Context) (map[int64]Standing, error) {
+	out := map[int64]Standing{}
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM runs WHERE ended_at IS NULL AND `+s.started())
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", s.explain(err))
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list unfinished runs: %w", s.explain(err))
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var leases bool
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'leases'`).Scan(&leases); err != nil {
+		return nil, fmt.Errorf("read the schema: %w", s.explain(err))
+	}
+	now := s.now()
+	for _, id := range ids {
+		if !leases {
+			out[id] = Standing{Interrupted: true, Why: "this trail predates leases: no console is known to drive the run"}
+			continue
+		}
+		l, held, err := readLease(ctx, s.db, id)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("run %d: %w", id, s.explain(err))
+		case !held:
+			out[id] = Standing{Interrupted: true, Why: "no console holds the run: it was left to be resumed"}
+		default:
+			if stale, why := s.judge(l, now); stale {
+				out[id] = Standing{Interrupted: true, Why: fmt.Sprintf("its console (%s) is gone: %s", l.Holder, why)}
+			} else {
+				out[id] = Standing{}
+			}
+		}
+	}
+	return out, nil
+}
+
+// StartFacts is what history needs from a run's run.started event beyond
+// the runs table: the sites' URIs (sim:// for a simulated lab) and, for the
+// way back of a runbook written by repli reverse, the forward runbook.
+type StartFacts struct {
+	Sites           map[string]string
+	ReverseOf       string
+	ReverseOfSHA256 string
+}
+
+// Simulated reports whether every site of the run was simulated.
+func (f StartFacts) Simulated() bool {
+	if len(f.Sites) == 0 {
+		return false
+	}
+	for _, u := range f.Sites {
+		if !strings.HasPrefix(u, "sim://") {
+			return false
+		}
+	}
+	return true
+}
+
+// StartFacts reads every run's start facts in one query, without decoding
+// the runbook text each run.started carries.
+func (s *Store) StartFacts(ctx context.Context) (map[int64]StartFacts, error) {
+	join := `e.run_id = r.id AND e.seq = 1`
+	if s.version >= schemaStartEvent {
+		join = `e.id = r.start_event_id`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, coalesce(json_extract(e.body, '$.sites'), '{}'), coalesce(json_extract(e.body, '$.reverse_of'), ''),
+		coalesce(json_extract(e.body, '$.reverse_of_sha256'), '') FROM runs r JOIN events e ON `+join+` WHERE e.kind = 'run.started'`)
+	if err != nil {
+		return nil, fmt.Errorf("read the runs' start: %w", s.explain(err))
+	}
+	defer rows.Close()
+	out := map[int64]StartFacts{}
+	for rows.Next() {
+		var id int64
+		var sites string
+		var f StartFacts
+		if err := rows.Scan(&id, &sites, &f.ReverseOf, &f.ReverseOfSHA256); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(sites), &f.Sites); err != nil {
+			return nil, fmt.Errorf("run %d: read its sites: %w", id, err)
+		}
+		out[id] = f
+	}
+	return out, rows.Err()
+}
+
+// Started returns a run's run.started event (the first), decoded: with the
+// runbook text recorded with the run.
+func (s *Store) Started(ctx context.Context, runID int64) (*engine.RunStarted, error) {
+	var at, kind, body string
+	err := s.db.QueryRowContext(ctx, `SELECT at, kind, body FROM events WHERE run_id = ? AND seq = 1`, runID).Scan(&at, &kind, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d: %w in %s", runID, ErrNoRun, s.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run %d: %w", runID, s.explain(err))
+	}
+	t, _ := time.Parse(timeFormat, at)
+	ev, err := decodeEvent(kind, []byte(body), engine.Meta{RunID: runID, Seq: 1, At: t})
+	if err != nil {
+		return nil, fmt.Errorf("run %d: %w", runID, err)
+	}
+	st, ok := ev.(*engine.RunStarted)
+	if !ok {
+		return nil, fmt.Errorf("run %d's first event is %s, not run.started", runID, kind)
+	}
+	return st, nil
 }

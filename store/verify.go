@@ -530,3 +530,204 @@ func (s *Store) CheckAnchor(ctx context.Context, id int64, h string) error {
 	}
 	return nil
 }
+
+// RunVerification is the result of checking one run's events and their
+// links to the rest of the chain (VerifyRun).
+type RunVerification struct {
+	RunID int64 `json:"run_id"`
+	// Events counts the run's events, signatures included; FirstID and
+	// LastID are the ids of its first and last, LastHash the hash of the
+	// last (the run's anchor, LastID:LastHash).
+	Events   int64  `json:"events"`
+	FirstID  int64  `json:"first_event_id"`
+	LastID   int64  `json:"last_event_id"`
+	LastSeq  int64  `json:"last_seq"`
+	LastHash string `json:"last_hash"`
+	// HeadID and Head are the trail's last event and its hash, as read.
+	HeadID  int64  `json:"head_event_id"`
+	Head    string `json:"head_hash"`
+	OK      bool   `json:"ok"`
+	Break   Break  `json:"break,omitempty"`
+	BadID   int64  `json:"bad_event_id,omitempty"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// VerifyRun checks one run: each of its events against its own hash, the
+// run's sequence (no gap, no reordering, each signature right after the
+// event it signs), every link between consecutive events, including the
+// links to the events of other runs written in between (the event before
+// each of the run's events must carry the hash it names as previous, and the
+// event after each one must name its hash), and the runs table against the
+// run's run.started and run.ended. It reads the run's events and one more row
+// per gap, so that reading one run costs what that run costs; the whole
+// chain, and SQLite's own integrity check, stay Verify's (repli verify).
+//
+// What it cannot see, Verify can: a change to another run's events, or
+// events cut from the end of the trail after this run.
+func (s *Store) VerifyRun(ctx context.Context, runID int64) (RunVerification, error) {
+	v := RunVerification{RunID: runID}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+
+	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&v.HeadID); err != nil {
+		return v, fmt.Errorf("read the trail's head: %w", s.explain(err))
+	}
+	if v.HeadID > 0 {
+		if err := c.QueryRowContext(ctx, `SELECT hash FROM events WHERE id = ?`, v.HeadID).Scan(&v.Head); err != nil {
+			return v, fmt.Errorf("read the trail's head: %w", s.explain(err))
+		}
+	}
+	bad := func(brk Break, id int64, format string, a ...any) (RunVerification, error) {
+		v.Break, v.BadID, v.Problem = brk, id, fmt.Sprintf(format, a...)
+		return v, nil
+	}
+
+	var ends runEnds
+	{
+		startCol := "NULL"
+		if s.version >= schemaStartEvent {
+			startCol = "start_event_id"
+		}
+		var r runEnd
+		var start sql.NullInt64
+		row, err := scanRun(prefixScanner{c.QueryRowContext(ctx, `SELECT ended_at IS NOT NULL, coalesce(end_event_id, 0), coalesce(end_hash, ''), `+startCol+`, `+runColumns+` FROM runs WHERE id = ?`, runID),
+			[]any{&r.ended, &r.eventID, &r.hash, &start}})
+		if errors.Is(err, sql.ErrNoRows) {
+			return v, fmt.Errorf("run %d: %w in %s", runID, ErrNoRun, s.path)
+		}
+		if err != nil {
+			return v, fmt.Errorf("read run %d: %w", runID, s.explain(err))
+		}
+		r.run, r.outcome, r.row = row.ID, string(row.Outcome), row
+		r.reserved = s.version >= schemaStartEvent && !start.Valid
+		r.startID = start.Int64
+		ends.runs = []runEnd{r}
+	}
+	r := ends.runs[0]
+
+	// The run's rows, in chain order: the index on (run_id, seq) finds them,
+	// signatures (negative seq) included.
+	rows, err := c.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE run_id = ? ORDER BY id`, runID)
+	if err != nil {
+		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+	}
+	var evs []storedEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			rows.Close()
+			return v, fmt.Errorf("read event: %w", err)
+		}
+		evs = append(evs, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+	}
+	if len(evs) == 0 {
+		if r.reserved {
+			return v, neverStarted(runID)
+		}
+		return bad(BreakTruncated, 0, "run %d is listed, but it has no events left", runID)
+	}
+
+	var first, ended storedEvent
+	var lastSeq, prevSeq int64
+	for i, e := range evs {
+		if e.hashAs(e.id) != e.hash {
+			return bad(BreakChanged, e.id, "%s was changed after it was written: its content no longer matches its hash", e)
+		}
+		sig := e.kind == KindSignature
+		switch {
+		case sig && (i == 0 || evs[i-1].id != e.id-1 || prevSeq != -e.seq):
+			return bad(BreakReordered, e.id, "%s is not right after the event it signs (#%d of run %d)", e, -e.seq, runID)
+		case !sig && e.seq != lastSeq+1:
+			if e.seq > lastSeq+1 {
+				return bad(BreakMissing, e.id, "run %d events #%d to #%d are missing before %s", runID, lastSeq+1, e.seq-1, e)
+			}
+			return bad(BreakReordered, e.id, "%s comes after #%d of its run: events were reordered or duplicated", e, lastSeq)
+		}
+		// The link to the event before: in the run, or another run's.
+		if i > 0 && evs[i-1].id == e.id-1 {
+			if e.prevHash != evs[i-1].hash {
+				return bad(BreakChanged, e.id, "%s does not follow %s: the chain is broken between them", e, evs[i-1])
+			}
+		} else if e.id == 1 {
+			if e.prevHash != GenesisHash {
+				return bad(BreakChanged, e.id, "%s does not start the chain as written", e)
+			}
+		} else {
+			p, err := s.eventAt(ctx, c, e.id-1)
+			if err != nil {
+				return v, err
+			}
+			switch {
+			case p == nil:
+				return bad(BreakMissing, e.id-1, "event %d, before %s, is missing", e.id-1, e)
+			case p.hash != e.prevHash:
+				return bad(BreakChanged, p.id, "%s was changed or replaced: %s was written after an event with another hash", p, e)
+			}
+		}
+		// The link to the event after, when it belongs to another run.
+		if i+1 == len(evs) || evs[i+1].id != e.id+1 {
+			n, err := s.eventAt(ctx, c, e.id+1)
+			if err != nil {
+				return v, err
+			}
+			if n != nil && n.prevHash != e.hash {
+				return bad(BreakChanged, e.id, "%s is not the event %s was written after", e, n)
+			}
+		}
+		v.Events++
+		if sig {
+			continue
+		}
+		prevSeq, lastSeq = e.seq, e.seq
+		switch {
+		case e.seq == 1:
+			first = e
+		case e.kind == "run.ended":
+			ended = e
+		}
+	}
+	last := evs[len(evs)-1]
+	v.FirstID, v.LastID, v.LastSeq, v.LastHash = evs[0].id, last.id, lastSeq, last.hash
+
+	// The runs table against the run's events, as Verify holds it.
+	lastEv := last
+	for i := len(evs) - 1; i >= 0 && lastEv.kind == KindSignature; i-- {
+		lastEv = evs[i]
+	}
+	switch {
+	case r.reserved:
+		return bad(BreakIndex, first.id, "run %d has events, but the runs table says it never started, which hides it from history: the runs table was edited", runID)
+	case !r.ended && lastEv.kind == "run.ended":
+		return bad(BreakIndex, lastEv.id, "run %d ended at event %d, but the runs table says it is still running: the runs table was edited", runID, lastEv.id)
+	case r.ended && r.eventID == 0 && lastEv.kind != "run.ended":
+		return bad(BreakTruncated, lastEv.id, "run %d is recorded as %s, but its last event is #%d (%s), not run.ended", runID, r.outcome, lastEv.seq, lastEv.kind)
+	case r.ended && r.eventID != 0 && ended.id != r.eventID:
+		if r.eventID > v.HeadID {
+			return bad(BreakTruncated, v.HeadID+1, "the trail was cut: it ends at event %d, but run %d was recorded as ending at event %d (hash %s)", v.HeadID, runID, r.eventID, r.hash)
+		}
+		return bad(BreakTruncated, r.eventID, "run %d was recorded as ending at event %d, but that event is not its run.ended", runID, r.eventID)
+	case r.ended && r.eventID != 0 && ended.hash != r.hash:
+		return bad(BreakChanged, r.eventID, "run %d was recorded as ending at event %d with hash %s, but event %d now has hash %s: the trail was rewritten and its hashes recomputed", runID, r.eventID, r.hash, r.eventID, ended.hash)
+	case r.ended && r.eventID != 0 && lastEv.id > r.eventID:
+		return bad(BreakInserted, lastEv.id, "%s was added after run %d ended at event %d", lastEv, runID, r.eventID)
+	}
+	if f := r.checkStart(first, s.version >= schemaStartEvent); f != nil {
+		return bad(f.brk, f.id, "%s", f.problem)
+	}
+	if f := r.checkEnd(ended); f != nil {
+		return bad(f.brk, f.id, "%s", f.problem)
+	}
+	v.OK = true
+	return v, nil
+}

@@ -319,7 +319,7 @@ func attachCompletions(root *cobra.Command) {
 			_ = c.RegisterFlagCompletionFunc("run", completeRunIDs(false))
 		}
 		if c.Flags().Lookup("format") != nil && c.Name() == "report" {
-			_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"markdown", "json"}, noFiles))
+			_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"html", "md", "json"}, noFiles))
 		}
 		if c.Args == nil || c.ValidArgsFunction == nil && len(c.ValidArgs) == 0 {
 			switch c.Name() {

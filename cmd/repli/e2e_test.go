@@ -218,7 +218,7 @@ func TestRunAutoApprovePlainThenHistory(t *testing.T) {
 		t.Errorf("verify: exit %d %s %s", v.code, v.stdout, v.stderr)
 	}
 	rep := runRepli(t, "", "report", "1", "--db", db)
-	for _, want := range []string{"# Recovery run 1 — annual-pra-test", "## Steps", "| stop-primary | typed | approved (typed \"primary\") | auto-approve |", "## Actions", "within the 4h00m target", "Audit trail: intact"} {
+	for _, want := range []string{"# Disaster recovery exercise report (PRA)", "Runbook `annual-pra-test` · run 1", "## 4. Timeline", "| auto-approve | — | `stop-primary` |", "## 5. Gates and decisions", "| RTO | 4 h |", "✓ **PASS**", "✓ audit chain verified"} {
 		if !strings.Contains(rep.stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep.stdout)
 		}

@@ -248,7 +248,7 @@ func TestOutputConvention(t *testing.T) {
 	if r := runRepli(t, "", "report", "1", "--db", db, "-o", out); r.code != 0 {
 		t.Fatalf("report -o: exit %d %s", r.code, r.stderr)
 	}
-	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "# Recovery run 1") {
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "# Disaster recovery exercise report") {
 		t.Errorf("report -o FILE wrote %q (%v)", b, err)
 	}
 }

@@ -44,7 +44,7 @@ Start here:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(),
+	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newCompareCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(),
 		newReverseCmd(), newTrailCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd())
 	attachCompletions(root)
 	return root

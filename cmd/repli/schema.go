@@ -3,13 +3,14 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/report"
 	"github.com/repli-dr/repli/runbooks"
 )
 
 func newSchemaCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "schema",
-		Short: "Print the JSON Schema of the runbook format, for editors",
+		Short: "Print the JSON Schema of the runbook format, for editors (repli schema report: of the report)",
 		Long: `Print a JSON Schema (draft-07) of the runbook format on stdout. With it, an
 editor completes runbook keys, shows what each one means and flags most
 mistakes while you type. repli validate stays the judge: some rules (site
@@ -25,11 +26,23 @@ then put this first line in each runbook:
 
 or map the schema to your runbooks in the editor's settings, e.g. in VS Code:
 
-  "yaml.schemas": {"./repli-runbook.schema.json": "runbooks/*.yaml"}`,
+  "yaml.schemas": {"./repli-runbook.schema.json": "runbooks/*.yaml"}
+
+repli schema report prints the JSON Schema of repli report --format json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := cmd.OutOrStdout().Write(runbooks.Schema())
 			return err
 		},
 	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "report",
+		Short: "Print the JSON Schema of the run report (repli report --format json)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := cmd.OutOrStdout().Write(report.Schema())
+			return err
+		},
+	})
+	return cmd
 }
