@@ -429,3 +429,9 @@ func newToken() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// Session implements engine.SessionEvent: a takeover hands the run to
+// another console.
+func (e *LeaseTakenOver) Session() engine.Session {
+	return engine.Session{At: e.At, How: "took over", Operator: e.To.Operator, Host: e.To.Host, SSHClient: e.To.SSHClient, Reason: e.Reason}
+}
