@@ -87,6 +87,7 @@ func approve(cmd *cobra.Command, path string, id int64, step string) error {
 	if f := strings.Fields(os.Getenv("SSH_CONNECTION")); len(f) > 0 {
 		client = f[0]
 	}
+	fmt.Fprintln(out, s.SignAs(ctx, op))
 	if _, err := s.RequestApproval(ctx, store.Approval{RunID: id, Step: step, Operator: op, Host: host, SSHClient: client, Typed: typed}); err != nil {
 		return withCode(exitUsage, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -21,7 +20,7 @@ type checkFlags struct {
 	sites   []string
 	vars    []string
 	mode    string
-	json    bool
+	output  outputFormat
 	timeout time.Duration
 }
 
@@ -51,7 +50,7 @@ Exit status: 0 ready, 1 not ready (the blockers are listed), 2 bad input.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
-	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
+	outputFlag(cmd, &f.output)
 	fl.DurationVar(&f.timeout, "timeout", 15*time.Second, "how long to wait for each site to answer (sites are asked at once)")
 	fl.StringVar(&f.mode, "mode", "test", "the run's mode: a site no step touches in this mode is not a blocker")
 	fl.StringArrayVar(&f.vars, "var", nil, "override a runbook var: NAME=VALUE")
@@ -215,10 +214,8 @@ func runCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	}()
 	rep := assessRunbook(ctx, rb, f.mode, nil, uris, sites, f.timeout)
 	out := cmd.OutOrStdout()
-	if f.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	if f.output.json() {
+		if err := writeJSON(out, rep); err != nil {
 			return err
 		}
 	} else {
@@ -285,7 +282,7 @@ func assessRunbook(ctx context.Context, rb *runbooks.Runbook, mode string, done 
 }
 
 func assessSite(ctx context.Context, name, uri string, hv engine.Hypervisor, doms []string, touch map[string]expectation) siteReport {
-	sr := siteReport{Name: name, URI: uri, Domains: []domainReport{}}
+	sr := siteReport{Name: name, URI: engine.RedactURI(uri), Domains: []domainReport{}}
 	info, err := hv.Info(ctx)
 	var states map[string]engine.DomainState
 	if err == nil {

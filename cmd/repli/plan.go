@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -19,7 +18,7 @@ import (
 type planFlags struct {
 	mode   string
 	vars   []string
-	asJSON bool
+	output outputFormat
 }
 
 func newPlanCmd() *cobra.Command {
@@ -62,10 +61,8 @@ unknown mode or var).`,
 			overrides, _ := parseVars(f.vars)
 			p := buildPlan(rb, f.mode, overrides)
 			out := cmd.OutOrStdout()
-			if f.asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(p)
+			if f.output.json() {
+				return writeJSON(out, p)
 			}
 			return writePlan(out, p)
 		},
@@ -73,7 +70,7 @@ unknown mode or var).`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "test", "run mode to plan for: "+strings.Join(modes, ", "))
 	fl.StringArrayVar(&f.vars, "var", nil, "override a runbook var: NAME=VALUE, a list as a,b,c (repeatable)")
-	fl.BoolVar(&f.asJSON, "json", false, "print the plan as one JSON object for scripts")
+	outputFlag(cmd, &f.output)
 	return cmd
 }
 
@@ -183,7 +180,7 @@ func buildPlan(rb *runbooks.Runbook, mode string, overrides map[string]string) *
 		p.Vars = append(p.Vars, pv)
 	}
 	for _, s := range rb.Sites {
-		p.Sites = append(p.Sites, planSite{Name: s.Name, URI: s.URI, URIs: planNonNil(s.URIs), Role: string(s.Role)})
+		p.Sites = append(p.Sites, planSite{Name: s.Name, URI: engine.RedactURI(s.URI), URIs: planNonNil(engine.RedactURIs(s.URIs)), Role: string(s.Role)})
 	}
 	var clock planClock
 	for i, st := range rb.Steps {
@@ -276,7 +273,7 @@ func planProbe(c *runbooks.Check) string {
 	case c.File != "":
 		return "file " + c.File + " is younger than " + planDur(c.MaxAge)
 	case c.Shell:
-		return "shell line exits 0: " + strings.Join(c.Command, " ")
+		return "shell line exits 0: " + engine.CommandString(c.Command, true)
 	case len(c.Command) > 0:
 		return "command exits 0: " + planShellQuote(c.Command)
 	}
@@ -328,7 +325,7 @@ func planAction(st *runbooks.Step) string {
 		return "turn autostart off for " + planStepTargets(st)
 	case runbooks.KindExec:
 		if st.Exec.Shell {
-			return "run the shell line " + planOneLine(strings.Join(st.Exec.Command, " "))
+			return "run the shell line " + planOneLine(engine.CommandString(st.Exec.Command, true))
 		}
 		return "run " + planShellQuote(st.Exec.Command)
 	case runbooks.KindWait:

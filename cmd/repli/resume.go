@@ -74,6 +74,10 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 	if err != nil {
 		return err
 	}
+	if err := configureSites(rb); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "repli: "+db.SignAs(ctx, operator()))
 	for name, uri := range rep.Started.Sites {
 		if s := rb.Site(name); s != nil && uri != s.URI {
 			f.sites = append([]string{name + "=" + uri}, f.sites...)

@@ -31,6 +31,7 @@ type runFlags struct {
 	seed        int64
 	faults      []string
 	vars        []string
+	secretVars  []string
 	override    string
 }
 
@@ -61,6 +62,7 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
 	fl.BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	fl.StringVar(&f.mode, "mode", "test", "run mode: "+strings.Join(modes, ", "))
 	fl.StringArrayVar(&f.vars, "var", nil, "override a runbook var: NAME=VALUE, a list as a,b,c (repeatable; recorded)")
+	secretVarFlag(cmd, &f.secretVars)
 	fl.StringVar(&f.override, "force-unready", "", "start although the preflight check finds blockers, giving the reason (recorded)")
 	simFlags(cmd, &f, 1)
 	return cmd
@@ -75,7 +77,7 @@ func simFlags(cmd *cobra.Command, f *runFlags, speed float64) {
 }
 
 func runRunbook(cmd *cobra.Command, path string, f runFlags) error {
-	rb, err := loadRunbook(path, f.vars...)
+	rb, err := loadRunbookSecrets(path, f.vars, f.secretVars)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,11 @@ func siteURIs(rb *runbooks.Runbook, overrides []string) (map[string]string, erro
 		if rb.Site(name) == nil {
 			return nil, fmt.Errorf("--site %q: the runbook has no site %q (its sites: %s)", o, name, strings.Join(rb.SiteNames(), ", "))
 		}
-		uris[name] = uri
+		r, err := resolveSiteURI(uri)
+		if err != nil {
+			return nil, err
+		}
+		uris[name] = r
 	}
 	return uris, nil
 }
@@ -171,12 +177,17 @@ func connect(ctx context.Context, rb *runbooks.Runbook, uris map[string]string, 
 
 func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	ctx := cmd.Context()
-	if !contains(modes, f.mode) {
-		return withCode(exitUsage, fmt.Errorf("--mode %q: use one of %s", f.mode, strings.Join(modes, ", ")))
+	mode, err := rb.RunMode(f.mode, cmd.Flags().Changed("mode"))
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
+	f.mode = mode
 	uris, err := siteURIs(rb, f.sites)
 	if err != nil {
 		return withCode(exitUsage, err)
+	}
+	if err := requireSiteURIs(rb, uris); err != nil {
+		return err
 	}
 	sites, lab, err := connect(ctx, rb, uris, f)
 	if err != nil {
@@ -194,8 +205,10 @@ func execute(cmd *cobra.Command, rb *runbooks.Runbook, f runFlags) error {
 	defer db.Close()
 
 	opts := consoleOptions(uris, f.autoApprove)
+	fmt.Fprintln(cmd.ErrOrStderr(), "repli: "+db.SignAs(ctx, opts.Operator))
 	opts.Mode = f.mode
 	opts.Vars, _ = parseVars(f.vars)
+	opts.SecretVars, _ = parseSecretVars(f.secretVars)
 	opts.Preflight = pre
 	if lab != nil {
 		opts.TimeScale = lab.Speed()
