@@ -22,6 +22,11 @@ type PreflightModel struct {
 	scroll int
 	start  bool
 	hint   string
+	// onDone, when set, is the command run on the decision (inside the
+	// console); otherwise the program quits with Decision set.
+	onDone func(start bool, reason string) tea.Cmd
+	// modeLabel is the run mode checked, shown when tab can change it.
+	modeLabel string
 }
 
 // NewPreflightModel builds the screen from the readiness report's lines.
@@ -57,7 +62,7 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		switch keyOf(msg) {
 		case "ctrl+c", "esc":
-			return m, tea.Quit
+			return m, m.done(false)
 		case "up":
 			m.scroll = max(0, m.scroll-1)
 			return m, nil
@@ -70,10 +75,10 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			m.start = true
-			return m, tea.Quit
+			return m, m.done(true)
 		case "q":
 			if m.ready {
-				return m, tea.Quit
+				return m, m.done(false)
 			}
 		}
 		if !m.ready {
@@ -83,10 +88,20 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+func (m *PreflightModel) done(start bool) tea.Cmd {
+	if m.onDone != nil {
+		return m.onDone(start, strings.TrimSpace(m.input.Value()))
+	}
+	return tea.Quit
+}
+
 // View implements tea.Model.
 func (m *PreflightModel) View() string {
 	var head, foot []string
-	if m.ready {
+	if m.ready && m.modeLabel != "" {
+		head = []string{m.st.Done.Render("✓ ready: read the plan and the warnings, then press enter to start")}
+		foot = []string{m.st.Help.Render("enter start the run · esc cancel · ↑↓ scroll")}
+	} else if m.ready {
 		head = []string{m.st.Warn.Render("⚠ ready, with warnings: read them before you start")}
 		foot = []string{m.st.Help.Render("enter start the run · q or esc cancel · ↑↓ scroll")}
 	} else {
@@ -99,6 +114,9 @@ func (m *PreflightModel) View() string {
 			foot = append(foot, m.st.Warn.Render(m.hint))
 		}
 		foot = append(foot, m.st.Help.Render("esc cancel (nothing is started) · ↑↓ scroll"))
+	}
+	if m.modeLabel != "" {
+		head = append(head, m.st.Bold.Render("mode "+m.modeLabel)+m.st.Dim.Render(" · tab checks another mode"))
 	}
 	room := max(1, m.height-len(head)-len(foot)-1)
 	// Blockers are long sentences: wrap them rather than cut them.
