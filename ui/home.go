@@ -263,7 +263,7 @@ func (m *HomeModel) View() string {
 		return m.frame(out)
 	}
 	if n := len(m.data.Stopped); n > 0 {
-		out = append(out, m.st.Warn.Render(fmt.Sprintf("⏸ %s stopped before their end: pick one to carry on where it stopped", plural(n, "run", "runs"))))
+		out = append(out, m.st.Warn.Render(fmt.Sprintf("⏸ stopped before their end: %s · pick one to carry on where it stopped", plural(n, "run", "runs"))))
 	} else if len(m.data.Recent) == 0 {
 		out = append(out, m.st.Dim.Render("The audit trail is empty: start a runbook, or the demo drill to see how a run goes."))
 	}
@@ -314,8 +314,8 @@ func recentLine(r HomeRun) string {
 	if r.Simulated {
 		sim = " · simulated"
 	}
-	return fmt.Sprintf("run %d · %s · %s · %s%s · %s%s", r.ID, safetext.Line(r.Runbook), safetext.Line(r.Mode),
-		OutcomeLabel(r.Outcome), rto, r.Started.Local().Format("2006-01-02 15:04"), sim)
+	return fmt.Sprintf("run %d · %s · %s · %s · %s%s%s", r.ID, r.Started.Local().Format("01-02 15:04"), safetext.Line(r.Runbook), safetext.Line(r.Mode),
+		OutcomeLabel(r.Outcome), sim, rto)
 }
 
 // frame pads or cuts lines to the screen and adds the filter and footer.

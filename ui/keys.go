@@ -6,6 +6,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
+	"github.com/charmbracelet/lipgloss"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -49,8 +50,8 @@ var DefaultKeys = KeyMap{
 
 	Retry:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry")),
 	MarkDone: key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark done")),
-	Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip (asks why)")),
-	Abort:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "abort (asks)")),
+	Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
+	Abort:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "abort")),
 
 	Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")),
 	Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
@@ -143,8 +144,14 @@ func withHelp(b key.Binding, k, desc string) key.Binding {
 	return b
 }
 
-// footer renders a mode's keys with bubbles/help, cut to the width.
+// footer renders a mode's keys with bubbles/help, cut to the width; the
+// help key, last, is never cut.
 func footer(h help.Model, width int, bs []key.Binding) string {
+	if n := len(bs); n > 1 && (bs[n-1].Help() == DefaultKeys.Help.Help() || bs[n-1].Help() == textHelp.Help()) {
+		last := h.ShortHelpView(bs[n-1:])
+		h.Width = max(1, width-lipgloss.Width(last)-3)
+		return h.ShortHelpView(bs[:n-1]) + h.Styles.ShortSeparator.Render(h.ShortSeparator) + last
+	}
 	h.Width = width
 	return h.ShortHelpView(bs)
 }

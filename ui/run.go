@@ -339,12 +339,18 @@ func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
 	switch mode {
 	case ModeQuitConfirm:
 		m.overlay = 0
-		if matches(k, m.keys.Yes) {
+		switch {
+		case matches(k, m.keys.Yes):
 			return tea.Quit
+		case matches(k, m.keys.Help):
+			return m.open(ModeHelp)
 		}
 		return nil
 	case ModeAbortConfirm:
 		m.overlay = 0
+		if matches(k, m.keys.Help) {
+			return m.open(ModeHelp)
+		}
 		if matches(k, m.keys.Yes) {
 			return m.send(engine.Input{Step: m.prog.Failure.Step, Kind: engine.InputAbort})
 		}

@@ -296,7 +296,6 @@ func (m *RunModel) siteLines(site string, targets map[string]bool, w, h int) []s
 	if h <= 0 {
 		return nil
 	}
-	out := []string{ansi.Truncate(m.siteHeader(site), w, "…")}
 	doms := m.domainsOf(site, targets)
 	if len(doms) == 0 && len(targets) > 0 {
 		for d := range targets {
@@ -309,7 +308,14 @@ func (m *RunModel) siteLines(site string, targets map[string]bool, w, h int) []s
 	cellW = w / perRow
 	rows := (len(doms) + perRow - 1) / perRow
 	first := min(m.sites.offset, max(0, rows-(h-1)))
-	for r := first; r < rows && len(out) < h; r++ {
+	shown := min(rows-first, h-1)
+	head := m.siteHeader(site)
+	if hidden := rows - shown; hidden > 0 {
+		// Said in the header, so that even one row of room shows domains.
+		head += m.st.Dim.Render(fmt.Sprintf(" · rows %d-%d/%d", first+1, first+shown, rows))
+	}
+	out := []string{ansi.Truncate(head, w, "…")}
+	for r := first; r < first+shown; r++ {
 		var b strings.Builder
 		for c := 0; c < perRow; c++ {
 			i := r*perRow + c
@@ -319,9 +325,6 @@ func (m *RunModel) siteLines(site string, targets map[string]bool, w, h int) []s
 			b.WriteString(m.domainCell(site, doms[i], targets[doms[i]], cellW))
 		}
 		out = append(out, strings.TrimRight(b.String(), " "))
-	}
-	if more := rows - first - (len(out) - 1); more > 0 && len(out) == h && h > 1 {
-		out[h-1] = m.st.Dim.Render(fmt.Sprintf("  … %d more row(s) of domains: pgdn scrolls", more+1))
 	}
 	return out
 }

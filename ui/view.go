@@ -208,7 +208,7 @@ func (m *RunModel) detailLines() []string {
 	sp := m.stepProgress(step.ID)
 	out := []string{m.st.Bold.Render(safetext.Line(step.ID)) + " · " + safetext.Line(step.Title)}
 	if c := m.countStep(step); c.total > 0 && (sp.State != engine.StepPending || c.done+c.working+c.failed > 0) {
-		out[0] += m.st.Dim.Render(" · ") + c.String()
+		out = append(out, m.st.Running.Render("▶ "+c.String()))
 	}
 	gate := m.prog.Gate
 	switch {
@@ -227,7 +227,7 @@ func (m *RunModel) detailLines() []string {
 		out = append(out, m.wrap(m.st.Error.Render("✗ "+safetext.Line(reasonFirst(sp.Reason))), 3)...)
 	}
 	if m.cfg.ReadOnly && m.holder != nil {
-		out = append(out, m.holderLine())
+		out = append(out, m.holderLines()...)
 	}
 	switch m.Mode() {
 	case ModeNote, ModeSkipReason:
@@ -269,17 +269,18 @@ func (m *RunModel) soFarLine() string {
 	return m.st.Dim.Render(s + " · the anchor is shown when the run ends")
 }
 
-// holderLine says whether the console driving a watched run is there.
-func (m *RunModel) holderLine() string {
+// holderLines say whether the console driving a watched run is there.
+func (m *RunModel) holderLines() []string {
 	h := m.holder
 	if !h.Gone {
-		return m.st.Dim.Render("driven by " + safetext.Line(h.Who))
+		return m.wrap(m.st.Dim.Render("driven by "+safetext.Line(h.Who)), 1)
 	}
-	s := fmt.Sprintf("✗ the driving console is gone (%s); last heard of %s ago", safetext.Line(h.Why), FormatDuration(m.now.Sub(h.Since)))
+	s := "✗ DRIVER GONE"
 	if !h.Since.IsZero() {
-		s += " at " + h.Since.Local().Format("15:04:05")
+		s += fmt.Sprintf(" since %s (%s ago)", h.Since.Local().Format("15:04:05"), FormatDuration(m.now.Sub(h.Since)))
 	}
-	return m.st.Fail.Render(s) + m.st.Dim.Render(fmt.Sprintf(" · nobody drives this run; take it over with: repli resume %d", m.runID))
+	out := []string{m.st.Fail.Render(s + ": nobody drives this run")}
+	return append(out, m.wrap(m.st.Dim.Render(fmt.Sprintf("%s · to carry it on: repli resume %d", safetext.Line(h.Why), m.runID)), 2)...)
 }
 
 // stepProgress is a step's progress, pending when the run has not reached it.
@@ -351,7 +352,7 @@ func (m *RunModel) footerLine() string {
 	bs := m.keys.bindings(mode, m.form)
 	prefix := ""
 	if mode == ModeWatch {
-		prefix = m.st.Help.Render("watching read-only: the driving console answers gates · ")
+		prefix = m.st.Help.Render("read-only · ")
 	}
 	return prefix + footer(m.help, m.width-lipgloss.Width(prefix), bs)
 }
