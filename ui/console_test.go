@@ -290,14 +290,20 @@ func lastLine(v string) string {
 // pressing it opens the help.
 func TestEveryFooterHasHelp(t *testing.T) {
 	cases := map[string]func(*RunModel){
-		"run":      func(m *RunModel) { feed(m, midRun()[:8]) },
-		"manual":   func(m *RunModel) { feed(m, midRun()[:3]) },
-		"typed":    func(m *RunModel) { feed(m, midRun()) },
-		"confirm":  func(m *RunModel) { feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "start-secondary", Gate: "confirm"})}) },
-		"failure":  func(m *RunModel) { feed(m, []engine.Event{at(0, &engine.FailureOpened{Step: "start-secondary", Error: "x", Choices: []engine.Choice{engine.ChoiceRetry}})}) },
-		"note":     func(m *RunModel) { feed(m, midRun()[:8]); m.Update(runes("n")) },
-		"quit":     func(m *RunModel) { feed(m, midRun()[:8]); m.Update(runes("q")) },
-		"noManual": func(m *RunModel) { feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "verify-users", Gate: "none", Prompt: "Log in"})}) },
+		"run":    func(m *RunModel) { feed(m, midRun()[:8]) },
+		"manual": func(m *RunModel) { feed(m, midRun()[:3]) },
+		"typed":  func(m *RunModel) { feed(m, midRun()) },
+		"confirm": func(m *RunModel) {
+			feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "start-secondary", Gate: "confirm"})})
+		},
+		"failure": func(m *RunModel) {
+			feed(m, []engine.Event{at(0, &engine.FailureOpened{Step: "start-secondary", Error: "x", Choices: []engine.Choice{engine.ChoiceRetry}})})
+		},
+		"note": func(m *RunModel) { feed(m, midRun()[:8]); m.Update(runes("n")) },
+		"quit": func(m *RunModel) { feed(m, midRun()[:8]); m.Update(runes("q")) },
+		"noManual": func(m *RunModel) {
+			feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "verify-users", Gate: "none", Prompt: "Log in"})})
+		},
 	}
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -21,19 +21,24 @@ type sitesView struct {
 	names    []string
 	status   map[string]engine.SiteStatus
 	answered map[string]time.Time
+	running  map[string]int
 	sorted   map[string][]string
 	offset   int
 	// order caches the domains shown per site, targets of the focused step
 	// first; rebuilt when the focus or a status changes.
 	order    map[string][]string
 	orderKey string
-	version  int
+	// targets caches the focused step's domains per site, by focus and
+	// the last action seen.
+	targets    map[string]map[string]bool
+	targetsKey string
+	version    int
 }
 
 func newSitesView(rb *runbooks.Runbook) *sitesView {
 	return &sitesView{
 		names: rb.SiteNames(), status: map[string]engine.SiteStatus{}, answered: map[string]time.Time{},
-		sorted: map[string][]string{}, order: map[string][]string{},
+		sorted: map[string][]string{}, order: map[string][]string{}, running: map[string]int{},
 	}
 }
 
@@ -41,6 +46,13 @@ func (v *sitesView) update(st engine.SiteStatus) {
 	v.status[st.Site] = st
 	if st.Reachable {
 		v.answered[st.Site] = st.At
+		n := 0
+		for _, s := range st.Domains {
+			if s == engine.StateRunning || s == engine.StateBlocked {
+				n++
+			}
+		}
+		v.running[st.Site] = n
 		names := make([]string, 0, len(st.Domains))
 		for d := range st.Domains {
 			names = append(names, d)
@@ -158,7 +170,12 @@ func (m *RunModel) countStep(step *runbooks.Step) stepCount {
 
 // targetsOf are the domains the focused step acts on, per site.
 func (m *RunModel) targetsOf() map[string]map[string]bool {
+	k := fmt.Sprintf("%d/%d", m.focus, m.prog.ActionID)
+	if m.sites.targetsKey == k {
+		return m.sites.targets
+	}
 	out := map[string]map[string]bool{}
+	m.sites.targets, m.sites.targetsKey = out, k
 	if len(m.rb.Steps) == 0 {
 		return out
 	}
@@ -230,12 +247,7 @@ func (m *RunModel) siteHeader(site string) string {
 		}
 		return m.st.Fail.Render(s)
 	}
-	running := 0
-	for _, s := range st.Domains {
-		if s == engine.StateRunning || s == engine.StateBlocked {
-			running++
-		}
-	}
+	running := v.running[site]
 	age := FormatDuration(m.now.Sub(v.answered[site]))
 	return m.st.Done.Render("✓ "+name+" up") + fmt.Sprintf(" · %d/%d running", running, len(st.Domains)) + m.st.Dim.Render(" · answered "+age+" ago")
 }
