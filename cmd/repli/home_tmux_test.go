@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHomeOnEmptyTrailPicksARunbook: repli on an empty trail shows the home
+// screen (not the demo at once); / filters, enter starts the bundled
+// runbook; quitting mid-run and reopening repli offers the run to resume,
+// and enter carries on at the gate where it stopped.
+func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	bin := e2eBinary(t)
+	cmd := fmt.Sprintf("cd ../.. && XDG_STATE_HOME=%s REPLI_DB= REPLI_RUNBOOKS= NO_COLOR=1 %s; echo EXITED $?; sleep 60", state, bin)
+
+	s := newTmux(t, 80, 24, cmd)
+	scr := s.waitFor("The audit trail is empty")
+	checkFits(t, scr, 80)
+	for _, want := range []string{"Start the demo drill", "annual-pra-test", "bundled", "/ filter", "? help"} {
+		if !strings.Contains(scr, want) {
+			t.Fatalf("home on an empty trail lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("/")
+	s.keys("-l", "lab-switch")
+	s.keys("Enter")
+	scr = s.waitFor("/lab-switch")
+	if strings.Contains(scr, "Start the demo drill") {
+		t.Fatalf("the filter left the demo:\n%s", scr)
+	}
+	s.keys("Escape") // clears the filter
+	s.waitFor("Start the demo drill")
+	s.keys("/")
+	s.keys("-l", "annual")
+	s.keys("Enter")
+	s.waitFor("/annual")
+	s.keys("Enter")
+	s.waitFor("Change ticket is open") // the run started, at its first gate
+	s.keys("q")
+	s.waitFor("Stop driving this run and quit?")
+	s.keys("y")
+	s.waitFor("EXITED 3")
+
+	s = newTmux(t, 80, 24, cmd)
+	scr = s.waitFor("Resume run 1 · annual-pra-test")
+	if !strings.Contains(scr, "stopped before their end") {
+		t.Fatalf("second home screen:\n%s", scr)
+	}
+	s.keys("Enter")
+	s.waitFor("Change ticket is open")
+	s.keys("q")
+	s.waitFor("Stop driving this run and quit?")
+	s.keys("y")
+	s.waitFor("EXITED 3")
+	db := filepath.Join(state, "repli", "audit.db")
+	if h := runRepli(t, "", "show", "1", "--db", db); !strings.Contains(h.stdout, "resumed") && !strings.Contains(h.stdout, "announce") {
+		t.Errorf("show after the resume:\n%s%s", h.stdout, h.stderr)
+	}
+}
