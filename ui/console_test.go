@@ -699,3 +699,59 @@ func BenchmarkApplyBurst(b *testing.B) {
 		}
 	}
 }
+
+func TestStartGroupBeingWorked(t *testing.T) {
+	f := newFake(t)
+	m := newModel(t, f, 120, 40)
+	feed(m, []engine.Event{
+		at(0, &engine.StepChanged{Step: "start-secondary", State: engine.StepRunning}),
+		at(1, &engine.ActionIntent{Action: 1, Step: "start-secondary", Site: "secondary", Domain: "db-01", Verb: "start"}),
+		at(2, &engine.ActionOutcome{Action: 1, Step: "start-secondary", Site: "secondary", Domain: "db-01", Verb: "start", OK: true}),
+		at(2, &engine.ActionIntent{Action: 2, Step: "start-secondary", Site: "secondary", Domain: "app-01", Verb: "start"}),
+	})
+	if v := m.View(); !strings.Contains(v, "1/4 started · 1 in progress · group 2/3 (app-01, app-02)") {
+		t.Errorf("no progress with its group:\n%s", v)
+	}
+}
+
+func TestKeyHelpIsTheHelpScreen(t *testing.T) {
+	f := newFake(t)
+	m := newModel(t, f, 120, 40)
+	m.Update(runes("?"))
+	screen := m.View()
+	for _, line := range strings.Split(strings.TrimRight(KeyHelp(), "\n"), "\n") {
+		words := strings.Fields(line)
+		if !strings.Contains(strings.Join(strings.Fields(screen), " "), strings.Join(words, " ")) {
+			t.Errorf("--help says %q, the help screen does not:\n%s", line, screen)
+		}
+	}
+	for _, want := range []string{"r retry", "m mark done", "s skip", "a abort", "space tick", "y proceed"} {
+		if !strings.Contains(KeyHelp(), want) {
+			t.Errorf("KeyHelp lacks %q:\n%s", want, KeyHelp())
+		}
+	}
+}
+
+func TestPreflightHelp(t *testing.T) {
+	m := newPreflight(true)
+	if !strings.Contains(lastLine(m.View()), "? help") {
+		t.Fatalf("preflight footer: %q", lastLine(m.View()))
+	}
+	m.Update(runes("?"))
+	if !strings.Contains(m.View(), "esc       cancel") {
+		t.Fatalf("? on the preflight:\n%s", m.View())
+	}
+	m.Update(runes("x"))
+	if strings.Contains(m.View(), "esc       cancel") {
+		t.Fatal("a key did not close the help")
+	}
+	u := newPreflight(false)
+	u.Update(runes("?"))
+	if u.showHelp {
+		t.Error("? typed into the reason opened the help")
+	}
+	u.Update(tea.KeyMsg{Type: tea.KeyF1})
+	if !u.showHelp {
+		t.Error("f1 did not open the help")
+	}
+}

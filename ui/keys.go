@@ -193,3 +193,13 @@ func typeInto(in *textinput.Model, k tea.KeyMsg) tea.Cmd {
 	}
 	return tea.Batch(cmds...)
 }
+
+// KeyHelp is every key of the run screen in plain lines, generated from the
+// key map: the words of the help screen, for a command's --help.
+func KeyHelp() string {
+	var b strings.Builder
+	for _, s := range DefaultKeys.helpSections() {
+		b.WriteString("  " + s[0] + strings.Repeat(" ", max(1, 14-len([]rune(s[0])))) + s[1] + "\n")
+	}
+	return b.String()
+}

@@ -27,6 +27,7 @@ type PreflightModel struct {
 	onDone func(start bool, reason string) tea.Cmd
 	// modeLabel is the run mode checked, shown when tab can change it.
 	modeLabel string
+	showHelp  bool
 }
 
 // NewPreflightModel builds the screen from the readiness report's lines.
@@ -60,6 +61,14 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil
 	case tea.KeyMsg:
+		if m.showHelp {
+			m.showHelp = false
+			return m, nil
+		}
+		if keyOf(msg) == "f1" || (m.ready && keyOf(msg) == "?") {
+			m.showHelp = true
+			return m, nil
+		}
 		switch keyOf(msg) {
 		case "ctrl+c", "esc":
 			return m, m.done(false)
@@ -117,6 +126,24 @@ func (m *PreflightModel) View() string {
 	}
 	if m.modeLabel != "" {
 		head = append(head, m.st.Bold.Render("mode "+m.modeLabel)+m.st.Dim.Render(" · tab checks another mode"))
+	}
+	helpKey := " · ? help"
+	if !m.ready {
+		helpKey = " · f1 help"
+	}
+	foot[len(foot)-1] += m.st.Help.Render(helpKey)
+	if m.showHelp {
+		lines := []string{m.st.Bold.Render("Keys") + m.st.Dim.Render(" (any key closes this help)")}
+		if m.ready {
+			lines = append(lines, "  enter     start the run (the plan above is what runs)")
+		} else {
+			lines = append(lines, "  type why, then enter   start although not ready (the reason is recorded)")
+		}
+		lines = append(lines, "  esc       cancel: nothing is started", "  ↑/↓       scroll the plan and the readiness")
+		if m.modeLabel != "" {
+			lines = append(lines, "  tab       check the plan in another mode (test, planned, disaster, failback)")
+		}
+		return strings.Join(lines, "\n")
 	}
 	room := max(1, m.height-len(head)-len(foot)-1)
 	// Blockers are long sentences: wrap them rather than cut them.

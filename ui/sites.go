@@ -97,6 +97,8 @@ func (x *actionIndex) refresh(p *engine.Progress) {
 type stepCount struct {
 	verb                         string
 	done, failed, working, total int
+	// group is the start group being worked, when the step has several.
+	group string
 }
 
 func (c stepCount) String() string {
@@ -107,7 +109,28 @@ func (c stepCount) String() string {
 	if c.failed > 0 {
 		s += fmt.Sprintf(" · %d failed", c.failed)
 	}
+	if c.group != "" {
+		s += " · " + c.group
+	}
 	return s
+}
+
+// groupOf says which of a start step's groups holds a domain: "group 2/3
+// (app-01, app-02)"; "" for a step without groups.
+func groupOf(step *runbooks.Step, dom string) string {
+	if step.Start == nil || len(step.Start.Groups) < 2 || !slices.ContainsFunc(step.Start.Groups, func(g []string) bool { return len(g) > 1 }) {
+		return "" // one group, or one domain at a time: the count says it all
+	}
+	for i, g := range step.Start.Groups {
+		if slices.Contains(g, dom) {
+			names := make([]string, len(g))
+			for j, d := range g {
+				names[j] = safetext.Line(d)
+			}
+			return fmt.Sprintf("group %d/%d (%s)", i+1, len(step.Start.Groups), strings.Join(names, ", "))
+		}
+	}
+	return ""
 }
 
 // pastTense says what a done action did, for the progress count.
@@ -145,6 +168,7 @@ func (m *RunModel) countStep(step *runbooks.Step) stepCount {
 		}
 		last[a.Intent.Site+"/"+a.Intent.Domain] = a
 		c.verb = a.Intent.Verb
+		c.group = groupOf(step, a.Intent.Domain)
 	}
 	for _, a := range last {
 		switch a.Result {
