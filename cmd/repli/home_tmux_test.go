@@ -61,3 +61,35 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 		t.Errorf("show after the resume:\n%s%s", h.stdout, h.stderr)
 	}
 }
+
+// TestWatchSaysTheDriverIsGone: the driving console is killed at a gate;
+// repli watch says the driver is gone and since when, names the gate for
+// what it is, and q quits without asking to stop driving.
+func TestWatchSaysTheDriverIsGone(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	driver := startRepli(t, nil, "run", referenceDrill, "--plain", "--db", db, "--speed", "20")
+	waitEvents(t, db, 3, driver.done) // waiting at the first gate
+	if err := driver.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-driver.done
+
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s watch 1 --db %s; echo EXITED $?; sleep 60", e2eBinary(t), db))
+	scr := s.waitFor("DRIVER GONE since")
+	checkFits(t, scr, 80)
+	for _, want := range []string{"WATCHING", "waiting for the driving console to answer a checklist", "repli resume 1", "read-only", "? help"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("watch lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("q")
+	s.waitFor("EXITED 0")
+
+	// A dumb terminal gets plain lines, and a line saying why.
+	s = newTmux(t, 80, 24, fmt.Sprintf("TERM=dumb %s watch 1 --db %s; echo EXITED $?; sleep 60", e2eBinary(t), db))
+	scr = s.waitFor("the driving console is gone")
+	if !strings.Contains(scr, "plain mode: TERM=dumb") || !strings.Contains(scr, "announce waits: 2 checklist item(s) to tick") {
+		t.Errorf("watch on a dumb terminal:\n%s", scr)
+	}
+}
