@@ -265,7 +265,7 @@ func (m *HomeModel) View() string {
 	if n := len(m.data.Stopped); n > 0 {
 		out = append(out, m.st.Warn.Render(fmt.Sprintf("⏸ stopped before their end: %s · pick one to carry on where it stopped", plural(n, "run", "runs"))))
 	} else if len(m.data.Recent) == 0 {
-		out = append(out, m.st.Dim.Render("The audit trail is empty: start a runbook, or the demo drill to see how a run goes."))
+		out = append(out, m.st.Dim.Render("The audit trail is empty: start a runbook, or the demo drill to try one."))
 	}
 	recentH := 0
 	if len(m.data.Recent) > 0 {
