@@ -449,7 +449,7 @@ func endedModel(t *testing.T, w, h int) *RunModel {
 		at(40, &engine.StepChanged{Step: "stop-primary", State: engine.StepSucceeded}),
 		at(60, &engine.StepChanged{Step: "start-secondary", State: engine.StepFailed, Reason: "fail"}),
 		at(70, &engine.FailureDecided{Step: "start-secondary", Choice: engine.ChoiceSkip, Operator: "alice"}),
-		at(70, &engine.StepChanged{Step: "start-secondary", State: engine.StepSkipped}),
+		at(70, &engine.StepChanged{Step: "start-secondary", State: engine.StepSkipped, Reason: "skipped by alice after failure: the secondary's SAN is down"}),
 		at(900, &engine.RTOStopped{Step: "verify-users", Achieved: 860 * time.Second, Target: 4 * time.Hour}),
 		at(900, &engine.RunEnded{Outcome: engine.OutcomeFailed, Reason: "a step was skipped after a failure", Duration: 900 * time.Second, RTOAchieved: 860 * time.Second, RTOTarget: 4 * time.Hour}),
 	)
@@ -470,7 +470,7 @@ func TestEndGoldenAndSummary(t *testing.T) {
 		t.Fatalf("mode %s", m.Mode())
 	}
 	s := m.Summary()
-	for _, want := range []string{"Run 7 ✗ failed in 15m", "RTO 14m20s (within the 4h00m target)", "Skipped: start-secondary (skip after failure)", "57:9f86d081884c7d659a2feaa0c55ad015"} {
+	for _, want := range []string{"Run 7 ✗ failed in 15m", "RTO 14m20s (within the 4h00m target)", "Skipped: start-secondary (skipped by alice after failure: the secondary's SAN is down)", "57:9f86d081884c7d659a2feaa0c55ad015"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}

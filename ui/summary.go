@@ -31,6 +31,12 @@ func (m *RunModel) summaryText() []string {
 		}
 	}
 	for _, f := range m.prog.Failures {
+		// The step's own reason says who skipped it and why, once the
+		// engine records the reason typed at the skip prompt.
+		id, _, _ := strings.Cut(f, " (")
+		if sp, ok := m.prog.Steps[id]; ok && sp.State == engine.StepSkipped && sp.Reason != "" {
+			f = id + " (" + sp.Reason + ")"
+		}
 		skipped = append(skipped, safetext.Line(f))
 	}
 	if len(failed) > 0 {
