@@ -755,3 +755,16 @@ func TestPreflightHelp(t *testing.T) {
 		t.Error("f1 did not open the help")
 	}
 }
+
+func TestReasonFirst(t *testing.T) {
+	for in, want := range map[string]string{
+		"site primary (qemu+ssh://kvm1/system), domain web-01: shutdown: timed out after 2m": "shutdown: timed out after 2m · site primary (qemu+ssh://kvm1/system), domain web-01",
+		"site primary (qemu+ssh://kvm1/system): connection refused: check the link":          "connection refused: check the link · site primary (qemu+ssh://kvm1/system)",
+		"command exited 3": "command exited 3",
+		"site x":           "site x",
+	} {
+		if got := reasonFirst(in); got != want {
+			t.Errorf("reasonFirst(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

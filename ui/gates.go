@@ -328,15 +328,28 @@ func (f failureForm) lines(m *RunModel) []string {
 	return append(out, m.st.GateBox.Render("⏸ failed: "+ChoiceKeys(f.f.Choices)))
 }
 
-// reasonFirst puts a driver error's reason before the site and URI it is
-// prefixed with: "site primary (qemu+ssh://…), domain web-01: timed out"
-// reads "timed out · site primary (qemu+ssh://…), domain web-01".
+// reasonFirst puts a driver error's reason before the site, URI and domain
+// the engine prefixes it with: "site primary (qemu+ssh://…), domain web-01:
+// timed out: no answer" reads "timed out: no answer · site primary
+// (qemu+ssh://…), domain web-01".
 func reasonFirst(s string) string {
-	i := strings.LastIndex(s, ": ")
-	if i < 0 || !strings.HasPrefix(s, "site ") {
+	if !strings.HasPrefix(s, "site ") {
 		return s
 	}
-	return s[i+2:] + " · " + s[:i]
+	end := strings.Index(s, ") ")
+	if i := strings.Index(s, "), domain "); i >= 0 {
+		end = i + len("), domain ")
+	} else if i := strings.Index(s, "): "); i >= 0 {
+		end = i
+	}
+	if end < 0 {
+		return s
+	}
+	j := strings.Index(s[end:], ": ")
+	if j < 0 {
+		return s
+	}
+	return s[end+j+2:] + " · " + s[:end+j]
 }
 
 func countUnticked(ts []bool) int {
