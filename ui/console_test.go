@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -766,5 +767,52 @@ func TestReasonFirst(t *testing.T) {
 		if got := reasonFirst(in); got != want {
 			t.Errorf("reasonFirst(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPreflightGoldens(t *testing.T) {
+	report := `Plan of annual-pra-test in test mode
+  1 announce          manual, 2 checklist items          gate: none
+  2 secondary-ready   check db-01, app-01, app-02, web-01 at secondary: shutoff
+  3 stop-primary      shutdown web-01, app-02, app-01, db-01 at primary  gate: typed
+  4 start-secondary   start db-01 | app-01, app-02 | web-01 at secondary  gate: confirm
+RTO target 4h00m
+
+Readiness
+  ✓ primary answers (sim://primary), 4 domains
+  ✗ secondary does not answer: site unreachable: sim://secondary does not answer at all, check the link`
+	for _, size := range []struct{ w, h int }{{80, 24}, {120, 40}} {
+		for _, ready := range []bool{true, false} {
+			m := NewPreflightModel(report, ready, asciiRenderer())
+			m.modeLabel = "test"
+			m.Update(tea.WindowSizeMsg{Width: size.w, Height: size.h})
+			name := fmt.Sprintf("preflight-ready-%v-%s", ready, itoaSize(size.w, size.h))
+			v := m.View()
+			for i, l := range strings.Split(v, "\n") {
+				if lipgloss.Width(l) > size.w {
+					t.Errorf("%s: line %d is %d wide", name, i+1, lipgloss.Width(l))
+				}
+			}
+			golden(t, name, v)
+		}
+	}
+}
+
+// TestModelsLeaveNoGoroutines: the sender a model starts ends with it.
+func TestModelsLeaveNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 50 {
+		f := newFake(t)
+		m := NewRunModel(f, Config{Renderer: asciiRenderer(), NoTick: true})
+		m.Init()
+		m.Stop()
+		m.Stop() // twice is harmless
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines before 50 models, %d after they stopped", before, n)
 	}
 }

@@ -159,12 +159,16 @@ func (m *PreflightModel) View() string {
 	if len(body) > room {
 		body = body[:room]
 	}
+	for len(body) < room {
+		body = append(body, "") // the keys stay at the bottom of the screen
+	}
 	lines := append(append(append([]string{}, head...), body...), "")
 	lines = append(lines, foot...)
 	for i, l := range lines {
 		if lipgloss.Width(l) > m.width {
-			lines[i] = ansi.Truncate(l, m.width, "…")
+			l = ansi.Truncate(l, m.width, "…")
 		}
+		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
 }
