@@ -816,3 +816,23 @@ func TestModelsLeaveNoGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines before 50 models, %d after they stopped", before, n)
 	}
 }
+
+func TestSkipPromptEndsWithItsFailure(t *testing.T) {
+	m, f := failureModel(t)
+	m.Update(runes("s"))
+	// Another console answered: the failure is decided, the step retried.
+	feed(m, []engine.Event{
+		at(50, &engine.FailureDecided{Step: "stop-primary", Choice: engine.ChoiceRetry, Operator: "bob"}),
+		at(50, &engine.StepChanged{Step: "stop-primary", State: engine.StepRunning}),
+	})
+	if m.Mode() != ModeRun {
+		t.Fatalf("mode %s after the failure was answered elsewhere", m.Mode())
+	}
+	feed(m, []engine.Event{at(60, &engine.FailureOpened{Step: "stop-primary", Error: "again", Choices: []engine.Choice{engine.ChoiceRetry, engine.ChoiceSkip}})})
+	if m.Mode() != ModeFailure {
+		t.Fatalf("a new failure opened %s, not its own question", m.Mode())
+	}
+	if len(f.inputs()) != 0 {
+		t.Errorf("sent %v", f.inputs())
+	}
+}

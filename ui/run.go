@@ -468,6 +468,14 @@ func (m *RunModel) promptKey(mode Mode, k tea.KeyMsg) tea.Cmd {
 // syncForm builds the child model for the open gate or failure when it
 // changes, and drops it when none is open.
 func (m *RunModel) syncForm() {
+	before := m.formFor
+	defer func() {
+		// A prompt about a failure does not outlive it: a new failure
+		// asks afresh.
+		if m.formFor != before && (m.overlay == ModeSkipReason || m.overlay == ModeAbortConfirm) {
+			m.overlay = 0
+		}
+	}()
 	switch {
 	case m.cfg.ReadOnly || m.closed:
 		m.form, m.formFor = nil, nil
