@@ -2,15 +2,16 @@ package ui
 
 import (
 	"fmt"
-
-	"github.com/charmbracelet/bubbles/textinput"
+	"strings"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 const maxLogLines = 500
 
-// apply folds one engine event into what the screen shows.
+// apply gives one engine event to the projection, and keeps what is the
+// screen's own: the log line, which step has the focus, the ticks shown.
 func (m *RunModel) apply(ev engine.Event) {
 	at := ev.EventMeta().At
 	if line := EventLine(ev); line != "" {
@@ -27,9 +28,9 @@ func (m *RunModel) apply(ev engine.Event) {
 		case *engine.FailureOpened:
 			warn = true
 		}
-		m.logs = append(m.logs, logLine{at: at, text: line, warn: warn})
-		if len(m.logs) > maxLogLines {
-			m.logs = m.logs[len(m.logs)-maxLogLines:]
+		m.logs = append(m.logs, logLine{at: at, text: safetext.Line(line), warn: warn})
+		if len(m.logs) > maxLogLines*2 {
+			m.logs = append(m.logs[:0], m.logs[len(m.logs)-maxLogLines:]...)
 		}
 	}
 	m.prog.Apply(ev)
@@ -42,54 +43,27 @@ func (m *RunModel) apply(ev engine.Event) {
 		if i, ok := m.index[e.Step]; ok && (e.State == engine.StepWaiting || e.State == engine.StepRunning) {
 			m.focus = i
 		}
-		if e.State.Final() && m.gate != nil && m.gate.step == e.Step {
-			m.gate = nil
-		}
 	case *engine.GateOpened:
-		m.gate = newGateView(e, m.prog.Gate)
-		if i, ok := m.index[e.Step]; ok {
-			m.focus = i
-		}
+		m.focusStep(e.Step)
 	case *engine.ChecklistTicked:
-		if m.gate != nil && m.gate.step == e.Step && e.Item < len(m.gate.ticked) {
-			m.gate.ticked[e.Item] = true
-		}
-	case *engine.GateDecided:
-		if m.gate != nil && m.gate.step == e.Step && m.prog.Gate == nil {
-			m.gate = nil
+		if f, ok := unwrap(m.form).(checklistForm); ok && f.step == e.Step {
+			f.tick(e.Item)
 		}
 	case *engine.FailureOpened:
-		if i, ok := m.index[e.Step]; ok {
-			m.focus = i
-		}
+		m.focusStep(e.Step)
 	case *engine.RunEnded:
-		m.gate = nil
 		if m.cfg.Anchor != nil {
 			m.anchor = m.cfg.Anchor()
 		}
 	}
 }
 
-// newGateView is the screen's part of an open gate: the cursor, what is
-// being typed, and ticks shown at once (the engine records them in order).
-func newGateView(e *engine.GateOpened, open *engine.OpenGate) *gateView {
-	g := &gateView{step: e.Step, ticked: make([]bool, len(e.Checklist))}
-	if open != nil {
-		for i := range g.ticked {
-			g.ticked[i] = open.Ticked[i]
-		}
+// unwrap is the form inside a two-person gate.
+func unwrap(f form) form {
+	if t, ok := f.(twoPersonForm); ok {
+		return t.form
 	}
-	if e.Expect != "" || e.Record {
-		g.input = textinput.New()
-		g.input.Prompt = "> "
-		g.input.CharLimit = 100
-		if e.Record {
-			g.input.CharLimit = 2000
-			g.input.Placeholder = "what was done or found (kept in the audit trail)"
-		}
-		g.input.Focus()
-	}
-	return g
+	return f
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
@@ -100,3 +74,5 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+func trimSpace(s string) string { return strings.TrimSpace(s) }

@@ -11,6 +11,9 @@ import (
 // EventLine renders an event as one human line, the same for the log pane
 // and for the plain CLI output. Events not worth a line return "".
 func EventLine(ev engine.Event) string {
+	if line, ok := actionLine(ev); ok {
+		return line
+	}
 	switch e := ev.(type) {
 	case *engine.RunStarted:
 		s := fmt.Sprintf("run %d · %s · mode %s · operator %s", e.RunID, e.Runbook, e.Mode, e.Operator)
@@ -43,28 +46,6 @@ func EventLine(ev engine.Event) string {
 			verdict = "REFUSED"
 		}
 		return fmt.Sprintf("%s %s by %s after %s", e.Step, verdict, e.Operator, FormatDuration(e.Waited))
-	case *engine.ActionIntent:
-		if e.Site == "local" {
-			return fmt.Sprintf("%s → %s: %s", e.Step, e.Verb, e.Detail)
-		}
-		return fmt.Sprintf("%s → %s %s/%s", e.Step, e.Verb, e.Site, e.Domain)
-	case *engine.ActionOutcome:
-		what := e.Verb
-		if e.Site != "local" {
-			what += " " + e.Site + "/" + e.Domain
-		}
-		if e.OK {
-			return fmt.Sprintf("%s ✓ %s in %s", e.Step, what, e.Duration.Round(10*time.Millisecond))
-		}
-		return fmt.Sprintf("%s ✗ %s: %s", e.Step, what, e.Error)
-	case *engine.OutputCaptured:
-		text := strings.TrimSpace(e.Text)
-		if lines := strings.Split(text, "\n"); len(lines) > 3 {
-			text = "… " + strings.Join(lines[len(lines)-3:], " ⏎ ")
-		} else {
-			text = strings.Join(lines, " ⏎ ")
-		}
-		return fmt.Sprintf("%s %s: %s", e.Step, e.Stream, text)
 	case *engine.Logged:
 		prefix := ""
 		if e.Level == "warn" {
@@ -84,12 +65,6 @@ func EventLine(ev engine.Event) string {
 			s += fmt.Sprintf("; %d action(s) in doubt, checking live state", e.InDoubt)
 		}
 		return s
-	case *engine.ActionReconciled:
-		verdict := "not done: the step will check and act again"
-		if e.Done {
-			verdict = "done"
-		}
-		return fmt.Sprintf("%s in doubt: %s %s/%s: %s (%s)", e.Step, e.Verb, e.Site, e.Domain, verdict, e.Note)
 	case *engine.NoteAdded:
 		return fmt.Sprintf("note by %s: %s", e.Operator, e.Text)
 	case *engine.RTOStarted:
@@ -107,6 +82,41 @@ func EventLine(ev engine.Event) string {
 		return s
 	}
 	return ""
+}
+
+// actionLine renders the events of actions on hypervisors and commands.
+func actionLine(ev engine.Event) (string, bool) {
+	switch e := ev.(type) {
+	case *engine.ActionIntent:
+		if e.Site == "local" {
+			return fmt.Sprintf("%s → %s: %s", e.Step, e.Verb, e.Detail), true
+		}
+		return fmt.Sprintf("%s → %s %s/%s", e.Step, e.Verb, e.Site, e.Domain), true
+	case *engine.ActionOutcome:
+		what := e.Verb
+		if e.Site != "local" {
+			what += " " + e.Site + "/" + e.Domain
+		}
+		if e.OK {
+			return fmt.Sprintf("%s ✓ %s in %s", e.Step, what, e.Duration.Round(10*time.Millisecond)), true
+		}
+		return fmt.Sprintf("%s ✗ %s: %s", e.Step, what, e.Error), true
+	case *engine.OutputCaptured:
+		text := strings.TrimSpace(e.Text)
+		if lines := strings.Split(text, "\n"); len(lines) > 3 {
+			text = "… " + strings.Join(lines[len(lines)-3:], " ⏎ ")
+		} else {
+			text = strings.Join(lines, " ⏎ ")
+		}
+		return fmt.Sprintf("%s %s: %s", e.Step, e.Stream, text), true
+	case *engine.ActionReconciled:
+		verdict := "not done: the step will check and act again"
+		if e.Done {
+			verdict = "done"
+		}
+		return fmt.Sprintf("%s in doubt: %s %s/%s: %s (%s)", e.Step, e.Verb, e.Site, e.Domain, verdict, e.Note), true
+	}
+	return "", false
 }
 
 // RTOVerdict says whether an achieved recovery time met its target.

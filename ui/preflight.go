@@ -22,6 +22,12 @@ type PreflightModel struct {
 	scroll int
 	start  bool
 	hint   string
+	// onDone, when set, is the command run on the decision (inside the
+	// console); otherwise the program quits with Decision set.
+	onDone func(start bool, reason string) tea.Cmd
+	// modeLabel is the run mode checked, shown when tab can change it.
+	modeLabel string
+	showHelp  bool
 }
 
 // NewPreflightModel builds the screen from the readiness report's lines.
@@ -55,9 +61,17 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		return m, nil
 	case tea.KeyMsg:
+		if m.showHelp {
+			m.showHelp = false
+			return m, nil
+		}
+		if keyOf(msg) == "f1" || (m.ready && keyOf(msg) == "?") {
+			m.showHelp = true
+			return m, nil
+		}
 		switch keyOf(msg) {
 		case "ctrl+c", "esc":
-			return m, tea.Quit
+			return m, m.done(false)
 		case "up":
 			m.scroll = max(0, m.scroll-1)
 			return m, nil
@@ -70,10 +84,10 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, nil
 			}
 			m.start = true
-			return m, tea.Quit
+			return m, m.done(true)
 		case "q":
 			if m.ready {
-				return m, tea.Quit
+				return m, m.done(false)
 			}
 		}
 		if !m.ready {
@@ -83,10 +97,20 @@ func (m *PreflightModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+func (m *PreflightModel) done(start bool) tea.Cmd {
+	if m.onDone != nil {
+		return m.onDone(start, strings.TrimSpace(m.input.Value()))
+	}
+	return tea.Quit
+}
+
 // View implements tea.Model.
 func (m *PreflightModel) View() string {
 	var head, foot []string
-	if m.ready {
+	if m.ready && m.modeLabel != "" {
+		head = []string{m.st.Done.Render("✓ ready: read the plan and the warnings, then press enter to start")}
+		foot = []string{m.st.Help.Render("enter start the run · esc cancel · ↑↓ scroll")}
+	} else if m.ready {
 		head = []string{m.st.Warn.Render("⚠ ready, with warnings: read them before you start")}
 		foot = []string{m.st.Help.Render("enter start the run · q or esc cancel · ↑↓ scroll")}
 	} else {
@@ -99,6 +123,27 @@ func (m *PreflightModel) View() string {
 			foot = append(foot, m.st.Warn.Render(m.hint))
 		}
 		foot = append(foot, m.st.Help.Render("esc cancel (nothing is started) · ↑↓ scroll"))
+	}
+	if m.modeLabel != "" {
+		head = append(head, m.st.Bold.Render("mode "+m.modeLabel)+m.st.Dim.Render(" · tab checks another mode"))
+	}
+	helpKey := " · ? help"
+	if !m.ready {
+		helpKey = " · f1 help"
+	}
+	foot[len(foot)-1] += m.st.Help.Render(helpKey)
+	if m.showHelp {
+		lines := []string{m.st.Bold.Render("Keys") + m.st.Dim.Render(" (any key closes this help)")}
+		if m.ready {
+			lines = append(lines, "  enter     start the run (the plan above is what runs)")
+		} else {
+			lines = append(lines, "  type why, then enter   start although not ready (the reason is recorded)")
+		}
+		lines = append(lines, "  esc       cancel: nothing is started", "  ↑/↓       scroll the plan and the readiness")
+		if m.modeLabel != "" {
+			lines = append(lines, "  tab       check the plan in another mode (test, planned, disaster, failback)")
+		}
+		return strings.Join(lines, "\n")
 	}
 	room := max(1, m.height-len(head)-len(foot)-1)
 	// Blockers are long sentences: wrap them rather than cut them.
@@ -114,12 +159,16 @@ func (m *PreflightModel) View() string {
 	if len(body) > room {
 		body = body[:room]
 	}
+	for len(body) < room {
+		body = append(body, "") // the keys stay at the bottom of the screen
+	}
 	lines := append(append(append([]string{}, head...), body...), "")
 	lines = append(lines, foot...)
 	for i, l := range lines {
 		if lipgloss.Width(l) > m.width {
-			lines[i] = ansi.Truncate(l, m.width, "…")
+			l = ansi.Truncate(l, m.width, "…")
 		}
+		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
 }

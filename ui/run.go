@@ -3,10 +3,11 @@ package ui
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
+	"fmt"
+	"io"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -40,14 +41,41 @@ type Config struct {
 	// Anchor returns the ended run's anchor (end event id and hash) for the
 	// summary; nil shows none.
 	Anchor func() string
+	// Simulated marks a run on simulated sites (the demo): the header says
+	// so, always.
+	Simulated bool
+	// Holder delivers, when watching, whether the console driving the run
+	// is still there (optional).
+	Holder <-chan HolderStatus
+	// Out receives the end-of-run summary once the full-screen UI has
+	// closed, so it stays in the terminal's scrollback (optional).
+	Out io.Writer
+}
+
+// HolderStatus is what a watcher knows of the console driving a run.
+type HolderStatus struct {
+	// Who is the driving console (operator, host, pid), for people.
+	Who string
+	// Gone: the console stopped answering (Why says how it was judged);
+	// Since is its last heartbeat.
+	Gone  bool
+	Why   string
+	Since time.Time
 }
 
 // Run shows the run screen until the operator quits. Quitting during a run
-// stops it where it is; it stays resumable from its journal.
+// stops it where it is; it stays resumable from its journal. When the run
+// ended, its summary is written to cfg.Out after the screen closes.
 func Run(ctx context.Context, d Driver, cfg Config) error {
 	m := NewRunModel(d, cfg)
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err := p.Run()
+	m.Stop()
+	if cfg.Out != nil {
+		if s := m.Summary(); s != "" {
+			fmt.Fprint(cfg.Out, s)
+		}
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -55,23 +83,42 @@ func Run(ctx context.Context, d Driver, cfg Config) error {
 }
 
 type (
-	eventMsg  struct{ ev engine.Event }
-	siteMsg   struct{ st engine.SiteStatus }
-	sitesDone struct{}
-	closedMsg struct{}
-	tickMsg   time.Time
-	sentMsg   struct{ err error }
+	eventsMsg  struct{ evs []engine.Event }
+	siteMsg    struct{ st engine.SiteStatus }
+	sitesDone  struct{}
+	holderMsg  struct{ h HolderStatus }
+	holderDone struct{}
+	closedMsg  struct{}
+	tickMsg    time.Time
+	sentMsg    struct{ err error }
 )
 
-// waitEvent reads one event; it is re-issued after each, so events are
-// consumed in order, off the UI goroutine.
-func waitEvent(ch <-chan engine.Event) tea.Cmd {
+// maxBatch bounds how many events one frame takes: enough that a burst
+// (a 5,000-domain step) is drawn a few times, not 5,000 times.
+const maxBatch = 512
+
+// waitEvents reads one event, then whatever else is already queued: events
+// are coalesced per frame, consumed in order, off the UI goroutine. It is
+// re-issued after each batch.
+func waitEvents(ch <-chan engine.Event) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {
 			return closedMsg{}
 		}
-		return eventMsg{ev}
+		evs := []engine.Event{ev}
+		for len(evs) < maxBatch {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return eventsMsg{evs} // closedMsg comes with the next read
+				}
+				evs = append(evs, ev)
+			default:
+				return eventsMsg{evs}
+			}
+		}
+		return eventsMsg{evs}
 	}
 }
 
@@ -86,18 +133,18 @@ func waitSite(ch <-chan engine.SiteStatus) tea.Cmd {
 	}
 }
 
-func tick() tea.Cmd {
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+func waitHolder(ch <-chan HolderStatus) tea.Cmd {
+	return func() tea.Msg {
+		h, ok := <-ch
+		if !ok {
+			return holderDone{}
+		}
+		return holderMsg{h}
+	}
 }
 
-// gateView is what the screen keeps of an open gate besides the run's
-// progress: the cursor, the text being typed, a hint.
-type gateView struct {
-	step   string
-	ticked []bool
-	cursor int
-	input  textinput.Model
-	hint   string
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
 type logLine struct {
@@ -106,36 +153,47 @@ type logLine struct {
 	warn bool
 }
 
-// RunModel is the run screen.
+// RunModel is the run screen: the run's own state comes from the engine's
+// projection; the screen keeps only what is its own (the open prompt, the
+// form being filled, scrolling, the log lines).
 type RunModel struct {
 	d      Driver
 	cfg    Config
 	st     Styles
 	keys   KeyMap
+	help   help.Model
 	events <-chan engine.Event
 
 	rb    *runbooks.Runbook
 	runID int64
 	// prog is where the run stands: the engine's projection, from the
 	// recorded events on resume, with every event since applied.
-	prog     *engine.Progress
-	index    map[string]int
-	focus    int
-	gate     *gateView
+	prog  *engine.Progress
+	index map[string]int
+	focus int
+	// form is the child model of the open gate or failure (nil when none);
+	// formFor says which gate or failure it was built for.
+	form    form
+	formFor any
+	// overlay is the prompt open over the run (note, help, quit-confirm,
+	// skip-reason, abort-confirm), zero when none.
+	overlay Mode
+	input   textinput.Model
+	hint    string
+
 	logs     []logLine
 	anchor   string
-	sites    map[string]engine.SiteStatus
+	sites    *sitesView
+	acts     actionIndex
+	holder   *HolderStatus
 	outbox   chan engine.Input
 	sendErrs chan error
+	stopOnce chan struct{}
 	closed   bool
 	errText  string
 
 	width, height int
 	now           time.Time
-	confirmQuit   bool
-	noting        bool
-	note          textinput.Model
-	showHelp      bool
 }
 
 // NewRunModel builds the run screen for a run.
@@ -147,17 +205,19 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 		cfg.Renderer = lipgloss.DefaultRenderer()
 	}
 	rb := d.Runbook()
+	st := NewStyles(cfg.Renderer)
 	m := &RunModel{
-		d: d, cfg: cfg, st: NewStyles(cfg.Renderer), keys: DefaultKeys,
+		d: d, cfg: cfg, st: st, keys: DefaultKeys, help: newHelp(st),
 		events: d.Events(), rb: rb, index: map[string]int{},
 		width: 80, height: 24, now: cfg.Now(), runID: d.Options().RunID,
-		sites:  map[string]engine.SiteStatus{},
 		outbox: make(chan engine.Input, 64), sendErrs: make(chan error, 4),
+		stopOnce: make(chan struct{}),
 	}
 	m.prog = engine.NewProgress()
 	if r := d.Options().Resume; r != nil {
 		m.prog = r.Clone()
 	}
+	m.sites = newSitesView(rb)
 	for i, s := range rb.Steps {
 		m.index[s.ID] = i
 		if m.prog.Passed(s.ID) && i+1 < len(rb.Steps) {
@@ -165,19 +225,22 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 		}
 	}
 	m.focusStep(firstNonEmpty(stepOfGate(m.prog.Gate), stepOfFailure(m.prog.Failure)))
-	m.note = textinput.New()
-	m.note.Placeholder = "what happened, what you decided"
-	m.note.CharLimit = 500
-	m.note.Prompt = "note> "
+	m.syncForm()
+	m.input = textinput.New()
+	m.input.CharLimit = 500
 	return m
 }
 
-// Init starts consuming events and the clock.
+// Init starts consuming events and the clock, and the sender that delivers
+// inputs to the engine (it ends with Stop).
 func (m *RunModel) Init() tea.Cmd {
-	go forward(m.d, m.outbox, m.sendErrs)
-	cmds := []tea.Cmd{waitEvent(m.events), waitSendErr(m.sendErrs)}
+	go forward(m.d, m.outbox, m.sendErrs, m.stopOnce)
+	cmds := []tea.Cmd{waitEvents(m.events), waitSendErr(m.sendErrs, m.stopOnce)}
 	if m.cfg.Sites != nil {
 		cmds = append(cmds, waitSite(m.cfg.Sites))
+	}
+	if m.cfg.Holder != nil {
+		cmds = append(cmds, waitHolder(m.cfg.Holder))
 	}
 	if !m.cfg.NoTick {
 		cmds = append(cmds, tick())
@@ -185,7 +248,50 @@ func (m *RunModel) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// Update is a dispatcher: events to apply, keys to the part that has focus.
+// Stop ends the goroutine the model started. Safe to call more than once.
+func (m *RunModel) Stop() {
+	select {
+	case <-m.stopOnce:
+	default:
+		close(m.stopOnce)
+	}
+}
+
+// Mode is what the screen is doing: an open prompt, else what the run's
+// state asks for. Keys and the footer both read it.
+func (m *RunModel) Mode() Mode {
+	base := m.baseMode()
+	switch m.overlay {
+	case ModeSkipReason, ModeAbortConfirm:
+		if base != ModeFailure {
+			return base // the failure was answered elsewhere: the prompt is moot
+		}
+	case ModeNote, ModeQuitConfirm:
+		if base == ModeEnd || base == ModeWatch {
+			return base
+		}
+	}
+	if m.overlay != 0 {
+		return m.overlay
+	}
+	return base
+}
+
+func (m *RunModel) baseMode() Mode {
+	switch {
+	case m.closed || m.prog.Ended != nil:
+		return ModeEnd
+	case m.cfg.ReadOnly:
+		return ModeWatch
+	case m.prog.Failure != nil && m.form != nil:
+		return ModeFailure
+	case m.prog.Gate != nil && m.form != nil:
+		return ModeGate
+	}
+	return ModeRun
+}
+
+// Update is a dispatcher: messages to apply, keys to the mode's handler.
 func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -197,106 +303,195 @@ func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, tick()
-	case eventMsg:
-		m.apply(msg.ev)
-		return m, waitEvent(m.events)
+	case eventsMsg:
+		for _, ev := range msg.evs {
+			m.apply(ev)
+		}
+		m.syncForm()
+		return m, waitEvents(m.events)
 	case siteMsg:
-		m.sites[msg.st.Site] = msg.st
+		m.sites.update(msg.st)
 		return m, waitSite(m.cfg.Sites)
-	case sitesDone:
+	case holderMsg:
+		m.holder = &msg.h
+		return m, waitHolder(m.cfg.Holder)
+	case sitesDone, holderDone:
 		return m, nil
 	case closedMsg:
 		m.closed = true
-		m.gate = nil
+		m.form = nil
 		return m, nil
 	case sentMsg:
 		if msg.err != nil && !errors.Is(msg.err, engine.ErrRunOver) {
 			m.errText = msg.err.Error()
 		}
-		return m, waitSendErr(m.sendErrs)
+		return m, waitSendErr(m.sendErrs, m.stopOnce)
 	case tea.KeyMsg:
+		m.errText = ""
 		return m, m.handleKey(msg)
 	}
 	return m, nil
 }
 
+// handleKey gives a key to the handler of the current mode.
 func (m *RunModel) handleKey(k tea.KeyMsg) tea.Cmd {
-	m.errText = ""
-	switch {
-	case m.confirmQuit:
-		m.confirmQuit = false
-		if keyOf(k) == "y" {
+	mode := m.Mode()
+	switch mode {
+	case ModeQuitConfirm:
+		m.overlay = 0
+		switch {
+		case matches(k, m.keys.Yes):
 			return tea.Quit
+		case matches(k, m.keys.Help):
+			return m.open(ModeHelp)
 		}
 		return nil
-	case m.noting:
-		return m.noteKey(k)
-	case keyOf(k) == "ctrl+c":
-		return m.askQuit()
-	case m.closed:
-		if keyOf(k) == "?" {
-			m.showHelp = !m.showHelp
-			return nil
+	case ModeAbortConfirm:
+		m.overlay = 0
+		if matches(k, m.keys.Help) {
+			return m.open(ModeHelp)
 		}
-		if keyOf(k) == "q" || keyOf(k) == "esc" || keyOf(k) == "enter" {
-			return tea.Quit
+		if matches(k, m.keys.Yes) {
+			return m.send(engine.Input{Step: m.prog.Failure.Step, Kind: engine.InputAbort})
 		}
 		return nil
-	case m.cfg.ReadOnly:
-		if keyOf(k) == "q" {
-			return tea.Quit
+	case ModeNote, ModeSkipReason:
+		return m.promptKey(mode, k)
+	case ModeHelp:
+		if matches(k, m.keys.CloseHelp) {
+			m.overlay = 0
+		} else if matches(k, m.keys.Interrupt) {
+			return m.open(ModeQuitConfirm)
 		}
 		return nil
-	case m.prog.Failure != nil:
-		return m.failureKey(k)
-	case m.openGate() != nil:
-		return m.gateKey(k)
+	case ModeEnd, ModeWatch:
+		return m.viewerKey(mode, k)
 	}
-	switch keyOf(k) {
-	case "q":
-		return m.askQuit()
-	case "n":
-		return m.startNote()
-	case "?":
-		m.showHelp = !m.showHelp
+	switch {
+	case matches(k, m.keys.Interrupt):
+		return m.open(ModeQuitConfirm)
+	case matches(k, m.keys.Help) && (m.form == nil || !m.form.typing() || k.String() == "f1"):
+		return m.open(ModeHelp)
+	case matches(k, m.keys.PageDown) && mode == ModeRun:
+		m.sites.scroll(+1)
+		return nil
+	case matches(k, m.keys.PageUp) && mode == ModeRun:
+		m.sites.scroll(-1)
+		return nil
+	}
+	if m.form != nil {
+		r := m.form.update(k, m.keys)
+		cmds := []tea.Cmd{r.cmd}
+		for _, in := range r.send {
+			cmds = append(cmds, m.send(in))
+		}
+		if r.open != 0 {
+			cmds = append(cmds, m.open(r.open))
+		}
+		return tea.Batch(cmds...)
+	}
+	switch {
+	case matches(k, m.keys.Note):
+		return m.open(ModeNote)
+	case matches(k, m.keys.Quit):
+		return m.open(ModeQuitConfirm)
 	}
 	return nil
 }
 
-func (m *RunModel) askQuit() tea.Cmd {
-	if m.closed {
+// viewerKey handles a screen that answers nothing: a watched run, an ended one.
+func (m *RunModel) viewerKey(mode Mode, k tea.KeyMsg) tea.Cmd {
+	switch {
+	case matches(k, m.keys.Help):
+		return m.open(ModeHelp)
+	case matches(k, m.keys.PageDown):
+		m.sites.scroll(+1)
+	case matches(k, m.keys.PageUp):
+		m.sites.scroll(-1)
+	case matches(k, m.keys.Interrupt), matches(k, m.keys.Quit):
+		return tea.Quit
+	case mode == ModeEnd && matches(k, m.keys.Leave):
 		return tea.Quit
 	}
-	m.confirmQuit = true
 	return nil
 }
 
-func (m *RunModel) startNote() tea.Cmd {
-	m.noting = true
-	m.note.SetValue("")
-	return m.note.Focus()
+// open opens a prompt over the run.
+func (m *RunModel) open(mode Mode) tea.Cmd {
+	m.overlay, m.hint = mode, ""
+	switch mode {
+	case ModeNote:
+		m.input.Prompt = "note> "
+		m.input.Placeholder = "what happened, what you decided"
+	case ModeSkipReason:
+		m.input.Prompt = "why skip> "
+		m.input.Placeholder = "the reason, recorded in the audit trail (required)"
+	default:
+		return nil
+	}
+	m.input.SetValue("")
+	return m.input.Focus()
 }
 
-func (m *RunModel) noteKey(k tea.KeyMsg) tea.Cmd {
-	switch keyOf(k) {
-	case "esc":
-		m.noting = false
-		m.note.Blur()
+// promptKey types into the note or the skip reason; enter sends it.
+func (m *RunModel) promptKey(mode Mode, k tea.KeyMsg) tea.Cmd {
+	switch {
+	case matches(k, m.keys.Cancel):
+		m.overlay = 0
+		m.input.Blur()
 		return nil
-	case "enter":
-		text := m.note.Value()
-		m.noting = false
-		m.note.Blur()
-		if text == "" {
+	case matches(k, textHelp):
+		return m.open(ModeHelp)
+	case !matches(k, m.keys.Submit):
+		m.hint = ""
+		return typeInto(&m.input, k)
+	}
+	text := m.input.Value()
+	if mode == ModeSkipReason {
+		if len([]rune(trimSpace(text))) < 3 {
+			m.hint = "a skip needs a reason (it is recorded): type why, or esc to go back"
 			return nil
 		}
-		d, op := m.d, m.cfg.Operator
-		return func() tea.Msg { return sentMsg{d.Note(context.Background(), op, text)} }
+		m.overlay = 0
+		m.input.Blur()
+		return m.send(engine.Input{Step: m.prog.Failure.Step, Kind: engine.InputSkip, Text: text})
 	}
-	return typeInto(&m.note, k)
+	m.overlay = 0
+	m.input.Blur()
+	if trimSpace(text) == "" {
+		return nil
+	}
+	d, op := m.d, m.cfg.Operator
+	return func() tea.Msg { return sentMsg{d.Note(context.Background(), op, text)} }
 }
 
-// send delivers an input to the engine off the UI goroutine.
+// syncForm builds the child model for the open gate or failure when it
+// changes, and drops it when none is open.
+func (m *RunModel) syncForm() {
+	before := m.formFor
+	defer func() {
+		// A prompt about a failure does not outlive it: a new failure
+		// asks afresh.
+		if m.formFor != before && (m.overlay == ModeSkipReason || m.overlay == ModeAbortConfirm) {
+			m.overlay = 0
+		}
+	}()
+	switch {
+	case m.cfg.ReadOnly || m.closed:
+		m.form, m.formFor = nil, nil
+	case m.prog.Failure != nil:
+		if m.formFor != any(m.prog.Failure) {
+			m.form, m.formFor = failureForm{m.prog.Failure}, m.prog.Failure
+		}
+	case m.prog.Gate != nil:
+		if m.formFor != any(m.prog.Gate.GateOpened) {
+			m.form, m.formFor = newForm(m.prog.Gate), m.prog.Gate.GateOpened
+		}
+	default:
+		m.form, m.formFor = nil, nil
+	}
+}
+
 // send queues an input for the engine. Inputs leave in the order keys were
 // pressed (a tick, then "done"), through one sender, off the UI goroutine.
 func (m *RunModel) send(in engine.Input) tea.Cmd {
@@ -309,120 +504,33 @@ func (m *RunModel) send(in engine.Input) tea.Cmd {
 	return nil
 }
 
-// forward delivers queued inputs to the engine, in order.
-func forward(d Driver, outbox <-chan engine.Input, errs chan<- error) {
-	for in := range outbox {
-		if err := d.Send(in); err != nil {
-			select {
-			case errs <- err:
-			default:
+// forward delivers queued inputs to the engine, in order, until stop.
+func forward(d Driver, outbox <-chan engine.Input, errs chan<- error, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case in := <-outbox:
+			if err := d.Send(in); err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
 			}
 		}
 	}
 }
 
 // waitSendErr reports a failed send (the run is over, or read-only).
-func waitSendErr(errs <-chan error) tea.Cmd {
-	return func() tea.Msg { return sentMsg{<-errs} }
-}
-
-func (m *RunModel) gateKey(k tea.KeyMsg) tea.Cmd {
-	g, ev := m.gate, m.prog.Gate
-	step := ev.Step
-	switch {
-	case ev.Expect != "": // typed gate
-		switch keyOf(k) {
-		case "esc":
-			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: g.input.Value()})
-		case "enter":
-			if g.input.Value() != ev.Expect {
-				g.hint = "that is not " + quote(ev.Expect) + "; type it exactly, or esc to refuse"
-				return nil
-			}
-			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
-		}
-		return typeInto(&g.input, k)
-	case ev.FormOf() == engine.FormChecklist || ev.FormOf() == engine.FormManual:
-		if ev.Record && countUnticked(g.ticked) == 0 && keyOf(k) != "enter" && keyOf(k) != "esc" {
-			return typeInto(&g.input, k) // every item ticked: the keys type the answer
-		}
-		switch keyOf(k) {
-		case "up", "k":
-			g.cursor = max(0, g.cursor-1)
-		case "down", "j":
-			g.cursor = min(len(g.ticked)-1, g.cursor+1)
-		case " ", "x":
-			if len(g.ticked) > 0 && !g.ticked[g.cursor] {
-				// Ticked at once on screen, so a quick enter counts it; the
-				// engine records the tick before it reads the enter.
-				item := g.cursor
-				g.ticked[item] = true
-				if g.cursor < len(g.ticked)-1 {
-					g.cursor++
-				}
-				return m.send(engine.Input{Step: step, Kind: engine.InputTick, Item: item})
-			}
-		case "enter":
-			if n := countUnticked(g.ticked); n > 0 {
-				g.hint = plural(n, "item is", "items are") + " not ticked yet: tick each with space"
-				return nil
-			}
-			if ev.Record && strings.TrimSpace(g.input.Value()) == "" {
-				g.hint = "type what was done or found first; it is kept in the audit trail"
-				return nil
-			}
-			return m.send(engine.Input{Step: step, Kind: engine.InputApprove, Text: g.input.Value()})
-		case "esc":
-			return m.send(engine.Input{Step: step, Kind: engine.InputRefuse})
-		case "n":
-			return m.startNote()
-		case "q":
-			return m.askQuit()
-		case "?":
-			m.showHelp = !m.showHelp
-		}
-		return nil
-	default: // confirm gate: y proceeds, any other key refuses
-		if keyOf(k) == "y" {
-			return m.send(engine.Input{Step: step, Kind: engine.InputApprove})
-		}
-		return m.send(engine.Input{Step: step, Kind: engine.InputRefuse, Text: keyOf(k)})
-	}
-}
-
-// failureKey answers a failed step's question. Unknown keys do nothing:
-// after a failure no key should have a consequence the operator did not pick.
-func (m *RunModel) failureKey(k tea.KeyMsg) tea.Cmd {
-	kinds := map[string]struct {
-		kind   engine.InputKind
-		choice engine.Choice
-	}{
-		"r": {engine.InputRetry, engine.ChoiceRetry},
-		"m": {engine.InputMarkDone, engine.ChoiceMarkDone},
-		"s": {engine.InputSkip, engine.ChoiceSkip},
-		"a": {engine.InputAbort, engine.ChoiceAbort},
-	}
-	f := m.prog.Failure
-	if c, ok := kinds[keyOf(k)]; ok && slices.Contains(f.Choices, c.choice) {
-		return m.send(engine.Input{Step: f.Step, Kind: c.kind})
-	}
-	switch keyOf(k) {
-	case "n":
-		return m.startNote()
-	case "q":
-		return m.askQuit()
-	}
-	return nil
-}
-
-func countUnticked(ts []bool) int {
-	n := 0
-	for _, t := range ts {
-		if !t {
-			n++
+func waitSendErr(errs <-chan error, stop <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case err := <-errs:
+			return sentMsg{err}
+		case <-stop:
+			return nil
 		}
 	}
-	return n
 }
 
 func (m *RunModel) focusStep(id string) {

@@ -112,6 +112,7 @@ func newModel(t *testing.T, f *fakeDriver, w, h int) *RunModel {
 	m := NewRunModel(f, Config{DB: "/var/lib/repli/audit.db", Operator: "alice", Renderer: r, NoTick: true, Now: func() time.Time { return t0.Add(45 * time.Second) }})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Init() // starts the sender that forwards inputs to the driver
+	t.Cleanup(m.Stop)
 	return m
 }
 
@@ -131,7 +132,7 @@ func waitInputs(t *testing.T, f *fakeDriver, n int) []engine.Input {
 
 func feed(m *RunModel, evs []engine.Event) {
 	for _, ev := range evs {
-		m.Update(eventMsg{ev})
+		m.Update(eventsMsg{[]engine.Event{ev}})
 	}
 }
 
@@ -238,11 +239,11 @@ func TestCtrlCAtGateAsksToQuitInsteadOfRefusing(t *testing.T) {
 	m := newModel(t, f, 80, 24)
 	feed(m, []engine.Event{at(0, &engine.GateOpened{Step: "start-secondary", Gate: "confirm"})})
 	m.Update(tea.KeyMsg{Type: tea.KeyCtrlC})
-	if len(f.inputs()) != 0 || !m.confirmQuit {
-		t.Fatalf("ctrl+c sent %v, confirmQuit=%v", f.inputs(), m.confirmQuit)
+	if len(f.inputs()) != 0 || m.Mode() != ModeQuitConfirm {
+		t.Fatalf("ctrl+c sent %v, mode %s", f.inputs(), m.Mode())
 	}
 	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("n")})
-	if cmd != nil || m.confirmQuit || len(f.inputs()) != 0 {
+	if cmd != nil || m.Mode() == ModeQuitConfirm || len(f.inputs()) != 0 {
 		t.Fatal("declining to quit had an effect")
 	}
 }

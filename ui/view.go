@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // Smallest usable screen; below it the screen says so instead of garbling.
@@ -17,36 +18,44 @@ const (
 )
 
 // View renders the whole screen, exactly width×height, so nothing scrolls.
+// Only what fits is rendered: the cost of a frame follows the screen, not
+// the estate.
 func (m *RunModel) View() string {
 	if m.width < minWidth || m.height < minHeight {
 		return fmt.Sprintf("repli needs at least %d×%d; this terminal is %d×%d.\nEnlarge it (the run goes on; nothing is lost).", minWidth, minHeight, m.width, m.height)
 	}
 	header := m.headerLine()
 	detail := m.detailLines()
-	sites := m.sitesLine()
-	help := m.helpLine()
+	foot := m.footerLine()
 	rule := m.st.Rule.Render(strings.Repeat("─", m.width))
 
-	fixed := 5 // header, help and three rules
-	if sites != "" {
-		fixed++
+	const fixed = 5 // header, footer and three rules
+	rem := max(0, m.height-fixed-len(detail))
+	stepsH := min(len(m.rb.Steps), max(3, rem*35/100))
+	sitesH := 0
+	if len(m.sites.names) > 0 {
+		sitesH = min(m.sitesWanted(), max(2, rem*35/100))
 	}
-	remaining := m.height - fixed - len(detail)
-	stepsH := min(len(m.rb.Steps), max(3, remaining*6/10))
-	logH := max(0, remaining-stepsH)
+	logH := max(0, rem-stepsH-sitesH)
+	if sitesH == 0 {
+		logH++ // no rule between the steps and the sites
+	}
 
-	var b []string
+	b := make([]string, 0, m.height)
 	b = append(b, header)
-	if sites != "" {
-		b = append(b, sites)
-	}
-	b = append(b, rule)
 	b = append(b, m.stepLines(stepsH)...)
+	if sitesH > 0 {
+		b = append(b, rule)
+		b = append(b, m.sitesLines(sitesH)...)
+	}
 	b = append(b, rule)
 	b = append(b, detail...)
 	b = append(b, rule)
 	b = append(b, m.logLines(logH)...)
-	b = append(b, help)
+	for len(b) < m.height-1 {
+		b = append(b, "")
+	}
+	b = append(b[:m.height-1], foot)
 	for i := range b {
 		b[i] = strings.TrimRight(m.fit(b[i]), " ")
 	}
@@ -61,8 +70,14 @@ func (m *RunModel) fit(s string) string {
 	return s
 }
 
+// headerLine names the run, left, and shows the RTO clock, right. The
+// clock is never cut: the name gives way to it on a narrow screen.
 func (m *RunModel) headerLine() string {
-	left := m.st.Header.Render("repli") + " · " + m.rb.Name + " · " + m.d.Options().Mode
+	left := m.st.Header.Render("repli")
+	if m.cfg.Simulated {
+		left += " · " + m.st.Warn.Render("SIMULATED")
+	}
+	left += " · " + safetext.Line(m.rb.Name) + " · " + safetext.Line(m.d.Options().Mode)
 	if m.cfg.ReadOnly {
 		left += " · WATCHING"
 	}
@@ -70,11 +85,12 @@ func (m *RunModel) headerLine() string {
 		left += fmt.Sprintf(" · run %d", m.runID)
 	}
 	right := m.clock()
-	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		return left
+	room := m.width - lipgloss.Width(right) - 1
+	if lipgloss.Width(left) > room {
+		left = ansi.Truncate(left, max(0, room), "…")
 	}
-	return left + strings.Repeat(" ", gap) + right
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	return left + strings.Repeat(" ", max(1, gap)) + right
 }
 
 // clock renders the RTO clock: elapsed since rto: start, against the target.
@@ -90,7 +106,7 @@ func (m *RunModel) clock() string {
 	}
 	text := "RTO " + FormatClock(elapsed) + tgt
 	switch {
-	case m.prog.Ended != nil && m.prog.Ended.RTOAchieved == 0:
+	case m.prog.Ended != nil && m.prog.Ended.RTOAchieved == 0 && m.prog.RTOStop.IsZero():
 		return m.st.ClockOver.Render("RTO ✗ not reached (" + FormatClock(elapsed) + tgt + ")")
 	case !m.prog.RTOStop.IsZero():
 		text = "RTO ✓ " + FormatClock(elapsed) + tgt
@@ -132,49 +148,6 @@ func ChoiceKeys(cs []engine.Choice) string {
 	return strings.Join(parts, " · ")
 }
 
-// sitesLine shows each site's health and how many of its domains run.
-func (m *RunModel) sitesLine() string {
-	if len(m.sites) == 0 {
-		return ""
-	}
-	var parts []string
-	for _, name := range m.rb.SiteNames() {
-		st, ok := m.sites[name]
-		switch {
-		case !ok:
-			parts = append(parts, name+" …")
-		case !st.Reachable:
-			parts = append(parts, m.st.Fail.Render("✗ "+name+" unreachable"))
-		default:
-			running := 0
-			for _, s := range st.Domains {
-				if s == engine.StateRunning || s == engine.StateBlocked {
-					running++
-				}
-			}
-			parts = append(parts, fmt.Sprintf("✓ %s up, %d/%d running", name, running, len(st.Domains)))
-		}
-	}
-	return m.st.Dim.Render("sites: ") + strings.Join(parts, " · ")
-}
-
-// liveLine shows the live state of the domains a step acts on.
-func (m *RunModel) liveLine(site string, doms []string) string {
-	st, ok := m.sites[site]
-	if !ok || !st.Reachable || len(doms) == 0 {
-		return ""
-	}
-	parts := make([]string, 0, len(doms))
-	for _, d := range doms {
-		s, ok := st.Domains[d]
-		if !ok {
-			s = "missing"
-		}
-		parts = append(parts, d+" "+string(s))
-	}
-	return m.st.Dim.Render("live at "+site+": ") + strings.Join(parts, " · ")
-}
-
 // stepLines renders up to h step rows, scrolled so the focused step shows.
 func (m *RunModel) stepLines(h int) []string {
 	first := 0
@@ -185,12 +158,12 @@ func (m *RunModel) stepLines(h int) []string {
 	for _, s := range m.rb.Steps {
 		idW = max(idW, min(22, len(s.ID)))
 	}
-	var out []string
+	out := make([]string, 0, h)
 	for i := first; i < len(m.rb.Steps) && len(out) < h; i++ {
 		step := m.rb.Steps[i]
 		sp := m.stepProgress(step.ID)
 		marker := "  "
-		if i == m.focus && !m.closed {
+		if i == m.focus && m.prog.Ended == nil && !m.closed {
 			marker = "› "
 		}
 		dur := ""
@@ -199,30 +172,30 @@ func (m *RunModel) stepLines(h int) []string {
 		}
 		label := m.stateStyle(sp.State).Render(fmt.Sprintf("%-10s", StateLabel(sp.State)))
 		titleW := max(8, m.width-2-11-idW-1-8)
-		title := ansi.Truncate(step.Title, titleW, "…")
-		line := fmt.Sprintf("%s%s %-*s %-*s %7s", marker, label, idW, ansi.Truncate(step.ID, idW, "…"), titleW, title, dur)
-		out = append(out, line)
+		title := ansi.Truncate(safetext.Line(step.Title), titleW, "…")
+		id := ansi.Truncate(safetext.Line(step.ID), idW, "…")
+		out = append(out, fmt.Sprintf("%s%s %-*s %-*s %7s", marker, label, idW, id, titleW, title, dur))
 	}
 	return out
 }
 
-// detailLines shows the focused step, its gate, or the run's summary.
+// detailLines shows the open prompt, the focused step and its gate or
+// failure, or the run's summary.
 func (m *RunModel) detailLines() []string {
-	if m.confirmQuit {
+	switch m.Mode() {
+	case ModeQuitConfirm:
 		return []string{
 			m.st.Warn.Render("Stop driving this run and quit?"),
 			"The run stops where it is and stays in the audit trail; nothing is undone.",
 			m.st.Bold.Render("y") + " quit · any other key stays",
 		}
-	}
-	if m.showHelp {
+	case ModeHelp:
+		return m.helpLines()
+	case ModeAbortConfirm:
 		return []string{
-			m.st.Bold.Render("Keys") + m.st.Dim.Render(" (? closes this help)"),
-			"manual step   space tick · ↑↓ move · enter step done · esc refuse",
-			"confirm gate  y proceeds · any other key refuses (then r retries)",
-			"typed gate    type the site name exactly, enter · esc refuses",
-			"after failure r retry · m mark done · s skip · a abort the run",
-			"any time      n note into the audit trail · q quit (the run stays resumable)",
+			m.st.Fail.Render("Abort the run at " + safetext.Line(m.prog.Failure.Step) + "?"),
+			"The run ends as aborted: the steps after this one are not run; nothing is undone.",
+			m.st.Bold.Render("y") + " abort the run · any other key goes back",
 		}
 	}
 	if m.prog.Ended != nil {
@@ -233,29 +206,81 @@ func (m *RunModel) detailLines() []string {
 	}
 	step := m.rb.Steps[m.focus]
 	sp := m.stepProgress(step.ID)
-	failure, gate := m.prog.Failure, m.prog.Gate
-	out := []string{m.st.Bold.Render(step.ID) + " · " + step.Title}
-	if failure != nil && failure.Step == step.ID {
-		out = append(out, m.wrap(m.st.Error.Render("✗ "+failure.Error), 3)...)
-		out = append(out, m.st.GateBox.Render("⏸ failed: "+ChoiceKeys(failure.Choices)))
-	} else if m.openGate() != nil && gate.Step == step.ID {
-		out = append(out, m.gateLines()...)
-	} else if sp.State == engine.StepFailed && sp.Reason != "" {
-		out = append(out, m.wrap(m.st.Error.Render("✗ "+sp.Reason), 3)...)
-	} else if site, doms := step.Target(); site != "" {
-		if live := m.liveLine(site, doms); live != "" {
-			out = append(out, live)
-		} else {
-			out = append(out, m.st.Dim.Render(fmt.Sprintf("%s at %s: %s", step.Kind, site, strings.Join(doms, ", "))))
+	out := []string{m.st.Bold.Render(safetext.Line(step.ID)) + " · " + safetext.Line(step.Title)}
+	if c := m.countStep(step); c.total > 0 && (sp.State != engine.StepPending || c.done+c.working+c.failed > 0) {
+		out = append(out, m.st.Running.Render("▶ "+c.String()))
+	}
+	gate := m.prog.Gate
+	switch {
+	case m.cfg.ReadOnly && gate != nil && gate.Step == step.ID:
+		out = append(out, m.wrap(safetext.Terminal(gate.Prompt), 2)...)
+		out = append(out, m.st.GateBox.Render("⏸ waiting for the driving console to answer "+GateKindLabel(gate.GateOpened)))
+	case m.cfg.ReadOnly && m.prog.Failure != nil && m.prog.Failure.Step == step.ID:
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+safetext.Line(reasonFirst(m.prog.Failure.Error))), 3)...)
+		out = append(out, m.st.GateBox.Render("⏸ failed: waiting for the driving console to choose"))
+	case m.form != nil && stepOfForm(m) == step.ID:
+		out = append(out, m.form.lines(m)...)
+		if step == m.rb.Steps[len(m.rb.Steps)-1] {
+			out = append(out, m.soFarLine())
+		}
+	case sp.State == engine.StepFailed && sp.Reason != "":
+		out = append(out, m.wrap(m.st.Error.Render("✗ "+safetext.Line(reasonFirst(sp.Reason))), 3)...)
+	}
+	if m.cfg.ReadOnly && m.holder != nil {
+		out = append(out, m.holderLines()...)
+	}
+	switch m.Mode() {
+	case ModeNote, ModeSkipReason:
+		if m.Mode() == ModeSkipReason {
+			out = append(out, m.st.Warn.Render("Skip "+safetext.Line(m.prog.Failure.Step)+": the run will not count as a success. Why?"))
+		}
+		out = append(out, m.input.View())
+		if m.hint != "" {
+			out = append(out, m.st.Warn.Render(m.hint))
 		}
 	}
-	if m.noting {
-		out = append(out, m.note.View())
-	}
 	if m.errText != "" {
-		out = append(out, m.st.Error.Render(m.errText))
+		out = append(out, m.st.Error.Render(safetext.Line(m.errText)))
 	}
 	return out
+}
+
+func stepOfForm(m *RunModel) string {
+	if m.prog.Failure != nil {
+		return m.prog.Failure.Step
+	}
+	return stepOfGate(m.prog.Gate)
+}
+
+// soFarLine is the run's standing, shown at the last step before it ends:
+// what the change ticket will say.
+func (m *RunModel) soFarLine() string {
+	s := "so far:"
+	if rto, ok := m.prog.RTO(m.now); ok {
+		s += " RTO " + FormatDuration(rto) + RTOVerdict(rto, m.rb.RTO)
+	} else {
+		s += " RTO not measured"
+	}
+	if n := len(m.prog.Failures); n > 0 {
+		s += " · " + plural(n, "step skipped after failure", "steps skipped after failure")
+	} else {
+		s += " · no step failed or skipped"
+	}
+	return m.st.Dim.Render(s + " · the anchor is shown when the run ends")
+}
+
+// holderLines say whether the console driving a watched run is there.
+func (m *RunModel) holderLines() []string {
+	h := m.holder
+	if !h.Gone {
+		return m.wrap(m.st.Dim.Render("driven by "+safetext.Line(h.Who)), 1)
+	}
+	s := "✗ DRIVER GONE"
+	if !h.Since.IsZero() {
+		s += fmt.Sprintf(" since %s (%s ago)", h.Since.Local().Format("15:04:05"), FormatDuration(m.now.Sub(h.Since)))
+	}
+	out := []string{m.st.Fail.Render(s + ": nobody drives this run")}
+	return append(out, m.wrap(m.st.Dim.Render(fmt.Sprintf("%s · to carry it on: repli resume %d", safetext.Line(h.Why), m.runID)), 2)...)
 }
 
 // stepProgress is a step's progress, pending when the run has not reached it.
@@ -266,69 +291,27 @@ func (m *RunModel) stepProgress(id string) *engine.StepProgress {
 	return &engine.StepProgress{ID: id, State: engine.StepPending}
 }
 
-func (m *RunModel) gateLines() []string {
-	g, ev := m.gate, m.prog.Gate
-	var out []string
-	if m.cfg.ReadOnly {
-		out = append(out, m.wrap(ev.Prompt, 2)...)
-		return append(out, m.st.GateBox.Render("⏸ waiting for the driving console to answer: "+GateKindLabel(ev.GateOpened)))
-	}
-	switch {
-	case ev.Expect != "":
-		out = append(out, m.wrap(ev.Prompt, 2)...)
-		out = append(out, m.st.GateBox.Render(fmt.Sprintf("⏸ typed gate: type %q and press enter to proceed · esc refuses", ev.Expect)))
-		out = append(out, g.input.View())
-	case ev.FormOf() == engine.FormChecklist || ev.FormOf() == engine.FormManual:
-		out = append(out, m.wrap(ev.Prompt, 2)...)
-		for i, item := range ev.Checklist {
-			box := "[ ]"
-			if g.ticked[i] {
-				box = "[✓]"
-			}
-			cur := "  "
-			if i == g.cursor {
-				cur = "› "
-			}
-			out = append(out, cur+box+" "+item)
-		}
-		if ev.Record {
-			out = append(out, g.input.View())
-		}
-		out = append(out, m.st.GateBox.Render("⏸ manual step: space ticks an item · enter when the step is done · esc refuses"))
-	default:
-		out = append(out, m.wrap(ev.Prompt, 2)...)
-		out = append(out, m.st.GateBox.Render("⏸ confirm: press y to proceed · any other key refuses"))
-	}
-	if ev.Approvers > 1 {
-		line := fmt.Sprintf("needs %d different approvers", ev.Approvers)
-		if len(ev.Approvals) > 0 {
-			line += fmt.Sprintf("; approved by %s; the next one runs: repli approve %d %s", strings.Join(ev.Approvals, ", "), m.runID, ev.Step)
-		}
-		out = append(out, m.st.Warn.Render(line))
-	}
-	if g.hint != "" {
-		out = append(out, m.st.Warn.Render(g.hint))
+// helpLines is the help screen, generated from the key map.
+func (m *RunModel) helpLines() []string {
+	out := []string{m.st.Bold.Render("Keys") + m.st.Dim.Render(" (? or esc closes this help)")}
+	for _, s := range m.keys.helpSections() {
+		out = append(out, fmt.Sprintf("%-14s%s", s[0], s[1]))
 	}
 	return out
 }
 
+// summaryLines is the end of the run, on screen; Summary is the same for
+// the terminal's scrollback.
 func (m *RunModel) summaryLines() []string {
 	e := m.prog.Ended
 	style := m.st.Done
 	if e.Outcome != engine.OutcomeSucceeded {
 		style = m.st.Fail
 	}
-	out := []string{style.Render(fmt.Sprintf("Run %d %s in %s", m.runID, OutcomeLabel(e.Outcome), FormatDuration(e.Duration)))}
-	if e.RTOAchieved > 0 {
-		out = append(out, "Recovery time "+FormatDuration(e.RTOAchieved)+RTOVerdict(e.RTOAchieved, e.RTOTarget))
-	}
-	if e.Reason != "" {
-		out = append(out, m.wrap(e.Reason, 2)...)
-	}
-	out = append(out, m.st.Dim.Render("Audit trail: "+m.cfg.DB+" · repli history lists this run"))
-	if m.anchor != "" {
-		// On a line of its own, whole: it is copied into the change ticket.
-		out = append(out, m.st.Dim.Render("Anchor for the change ticket (repli verify --anchor checks it):"), m.anchor)
+	lines := m.summaryText()
+	out := []string{style.Render(lines[0])}
+	for _, l := range lines[1:] {
+		out = append(out, m.wrap(l, 2)...)
 	}
 	return out
 }
@@ -353,50 +336,23 @@ func (m *RunModel) logLines(h int) []string {
 	start := max(0, len(m.logs)-h)
 	out := make([]string, 0, h)
 	for _, l := range m.logs[start:] {
-		line := m.st.Dim.Render(l.at.Local().Format("15:04:05")) + " " + l.text
+		ts := m.st.Dim.Render(l.at.Local().Format("15:04:05"))
+		text := l.text
 		if l.warn {
-			line = m.st.Dim.Render(l.at.Local().Format("15:04:05")) + " " + m.st.Warn.Render(l.text)
+			text = m.st.Warn.Render(text)
 		}
-		out = append(out, line)
-	}
-	for len(out) < h {
-		out = append(out, "")
+		out = append(out, ts+" "+text)
 	}
 	return out
 }
 
-func (m *RunModel) helpLine() string {
-	var keys []string
-	switch {
-	case m.cfg.ReadOnly:
-		keys = []string{"watching read-only: the driving console answers gates", "q quit"}
-	case m.confirmQuit:
-		keys = []string{"y quit", "any key stay"}
-	case m.noting:
-		keys = []string{"enter save note", "esc cancel"}
-	case m.closed:
-		keys = []string{"q quit"}
-	case m.prog.Failure != nil:
-		keys = []string{ChoiceKeys(m.prog.Failure.Choices), "n note", "q quit"}
-	case m.openGate() != nil && m.prog.Gate.FormOf() == engine.FormTyped:
-		keys = []string{"type the site name", "enter proceed", "esc refuse", "ctrl+c quit"}
-	case m.openGate() != nil && (m.prog.Gate.FormOf() == engine.FormChecklist || m.prog.Gate.FormOf() == engine.FormManual):
-		keys = []string{"↑↓ move", "space tick", "enter done", "esc refuse", "n note", "q quit"}
-	case m.openGate() != nil:
-		keys = []string{"y proceed", "any other key refuses", "ctrl+c quit"}
-	default:
-		keys = []string{"n note", "q quit"}
+// footerLine is the mode's keys, from the key map; ? is on every footer.
+func (m *RunModel) footerLine() string {
+	mode := m.Mode()
+	bs := m.keys.bindings(mode, m.form)
+	prefix := ""
+	if mode == ModeWatch {
+		prefix = m.st.Help.Render("read-only · ")
 	}
-	if !m.showHelp && m.gate == nil && m.prog.Failure == nil && !m.confirmQuit && !m.noting && !m.cfg.ReadOnly {
-		keys = append(keys, "? help")
-	}
-	return m.st.Help.Render(strings.Join(keys, " · "))
-}
-
-// openGate is the gate the screen answers, if one is open.
-func (m *RunModel) openGate() *engine.OpenGate {
-	if m.gate == nil || m.prog.Gate == nil {
-		return nil
-	}
-	return m.prog.Gate
+	return prefix + footer(m.help, m.width-lipgloss.Width(prefix), bs)
 }

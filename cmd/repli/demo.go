@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -42,4 +44,15 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		f.mode = "test"
 	}
 	return execute(cmd, rb, f)
+}
+
+// simulatedSites reports whether every site of a run is on the simulated
+// lab: such a run is marked simulated (ui.Config.Simulated) on screen.
+func simulatedSites(uris map[string]string) bool {
+	for _, u := range uris {
+		if !strings.HasPrefix(u, "sim://") {
+			return false
+		}
+	}
+	return len(uris) > 0
 }
