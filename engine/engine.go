@@ -31,6 +31,9 @@ type Options struct {
 	Poll time.Duration
 	// CallTimeout bounds each single hypervisor call.
 	CallTimeout time.Duration
+	// OutcomeBudget is how long an action's outcome is tried again while
+	// the trail cannot take it (30s by default), before the run stops.
+	OutcomeBudget time.Duration
 	// Resume continues a run from its journal instead of starting one: the
 	// run's progress, as its recorded events give it.
 	Resume *Progress
@@ -92,6 +95,9 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 30 * time.Second
+	}
+	if opts.OutcomeBudget <= 0 {
+		opts.OutcomeBudget = 30 * time.Second
 	}
 	if opts.Mode == "" {
 		opts.Mode = "test"
