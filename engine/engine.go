@@ -74,6 +74,9 @@ type Engine struct {
 	resumeFailed map[string]string
 	execDoubt    map[string]*ActionIntent
 	execAlive    map[string]*ExecStarted // in-doubt commands whose process still runs
+	// approvedTargets are the domains a glob or "all" matched at the
+	// step's gate: what the operator approved, and what the step acts on.
+	approvedTargets map[string][]string
 	started      time.Time
 }
 
