@@ -77,7 +77,7 @@ type Engine struct {
 	// approvedTargets are the domains a glob or "all" matched at the
 	// step's gate: what the operator approved, and what the step acts on.
 	approvedTargets map[string][]string
-	started      time.Time
+	started         time.Time
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.
