@@ -29,6 +29,7 @@ func noTargets(*Step) []Target { return nil }
 
 var manualKind = KindSpec{
 	Name: KindManual,
+	Keys: []string{}, // written as a scalar: the instruction
 	Parse: func(p *parser, f *fields, rb *Runbook, st *Step, what string) {
 		st.Manual = p.manual(f, what)
 	},
