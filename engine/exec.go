@@ -310,7 +310,6 @@ func (e *Engine) capture(ctx context.Context, step string, res *cmdResult) error
 // same. The trail also keeps the argument list itself (ActionIntent.Argv).
 func CommandString(argv []string, shell bool) string { return runbooks.CommandString(argv, shell) }
 
-
 func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 	x := st.Exec
 	argv := x.Command
