@@ -154,6 +154,8 @@ type Site struct {
 	domains     map[string]*domain
 	unreachable bool
 	watchers    []chan engine.Domain
+	// copies are other hosts' definitions of a domain (AddCopy).
+	copies map[string][]engine.Placement
 }
 
 type domain struct {
@@ -220,7 +222,7 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	now := time.Now()
 	for _, d := range s.domains {
 		s.settle(d, now)
-		out = append(out, engine.Domain{Name: d.name, State: d.state})
+		out = append(out, s.listed(d))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
