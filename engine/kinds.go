@@ -156,13 +156,11 @@ func (e *Engine) resolve(ctx context.Context, st *runbooks.Step, t runbooks.Targ
 	return out, e.logf(ctx, st.ID, "info", "%s: %s", t, strings.Join(out, ", "))
 }
 
+// stateMatches is the one reading of "a domain in state got is in state
+// want" that the readiness check and the simulator share: a blocked domain
+// is running.
 func stateMatches(got DomainState, want string) bool {
-	switch want {
-	case "running":
-		return got == StateRunning || got == StateBlocked
-	default:
-		return string(got) == want
-	}
+	return runbooks.Reached(string(got), want, false)
 }
 
 // check evaluates a check. With journal, each observation is logged; a wait

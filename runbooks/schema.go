@@ -176,37 +176,6 @@ func schemaDoc() obj {
 				obj{"type": "array", "items": text},
 			}},
 		},
-		"origin": obj{
-			"description":          "Written by repli reverse: the runbook this one is the way back of. Runs of this runbook are recorded in mode failback, linked to the forward runbook's runs.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             strs(originKeys),
-			"properties":           props("origin", originKeys),
-		},
-		"sites": obj{
-			"description": "The sites: each site's name maps to its libvirt URI and role, or a list of site names whose URIs are in repli's config (sites: {NAME: {uri: …}} in ~/.config/repli/config.yaml).",
-			"anyOf": []any{
-				obj{
-					"type":                 "object",
-					"minProperties":        1,
-					"propertyNames":        obj{"pattern": idPattern.String()},
-					"additionalProperties": obj{"anyOf": []any{ref("site"), obj{"type": "null"}}},
-				},
-				obj{
-					"type":        "array",
-					"minItems":    1,
-					"uniqueItems": true,
-					"items":       obj{"type": "string", "pattern": idPattern.String()},
-				},
-			},
-		},
-		"site": obj{
-			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role. Without either, its URI comes from repli's config.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"properties":           props("site", siteKeys),
-			"not":                  obj{"required": []any{"uri", "uris"}},
-		},
 		"steps": obj{
 			"description": "The steps, run in order.",
 			"type":        "array",
@@ -214,6 +183,9 @@ func schemaDoc() obj {
 			"maxItems":    MaxSteps,
 			"items":       ref("step"),
 		},
+	}
+	for name, d := range siteDefs() {
+		defs[name] = d
 	}
 	kindKeys := obj{}
 	for _, k := range Kinds {
@@ -309,6 +281,43 @@ func checkSchema() obj {
 		"additionalProperties": false,
 		"properties":           props("check", checkKeys),
 		"allOf":                []any{exactlyOne(branches...)},
+	}
+}
+
+// siteDefs are the definitions of the runbook's sites and origin.
+func siteDefs() obj {
+	return obj{
+		"origin": obj{
+			"description":          "Written by repli reverse: the runbook this one is the way back of. Runs of this runbook are recorded in mode failback, linked to the forward runbook's runs.",
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             strs(originKeys),
+			"properties":           props("origin", originKeys),
+		},
+		"sites": obj{
+			"description": "The sites: each site's name maps to its libvirt URI and role, or a list of site names whose URIs are in repli's config (sites: {NAME: {uri: …}} in ~/.config/repli/config.yaml).",
+			"anyOf": []any{
+				obj{
+					"type":                 "object",
+					"minProperties":        1,
+					"propertyNames":        obj{"pattern": idPattern.String()},
+					"additionalProperties": obj{"anyOf": []any{ref("site"), obj{"type": "null"}}},
+				},
+				obj{
+					"type":        "array",
+					"minItems":    1,
+					"uniqueItems": true,
+					"items":       obj{"type": "string", "pattern": idPattern.String()},
+				},
+			},
+		},
+		"site": obj{
+			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role. Without either, its URI comes from repli's config.",
+			"type":                 "object",
+			"additionalProperties": false,
+			"properties":           props("site", siteKeys),
+			"not":                  obj{"required": []any{"uri", "uris"}},
+		},
 	}
 }
 
