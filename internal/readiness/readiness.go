@@ -10,6 +10,8 @@ package readiness
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,4 +160,20 @@ func usedSites(rb *runbooks.Runbook, mode string, done func(string) bool) map[st
 		}
 	}
 	return used
+}
+
+// Lines are what a run journals of its preflight: each warning, and each
+// glob or "all" with the domains it matched when the run started (the
+// evidence reads the warnings back by their "preflight warning: " prefix).
+func (rep *Report) Lines() []string {
+	var out []string
+	for _, w := range rep.Warnings {
+		out = append(out, "preflight warning: "+w)
+	}
+	for _, r := range rep.Targets {
+		if r.Known {
+			out = append(out, fmt.Sprintf("preflight target: step %s: %s matched %d domain(s) at the start: %s", r.Step, r.Target, len(r.Domains), strings.Join(r.Domains, ", ")))
+		}
+	}
+	return out
 }

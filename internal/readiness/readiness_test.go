@@ -127,6 +127,10 @@ func TestGlobsResolvedAtPreflight(t *testing.T) {
 	if strings.Join(names, " ") != "db-01<stop-db:running> web-01<stop-web:running> web-02<stop-web:running>" {
 		t.Errorf("primary domains judged: %v", names)
 	}
+	lines := strings.Join(rep.Lines(), "\n")
+	if !strings.Contains(lines, "preflight target: step stop-web: web-* at primary matched 2 domain(s) at the start: web-01, web-02") {
+		t.Errorf("the journal lines do not record the resolved glob:\n%s", lines)
+	}
 	out := printed(rep)
 	for _, want := range []string{"Targets resolved now", "stop-web: web-* at primary → 2: web-01, web-02", "✓ ready"} {
 		if !strings.Contains(out, want) {
