@@ -15,6 +15,9 @@ type KindSpec struct {
 	// Keys are the keys of the kind's mapping (shutdown: {site, domains,
 	// timeout, force}); nil for a kind written as a scalar (manual).
 	Keys []string
+	// StepKeys are keys of the step itself that only this kind takes
+	// (manual: checklist, record); they are among the common step keys.
+	StepKeys []string
 	// Parse reads the step's kind key (f.val[Name]) into st: the kind's
 	// body and its defaults. what names the step in messages ("step stop").
 	Parse func(p *parser, f *fields, rb *Runbook, st *Step, what string)
@@ -159,4 +162,15 @@ func Reached(got, want string, after bool) bool {
 		return got == "crashed"
 	}
 	return false
+}
+
+// ownerOf returns the kind that owns a step-level key, or "" when every
+// kind takes it.
+func ownerOf(key string) Kind {
+	for _, k := range Kinds {
+		if contains(kindSpecs[k].StepKeys, key) {
+			return k
+		}
+	}
+	return ""
 }

@@ -28,8 +28,9 @@ func registerBuiltins() bool {
 func noTargets(*Step) []Target { return nil }
 
 var manualKind = KindSpec{
-	Name: KindManual,
-	Keys: []string{}, // written as a scalar: the instruction
+	Name:     KindManual,
+	Keys:     []string{}, // written as a scalar: the instruction
+	StepKeys: []string{"checklist", "record"},
 	Parse: func(p *parser, f *fields, rb *Runbook, st *Step, what string) {
 		st.Manual = p.manual(f, what)
 	},

@@ -27,6 +27,9 @@ func specProblems(sp *KindSpec) []string {
 		key, _ := sp.Schema()
 		need(key != nil, "the schema of its key")
 	}
+	for _, k := range sp.StepKeys {
+		need(contains(commonStepKeys, k), "step key "+k+" among the common step keys")
+	}
 	for _, k := range sp.Keys {
 		_, own := sp.Docs[string(sp.Name)+"."+k]
 		_, shared := keyDocs["*."+k]

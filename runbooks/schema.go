@@ -402,9 +402,10 @@ func stepSchema(kindKeys obj) obj {
 				p[string(other)] = forbidden
 			}
 		}
-		if k != KindManual {
-			p["checklist"] = forbidden
-			p["record"] = forbidden
+		for _, key := range commonStepKeys {
+			if owner := ownerOf(key); owner != "" && owner != k {
+				p[key] = forbidden
+			}
 		}
 		b["properties"] = p
 		// More than one approver needs a gate: kinds that only observe or

@@ -83,9 +83,9 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 		p.errf(f.key[kinds[1]], "%s has two kinds (%s and %s); split it into two steps", what, kinds[0], kinds[1])
 		return nil
 	}
-	for _, k := range []string{"checklist", "record"} {
-		if f.has(k) && st.Kind != KindManual {
-			p.errf(f.key[k], "%s: %s belongs to manual steps, not %s steps", what, k, st.Kind)
+	for _, k := range commonStepKeys {
+		if owner := ownerOf(k); f.has(k) && owner != "" && owner != st.Kind {
+			p.errf(f.key[k], "%s: %s belongs to %s steps, not %s steps", what, k, owner, st.Kind)
 		}
 	}
 	SpecOf(st.Kind).Parse(p, f, rb, st, what)
