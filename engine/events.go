@@ -82,9 +82,12 @@ type GateOpened struct {
 	Meta
 	Step string `json:"step"`
 	// Form is what the gate asks; Gate the runbook's gate setting.
-	Form      GateForm `json:"form,omitempty"`
-	Gate      string   `json:"gate"`
-	Prompt    string   `json:"prompt"`
+	Form   GateForm `json:"form,omitempty"`
+	Gate   string   `json:"gate"`
+	Prompt string   `json:"prompt"`
+	// Targets are the domains the step acts on, resolved at the gate: what
+	// the operator approves is this list, and the step acts on it only.
+	Targets   []string `json:"targets,omitempty"`
 	Expect    string   `json:"expect,omitempty"`
 	Checklist []string `json:"checklist,omitempty"`
 	// Record asks the operator for a free-text answer, kept in the trail.

@@ -69,19 +69,25 @@ func GateExpect(rb *runbooks.Runbook, st *runbooks.Step) string {
 	return rb.Name
 }
 
-func gatePrompt(rb *runbooks.Runbook, st *runbooks.Step) string {
+func gatePrompt(st *runbooks.Step, site string, doms []string) string {
 	if st.Kind == runbooks.KindManual {
 		return st.Manual.Text
 	}
-	site, doms := st.Target()
-	return fmt.Sprintf("%s %d domain(s) at site %s: %v", st.Kind, len(doms), site, doms)
+	if site == "" {
+		return fmt.Sprintf("%s: %s", st.Kind, st.Title)
+	}
+	return fmt.Sprintf("%s %d domain(s) at site %s: %s", st.Kind, len(doms), site, strings.Join(doms, ", "))
 }
 
 // gate opens the step's gate and waits for the operator's answer. It returns
 // nil when approved and ErrRefused when refused.
 func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 	sp := e.step(st.ID)
-	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st), Approvers: max(1, st.Approvers), Approved: sp.Approvers}
+	site, targets, err := e.gateTargets(ctx, st)
+	if err != nil {
+		return err
+	}
+	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(st, site, targets), Targets: targets, Approvers: max(1, st.Approvers), Approved: sp.Approvers}
 	if st.Manual != nil {
 		open.Record = st.Manual.Record
 	}

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -135,23 +133,12 @@ func (e *Engine) resolve(ctx context.Context, st *runbooks.Step, t runbooks.Targ
 	if !t.Dynamic() {
 		return t.Domains, nil
 	}
-	var doms []Domain
-	err := e.do(ctx, func(ctx context.Context) (err error) {
-		doms, err = e.sites[t.Site].ListDomains(ctx)
-		return err
-	})
+	if doms, ok, err := e.shownAtGate(ctx, st, t); ok {
+		return doms, err
+	}
+	out, err := e.match(ctx, t)
 	if err != nil {
-		return nil, e.siteError(t.Site, "", fmt.Errorf("list domains: %w", err))
-	}
-	var out []string
-	for _, d := range doms {
-		if ok, _ := path.Match(t.Glob, d.Name); t.All || ok {
-			out = append(out, d.Name)
-		}
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, e.siteError(t.Site, "", fmt.Errorf("%s matches no domain", t))
+		return nil, err
 	}
 	return out, e.logf(ctx, st.ID, "info", "%s: %s", t, strings.Join(out, ", "))
 }

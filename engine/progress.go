@@ -256,7 +256,12 @@ func (p *Progress) RTO(now time.Time) (time.Duration, bool) {
 func (p *Progress) Apply(ev Event) {
 	m := ev.EventMeta()
 	at := m.At
-	p.LastSeq, p.LastAt = m.Seq, at
+	p.LastSeq = m.Seq
+	if _, handover := ev.(SessionEvent); !handover {
+		// A takeover is written by the console that takes the run over,
+		// when it does: it says nothing of when the run last moved.
+		p.LastAt = at
+	}
 	p.Events++
 	switch e := ev.(type) {
 	case *RunStarted:

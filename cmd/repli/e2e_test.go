@@ -49,6 +49,12 @@ func e2eBinary(t *testing.T) string {
 			e2eErr = err
 			return
 		}
+		// Some tests run the binary as another user (over ssh, as the lab's
+		// unprivileged users): the directory must let them in.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			e2eErr = err
+			return
+		}
 		e2ePath = filepath.Join(dir, "repli")
 		out, err := exec.Command("go", "build", "-o", e2ePath, ".").CombinedOutput()
 		if err != nil {

@@ -137,7 +137,7 @@ func TestEvidenceOfASimulatedDrill(t *testing.T) {
 	if !typed {
 		t.Errorf("the typed gate of stop-primary is not there with what was typed: %+v", d.Gates)
 	}
-	if in := d.Integrity; !in.Verified || in.Events != ev.Progress.Events || !strings.HasPrefix(in.ChainHead, strconv.FormatInt(ev.Verify.LastID, 10)+":") {
+	if in := d.Integrity; !in.Verified || int64(in.Events) != ev.Verify.Events || in.Events < ev.Progress.Events || !strings.HasPrefix(in.ChainHead, strconv.FormatInt(ev.Verify.LastID, 10)+":") {
 		t.Errorf("integrity: %+v", in)
 	}
 }

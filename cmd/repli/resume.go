@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/repli-dr/repli/engine"
-	"github.com/repli-dr/repli/engine/sim"
-	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/internal/session"
 )
 
 func newResumeCmd() *cobra.Command {
@@ -42,73 +40,18 @@ is done. The RTO clock counts the time the console was gone.`,
 }
 
 func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error {
-	ctx := cmd.Context()
-	db, err := store.Open(ctx, dbPath(f.db))
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	defer db.Close()
-	run, err := db.Run(ctx, id)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	if run.Outcome != engine.OutcomeRunning {
-		return withCode(exitUsage, fmt.Errorf("run %d already ended (%s); there is nothing to resume", id, run.Outcome))
-	}
-	holder := store.LocalHolder(operator(), consoleName(cmd, f.plain))
-	lease, err := db.AcquireLease(ctx, id, holder)
-	var held *store.LeaseHeldError
-	switch {
-	case errors.As(err, &held) && held.Stale && takeOver != "":
-		lease, err = db.TakeOverLease(ctx, id, holder, takeOver)
+	uris := map[string]string{}
+	for _, o := range f.sites {
+		name, uri, ok := strings.Cut(o, "=")
+		if !ok || name == "" || uri == "" {
+			return withCode(exitUsage, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", o))
+		}
+		r, err := resolveSiteURI(uri)
 		if err != nil {
-			return withCode(exitUsage, err)
+			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "repli: took run %d over from %s (recorded in the audit trail)\n", id, held.Holder)
-	case errors.As(err, &held) && held.Stale:
-		return withCode(exitUsage, fmt.Errorf("%w\nto drive it from here, say why: repli resume %d --take-over \"the reason\"", err, id))
-	case err != nil:
-		return withCode(exitUsage, err)
+		uris[name] = r
 	}
-	_, rb, rep, err := replayRun(ctx, db, id)
-	if err != nil {
-		return err
-	}
-	if err := configureSites(rb); err != nil {
-		return err
-	}
-	fmt.Fprintln(cmd.ErrOrStderr(), "repli: "+db.SignAs(ctx, operator()))
-	for name, uri := range rep.Started.Sites {
-		if s := rb.Site(name); s != nil && uri != s.URI {
-			f.sites = append([]string{name + "=" + uri}, f.sites...)
-		}
-	}
-	uris, err := siteURIs(rb, f.sites)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	f.speed, f.seed = rep.Started.TimeScale, 1
-	sites, lab, err := connect(ctx, rb, uris, f)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	defer closeAll(sites)
-	done := map[string]bool{}
-	for id, s := range rep.Steps {
-		done[id] = s.Passed
-	}
-	pre, err := preflight(cmd, rb, rep.Started.Mode, done, uris, sites, f.override, !f.plain && isTerminal(cmd.OutOrStdout()))
-	if err != nil {
-		return err
-	}
-	if lab != nil {
-		if err := lab.Persist(sim.StatePath(db.Path(), id), true); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	opts := consoleOptions(uris, f.autoApprove)
-	opts.RunID, opts.Mode, opts.Resume = id, rep.Started.Mode, rep
-	opts.Preflight = pre
-	opts.TimeScale = rep.Started.TimeScale
-	return drive(cmd, rb, sites, db, lease, opts, f.plain)
+	req := session.Request{DB: dbPath(f.db), URIs: uris, AutoApprove: f.autoApprove, Override: f.override, Assess: preflightCheck}
+	return sessionExit(session.Resume(cmd.Context(), id, takeOver, req, consoleOf(cmd, f.plain), configureSites))
 }

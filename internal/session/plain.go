@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/engine/sim"
 	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
@@ -15,7 +16,8 @@ import (
 
 // printPlain is the plain consumer of engine events: one line per event,
 // gates answered line by line on in. It holds no logic of the run.
-func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.Engine, db *store.Store, cancel func()) error {
+func printPlain(ctx context.Context, con Console, eng *engine.Engine, db *store.Store, cancel func()) error {
+	out, in := con.Out, con.In
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(in)
@@ -48,23 +50,10 @@ func printPlain(ctx context.Context, out io.Writer, in io.Reader, eng *engine.En
 			cancel()
 		}
 	}
-	if a := anchor(context.WithoutCancel(ctx), db, runID); a != "" {
+	if a := Anchor(context.WithoutCancel(ctx), db, runID); a != "" {
 		fmt.Fprintf(out, "audit trail %s · anchor %s (write it into the change ticket; repli verify --anchor checks it)\n", safetext.Line(db.Path()), a)
 	}
 	return nil
-}
-
-// anchor is a run's end event and its hash, as repli verify --anchor takes
-// it, or "" while the run has not ended.
-func anchor(ctx context.Context, db *store.Store, runID int64) string {
-	if runID == 0 {
-		return ""
-	}
-	r, err := db.Run(ctx, runID)
-	if err != nil || r.EndEventID == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d:%s", r.EndEventID, r.EndHash)
 }
 
 // readLine prints a prompt and reads one answer. End of input means nobody
@@ -90,9 +79,19 @@ func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng 
 			return err
 		}
 		kind, ok := map[string]engine.InputKind{"r": engine.InputRetry, "m": engine.InputMarkDone, "s": engine.InputSkip, "a": engine.InputAbort}[ans]
-		if ok {
-			return eng.Send(engine.Input{Step: f.Step, Kind: kind, Operator: op})
+		if !ok {
+			continue
 		}
+		in := engine.Input{Step: f.Step, Kind: kind, Operator: op}
+		if kind == engine.InputSkip {
+			// A skip is a deviation an auditor asks about: say why.
+			for in.Text == "" {
+				if in.Text, err = readLine(ctx, out, lines, "  why skip it? (recorded): "); err != nil {
+					return err
+				}
+			}
+		}
+		return eng.Send(in)
 	}
 }
 
@@ -148,3 +147,5 @@ func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *en
 	}
 	return eng.Send(in)
 }
+
+func simSite(uri string) (string, bool) { return sim.SiteName(uri) }

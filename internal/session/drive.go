@@ -1,0 +1,143 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
+	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
+)
+
+// drive runs the engine with its consumer (the TUI or the plain printer),
+// holding the lease, and says how the run ended.
+func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, lease *store.Lease, opts engine.Options, con Console) error {
+	defer lease.Release(context.WithoutCancel(ctx))
+	eng, err := engine.New(rb, sites, db, opts)
+	if err != nil {
+		return usage(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Every goroutine started here ends with ctx: the heartbeat, the
+	// approvals, the site monitor.
+	go heartbeat(ctx, con, lease, cancel)
+	go forwardApprovals(ctx, db, eng, opts.RunID)
+	type result struct {
+		outcome engine.Outcome
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, err := eng.Run(ctx)
+		done <- result{o, err}
+	}()
+
+	if con.TUI {
+		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,
+			Sites:     engine.Monitor(ctx, sites, 2*time.Second),
+			Simulated: Simulated(opts.URIs),
+			Out:       con.Out,
+			Anchor:    func() string { return Anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
+		cancel() // the UI is gone: stop the run where it is, resumable
+	} else {
+		err = printPlain(ctx, con, eng, db, cancel)
+	}
+	res := <-done
+	switch {
+	case errors.Is(res.err, engine.ErrRunEnded):
+		return usage(fmt.Errorf("run %d: %w", opts.RunID, res.err))
+	case res.err != nil:
+		fmt.Fprintf(con.Err, "repli: run %d stopped before its end: %s\n", opts.RunID, safetext.Line(res.err.Error()))
+		fmt.Fprintf(con.Err, "repli: everything done so far is in %s; carry on with: repli resume %d%s\n", safetext.Line(db.Path()), opts.RunID, dbHint(db.Path()))
+		return ErrStopped
+	case err != nil:
+		return usage(err)
+	case res.outcome != engine.OutcomeSucceeded:
+		return ErrFailed
+	}
+	return nil
+}
+
+// heartbeat keeps the run's lease alive, so another console can tell this
+// one is still driving. If the lease was taken over, this console stops.
+func heartbeat(ctx context.Context, con Console, lease *store.Lease, stop func()) {
+	t := time.NewTicker(store.LeaseHeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := lease.Heartbeat(ctx); errors.Is(err, store.ErrLeaseLost) {
+				fmt.Fprintf(con.Err, "repli: %s: another console took this run over; stopping here\n", safetext.Line(err.Error()))
+				stop()
+				return
+			}
+		}
+	}
+}
+
+// forwardApprovals hands approvals sent with repli approve to the engine,
+// which checks and journals them.
+func forwardApprovals(ctx context.Context, db *store.Store, eng *engine.Engine, runID int64) {
+	var last int64
+	if as, err := db.Approvals(ctx, runID, 0); err == nil && len(as) > 0 {
+		last = as[len(as)-1].ID // approvals sent before this console started answered an older question
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		as, err := db.Approvals(ctx, runID, last)
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			last = a.ID
+			if eng.Send(engine.Input{Step: a.Step, Kind: engine.InputApprove, Text: a.Typed, Operator: a.Operator}) != nil {
+				return
+			}
+		}
+	}
+}
+
+// dbHint is the --db flag to repeat in a suggested command, if not default.
+func dbHint(path string) string {
+	if path == store.DefaultPath() {
+		return ""
+	}
+	return " --db " + path
+}
+
+// Anchor is a run's end event and its hash, as repli verify --anchor takes
+// it, or "" while the run has not ended.
+func Anchor(ctx context.Context, db *store.Store, runID int64) string {
+	if runID == 0 {
+		return ""
+	}
+	r, err := db.Run(ctx, runID)
+	if err != nil || r.EndEventID == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d:%s", r.EndEventID, r.EndHash)
+}
+
+// Simulated reports whether every site of a run is on the simulated lab:
+// such a run is marked simulated on screen and in the evidence.
+func Simulated(uris map[string]string) bool {
+	for _, u := range uris {
+		if _, ok := simSite(u); !ok {
+			return false
+		}
+	}
+	return len(uris) > 0
+}
