@@ -5,6 +5,8 @@ package runbooks
 
 import (
 	"fmt"
+	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -237,6 +239,20 @@ type Target struct {
 
 // Dynamic reports whether the target is resolved only at run time.
 func (t Target) Dynamic() bool { return t.Glob != "" || t.All }
+
+// Match resolves a glob or "all" against the names of the domains defined
+// at the target's site: those it matches, sorted. The engine (at the step
+// and its gate) and the readiness check (at preflight) resolve the same way.
+func (t Target) Match(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if ok, _ := path.Match(t.Glob, n); t.All || ok {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // String renders the target for plans and prompts.
 func (t Target) String() string {

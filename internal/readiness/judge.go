@@ -3,8 +3,6 @@ package readiness
 import (
 	"errors"
 	"fmt"
-	"path"
-	"sort"
 	"strings"
 
 	"github.com/repli-dr/repli/engine"
@@ -70,16 +68,13 @@ func touches(rb *runbooks.Runbook, mode string, done func(string) bool, site str
 }
 
 // match resolves a glob or "all" the way the engine does when the step
-// runs: against the site's domains, sorted by name.
+// runs.
 func match(t runbooks.Target, list []engine.Domain) []string {
-	out := []string{}
-	for _, d := range list {
-		if ok, _ := path.Match(t.Glob, d.Name); t.All || ok {
-			out = append(out, d.Name)
-		}
+	names := make([]string, len(list))
+	for i, d := range list {
+		names[i] = d.Name
 	}
-	sort.Strings(out)
-	return out
+	return t.Match(names)
 }
 
 // judgeSite judges each domain of a site against its first step.
