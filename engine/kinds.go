@@ -28,33 +28,103 @@ func (e *Engine) execute(ctx context.Context, st *runbooks.Step) error {
 }
 
 func (e *Engine) executeKind(ctx context.Context, st *runbooks.Step) error {
-	switch st.Kind {
-	case runbooks.KindCheck:
-		return e.check(ctx, st, st.Check, true)
-	case runbooks.KindShutdown:
-		return e.shutdown(ctx, st)
-	case runbooks.KindStart:
-		return e.start(ctx, st)
-	case runbooks.KindDestroy:
-		return e.power(ctx, st, "destroy", StateShutoff, func(hv Hypervisor) func(context.Context, string) error { return hv.Destroy })
-	case runbooks.KindSuspend:
-		return e.power(ctx, st, "suspend", StatePaused, func(hv Hypervisor) func(context.Context, string) error { return hv.Suspend })
-	case runbooks.KindResume:
-		return e.power(ctx, st, "resume", StateRunning, func(hv Hypervisor) func(context.Context, string) error { return hv.Resume })
-	case runbooks.KindUndefine:
-		return e.undefine(ctx, st)
-	case runbooks.KindDefine:
-		return e.define(ctx, st)
-	case runbooks.KindSnapshot:
-		return e.snapshot(ctx, st)
-	case runbooks.KindAutostart:
-		return e.autostart(ctx, st)
-	case runbooks.KindExec:
-		return e.execCommand(ctx, st)
-	case runbooks.KindWait:
-		return e.wait(ctx, st)
+	x, ok := executors[st.Kind]
+	if !ok {
+		return fmt.Errorf("step kind %q is not supported by this engine: update repli", st.Kind)
 	}
-	return fmt.Errorf("step kind %q is not supported by this engine", st.Kind)
+	return x.Run(e, ctx, st)
+}
+
+// Executor is how the engine carries out one step kind, declared beside
+// the kind's runbooks.KindSpec.
+type Executor struct {
+	// Run executes a step of the kind: it resolves the targets, skips what
+	// is already done, and journals each action through e.act.
+	Run func(e *Engine, ctx context.Context, st *runbooks.Step) error
+	// Verbs lists the action verbs the kind journals, each with the state
+	// a done action leaves the domain in: reconciling an in-doubt action
+	// reads the live state and compares. "" when the state does not tell
+	// (the step checks again before acting). Required: NoActions for a
+	// kind that journals no action on a domain.
+	Verbs map[string]DomainState
+}
+
+// NoActions is the Verbs of a kind that journals no action on a domain
+// (manual, check, wait): nothing of it is ever in doubt.
+var NoActions = map[string]DomainState{}
+
+var executors = map[runbooks.Kind]Executor{}
+
+// RegisterKind declares the executor of a step kind that runbooks declares
+// (runbooks.RegisterKind). It is called at package initialisation and
+// panics on a second executor for one kind or on a verb two kinds claim
+// with different states.
+func RegisterKind(kind runbooks.Kind, x Executor) {
+	if _, dup := executors[kind]; dup {
+		panic(fmt.Sprintf("engine: step kind %q has two executors", kind))
+	}
+	for verb, want := range x.Verbs {
+		if w, ok := verbWant(verb); ok && w != want {
+			panic(fmt.Sprintf("engine: verb %q leads to %q in one kind and %q in another", verb, w, want))
+		}
+	}
+	executors[kind] = x
+}
+
+// verbWant is the state a done action of this verb leaves a domain in.
+func verbWant(verb string) (DomainState, bool) {
+	for _, x := range executors {
+		if w, ok := x.Verbs[verb]; ok {
+			return w, true
+		}
+	}
+	return "", false
+}
+
+// after is the state a step of a kind leads its domains to, as the kind's
+// declaration says (runbooks.Precondition.After).
+func after(k runbooks.Kind) DomainState {
+	return DomainState(runbooks.SpecOf(k).Precondition(&runbooks.Step{Kind: k}, 0).After)
+}
+
+// The built-in executors, registered before any init function runs.
+var _ = registerBuiltins()
+
+func registerBuiltins() bool {
+	off, on := after(runbooks.KindShutdown), after(runbooks.KindStart)
+	for k, x := range map[runbooks.Kind]Executor{
+		runbooks.KindManual: {Run: func(*Engine, context.Context, *runbooks.Step) error { return nil }, Verbs: NoActions},
+		runbooks.KindCheck: {Run: func(e *Engine, ctx context.Context, st *runbooks.Step) error {
+			return e.check(ctx, st, st.Check, true)
+		}, Verbs: NoActions},
+		runbooks.KindShutdown:  {Run: (*Engine).shutdown, Verbs: map[string]DomainState{"shutdown": off, "destroy": off}},
+		runbooks.KindStart:     {Run: (*Engine).start, Verbs: map[string]DomainState{"start": on}},
+		runbooks.KindDestroy:   powerExecutor(runbooks.KindDestroy, "destroy", func(hv Hypervisor) func(context.Context, string) error { return hv.Destroy }),
+		runbooks.KindSuspend:   powerExecutor(runbooks.KindSuspend, "suspend", func(hv Hypervisor) func(context.Context, string) error { return hv.Suspend }),
+		runbooks.KindResume:    powerExecutor(runbooks.KindResume, "resume", func(hv Hypervisor) func(context.Context, string) error { return hv.Resume }),
+		runbooks.KindUndefine:  {Run: (*Engine).undefine, Verbs: map[string]DomainState{"undefine": ""}},
+		runbooks.KindDefine:    {Run: (*Engine).define, Verbs: map[string]DomainState{"define": ""}},
+		runbooks.KindSnapshot:  {Run: (*Engine).snapshot, Verbs: map[string]DomainState{"snapshot-create": "", "snapshot-revert": "", "snapshot-delete": ""}},
+		runbooks.KindAutostart: {Run: (*Engine).autostart, Verbs: map[string]DomainState{"autostart-on": "", "autostart-off": ""}},
+		// A command's effect cannot be read back: resume never re-runs it blindly.
+		runbooks.KindExec: {Run: (*Engine).execCommand, Verbs: map[string]DomainState{"exec": ""}},
+		runbooks.KindWait: {Run: (*Engine).wait, Verbs: NoActions},
+	} {
+		RegisterKind(k, x)
+	}
+	return true
+}
+
+// powerExecutor runs destroy, suspend or resume: one verb on each domain,
+// leading it to the state the kind's declaration gives.
+func powerExecutor(k runbooks.Kind, verb string, op func(Hypervisor) func(context.Context, string) error) Executor {
+	want := after(k)
+	return Executor{
+		Run: func(e *Engine, ctx context.Context, st *runbooks.Step) error {
+			return e.power(ctx, st, verb, want, op)
+		},
+		Verbs: map[string]DomainState{verb: want},
+	}
 }
 
 // resolve turns a target into domain names: a glob or "all" is matched
@@ -73,13 +143,11 @@ func (e *Engine) resolve(ctx context.Context, st *runbooks.Step, t runbooks.Targ
 	return out, e.logf(ctx, st.ID, "info", "%s: %s", t, strings.Join(out, ", "))
 }
 
+// stateMatches is the one reading of "a domain in state got is in state
+// want" that the readiness check and the simulator share: a blocked domain
+// is running.
 func stateMatches(got DomainState, want string) bool {
-	switch want {
-	case "running":
-		return got == StateRunning || got == StateBlocked
-	default:
-		return string(got) == want
-	}
+	return runbooks.Reached(string(got), want, false)
 }
 
 // check evaluates a check. With journal, each observation is logged; a wait

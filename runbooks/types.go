@@ -5,6 +5,8 @@ package runbooks
 
 import (
 	"fmt"
+	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -165,7 +167,7 @@ const DefaultRetryDelay = 5 * time.Second
 // Kind is what a step does.
 type Kind string
 
-// Step kinds.
+// Step kinds. Each is declared by a KindSpec (kinds_builtin.go).
 const (
 	KindManual    Kind = "manual"
 	KindCheck     Kind = "check"
@@ -181,10 +183,6 @@ const (
 	KindExec      Kind = "exec"
 	KindWait      Kind = "wait"
 )
-
-// Kinds lists every step kind, for messages and the schema.
-var Kinds = []Kind{KindManual, KindCheck, KindShutdown, KindStart, KindDestroy, KindSuspend, KindResume,
-	KindDefine, KindUndefine, KindSnapshot, KindAutostart, KindExec, KindWait}
 
 // Modes a run can be in.
 var Modes = []string{"test", "planned", "disaster", "failback"}
@@ -223,6 +221,10 @@ type Step struct {
 	Autostart *Autostart
 	Exec      *Exec
 	Wait      *Wait
+	// Body is the body of a kind declared in a file of its own (see
+	// KindSpec): its Parse sets it, and its executor reads it back with a
+	// type assertion.
+	Body any
 }
 
 // Target is a set of domains at one site: a list, a glob such as "web-*",
@@ -238,6 +240,20 @@ type Target struct {
 // Dynamic reports whether the target is resolved only at run time.
 func (t Target) Dynamic() bool { return t.Glob != "" || t.All }
 
+// Match resolves a glob or "all" against the names of the domains defined
+// at the target's site: those it matches, sorted. The engine (at the step
+// and its gate) and the readiness check (at preflight) resolve the same way.
+func (t Target) Match(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if ok, _ := path.Match(t.Glob, n); t.All || ok {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // String renders the target for plans and prompts.
 func (t Target) String() string {
 	switch {
@@ -247,37 +263,6 @@ func (t Target) String() string {
 		return t.Glob + " at " + t.Site
 	}
 	return strings.Join(t.Domains, ", ") + " at " + t.Site
-}
-
-// Targets returns every domain set the step touches, in order.
-func (s *Step) Targets() []Target {
-	switch s.Kind {
-	case KindCheck:
-		if s.Check.Target.Site != "" {
-			return []Target{s.Check.Target}
-		}
-	case KindShutdown:
-		return []Target{s.Shutdown.Target}
-	case KindStart:
-		return []Target{s.Start.Target()}
-	case KindDestroy, KindSuspend, KindResume, KindUndefine:
-		return []Target{*s.Power}
-	case KindDefine:
-		t := []Target{{Site: s.Define.Site, Domains: s.Define.Domains}}
-		if s.Define.CopyFrom != "" {
-			t = append(t, Target{Site: s.Define.CopyFrom, Domains: s.Define.Domains})
-		}
-		return t
-	case KindSnapshot:
-		return []Target{s.Snapshot.Target}
-	case KindAutostart:
-		return []Target{s.Autostart.Target}
-	case KindWait:
-		if s.Wait.Until != nil && s.Wait.Until.Target.Site != "" {
-			return []Target{s.Wait.Until.Target}
-		}
-	}
-	return nil
 }
 
 // Target returns the site a step acts on and the domains it names, in order.
@@ -298,17 +283,6 @@ func (s *Step) Sites() []string {
 		}
 	}
 	return out
-}
-
-// Destructive reports whether the step stops, removes or rolls back domains.
-func (s *Step) Destructive() bool {
-	switch s.Kind {
-	case KindShutdown, KindDestroy, KindUndefine:
-		return true
-	case KindSnapshot:
-		return s.Snapshot.Action != SnapshotCreate
-	}
-	return false
 }
 
 // RunsIn reports whether the step runs in a mode, and why not. In disaster

@@ -82,35 +82,19 @@ func (l *Lab) AddDomain(site, name string, state engine.DomainState) {
 
 // Populate defines every domain the runbook names at every simulated site of
 // the runbook, in the state the runbook first expects it to be in there
-// (a check's state, shut off before a start, running before a shutdown).
+// (its first step's runbooks.Precondition: a check's state, shut off
+// before a start, running before a shutdown).
 // Domains the runbook never looks at first are running at a site called
 // "primary" and shut off elsewhere. uris maps site names to the URIs in use
 // (after any override); only sim:// ones are populated.
 func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 	expect := map[string]engine.DomainState{}
 	for _, st := range rb.Steps {
-		var want engine.DomainState
-		switch st.Kind {
-		case runbooks.KindCheck:
-			want = engine.DomainState(st.Check.State)
-			if st.Check.Agent {
-				want = engine.StateRunning
+		for i, t := range st.Targets() {
+			want := engine.DomainState(st.Precondition(i).Before)
+			if want == "" {
+				continue
 			}
-		case runbooks.KindShutdown, runbooks.KindDestroy, runbooks.KindSuspend, runbooks.KindSnapshot:
-			want = engine.StateRunning
-		case runbooks.KindStart, runbooks.KindUndefine:
-			want = engine.StateShutoff
-		case runbooks.KindResume:
-			want = engine.StatePaused
-		case runbooks.KindWait:
-			if u := st.Wait.Until; u != nil && u.State != "" {
-				want = engine.DomainState(u.State)
-			}
-		}
-		if want == "" {
-			continue
-		}
-		for _, t := range st.Targets() {
 			for _, d := range t.Domains {
 				if _, seen := expect[t.Site+"/"+d]; !seen {
 					expect[t.Site+"/"+d] = want
@@ -170,6 +154,8 @@ type Site struct {
 	domains     map[string]*domain
 	unreachable bool
 	watchers    []chan engine.Domain
+	// copies are other hosts' definitions of a domain (AddCopy).
+	copies map[string][]engine.Placement
 }
 
 type domain struct {
@@ -236,7 +222,7 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	now := time.Now()
 	for _, d := range s.domains {
 		s.settle(d, now)
-		out = append(out, engine.Domain{Name: d.name, State: d.state})
+		out = append(out, s.listed(d))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
