@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -47,13 +45,11 @@ func (e *Engine) match(ctx context.Context, t runbooks.Target) ([]string, error)
 	if err != nil {
 		return nil, e.siteError(t.Site, "", fmt.Errorf("list domains: %w", err))
 	}
-	var out []string
-	for _, d := range doms {
-		if ok, _ := path.Match(t.Glob, d.Name); t.All || ok {
-			out = append(out, d.Name)
-		}
+	names := make([]string, len(doms))
+	for i, d := range doms {
+		names[i] = d.Name
 	}
-	sort.Strings(out)
+	out := t.Match(names)
 	if len(out) == 0 {
 		return nil, e.siteError(t.Site, "", fmt.Errorf("%s matches no domain", t))
 	}

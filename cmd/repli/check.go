@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/internal/readiness"
-	"github.com/repli-dr/repli/runbooks"
 )
 
 type checkFlags struct {
@@ -105,10 +102,3 @@ func runCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	return nil
 }
 
-// assessRunbook is readiness.Assess for the run and resume sessions,
-// which give the steps a resumed run is past as a set.
-func assessRunbook(ctx context.Context, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor, timeout time.Duration) *readiness.Report {
-	return readiness.Assess(ctx, rb, mode, func(step string) bool { return done[step] }, uris, sites, timeout)
-}
-
-func printReadiness(w io.Writer, rep *readiness.Report) { rep.Print(w) }
