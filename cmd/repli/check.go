@@ -101,4 +101,3 @@ func runCheck(cmd *cobra.Command, path string, f checkFlags) error {
 	}
 	return nil
 }
-
