@@ -242,52 +242,96 @@ func (e *Engine) path(p string) string {
 
 func (e *Engine) shutdown(ctx context.Context, st *runbooks.Step) error {
 	s := st.Shutdown
-	site := s.Target.Site
-	hv := e.sites[site]
 	doms, err := e.resolve(ctx, st, s.Target)
 	if err != nil {
 		return err
 	}
-	for _, d := range doms {
-		state, err := e.domainState(ctx, site, d)
-		if err != nil {
-			return e.siteError(site, d, err)
-		}
-		if state == StateShutoff {
-			if err := e.logf(ctx, st.ID, "info", "%s/%s is already shut off", site, d); err != nil {
+	// One at a time, in the order written, unless max_parallel says more:
+	// then that many at once, still taken in order.
+	return bounded(ctx, doms, max(1, s.MaxParallel), func(ctx context.Context, d string) error {
+		return e.shutdownOne(ctx, st, d)
+	})
+}
+
+// bounded runs fn on each domain, at most limit at once, in order. With a
+// limit of 1 it stops at the first failure; otherwise the domains already
+// started finish and every failure is returned.
+func bounded(ctx context.Context, doms []string, limit int, fn func(context.Context, string) error) error {
+	if limit <= 1 {
+		for _, d := range doms {
+			if err := fn(ctx, d); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	errs := make([]error, len(doms))
+	for i, d := range doms {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
 			continue
 		}
-		err = e.act(ctx, st, site, d, "shutdown", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) }); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// shutdownOne shuts one domain down gracefully, and forces it off after
+// the timeout when the runbook allows it.
+func (e *Engine) shutdownOne(ctx context.Context, st *runbooks.Step, d string) error {
+	s := st.Shutdown
+	site := s.Target.Site
+	hv := e.sites[site]
+	state, err := e.domainState(ctx, site, d)
+	if err != nil {
+		return e.siteError(site, d, err)
+	}
+	if state == StateShutoff {
+		return e.logf(ctx, st.ID, "info", "%s/%s is already shut off", site, d)
+	}
+	err = e.act(ctx, st, site, d, "shutdown", func(ctx context.Context) error {
+		// A guest found "in shutdown" (a resumed run, a request already
+		// sent) is not asked again: it is on its way.
+		if state != StateShuttingDown {
+			err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) })
+			if err != nil && !e.isOff(ctx, site, d) {
 				return fmt.Errorf("request guest shutdown: %w", err)
 			}
-			return e.waitState(ctx, site, d, StateShutoff, s.Timeout)
-		})
-		if err == nil {
-			continue
 		}
-		if !errors.Is(err, ErrTimeout) {
-			return err
-		}
-		if !s.Force {
-			return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
-		}
-		if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", site, d, s.Timeout); err != nil {
-			return err
-		}
-		err = e.act(ctx, st, site, d, "destroy", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil {
-				return fmt.Errorf("force off: %w", err)
-			}
-			return e.waitState(ctx, site, d, StateShutoff, time.Minute)
-		})
-		if err != nil {
-			return err
-		}
+		return e.waitState(ctx, site, d, StateShutoff, s.Timeout)
+	})
+	if err == nil || !errors.Is(err, ErrTimeout) {
+		return err
 	}
-	return nil
+	if !s.Force {
+		return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
+	}
+	if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", site, d, s.Timeout); err != nil {
+		return err
+	}
+	return e.act(ctx, st, site, d, "destroy", func(ctx context.Context) error {
+		if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil && !e.isOff(ctx, site, d) {
+			return fmt.Errorf("force off: %w", err)
+		}
+		return e.waitState(ctx, site, d, StateShutoff, time.Minute)
+	})
+}
+
+// isOff reports whether a domain is shut off now: a shutdown or destroy
+// that finds its target already off (it got there meanwhile) succeeded.
+func (e *Engine) isOff(ctx context.Context, site, d string) bool {
+	s, err := e.domainState(ctx, site, d)
+	return err == nil && s == StateShutoff
 }
 
 func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
@@ -302,6 +346,13 @@ func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
 		for _, d := range doms {
 			groups = append(groups, []string{d})
 		}
+	}
+	if s.Listed && s.MaxParallel > 1 {
+		// domains: started one by one; with max_parallel, that many at a
+		// time, in the order written.
+		return bounded(ctx, flatten(groups), s.MaxParallel, func(ctx context.Context, d string) error {
+			return e.startOne(ctx, st, s, d)
+		})
 	}
 	for gi, group := range groups {
 		if len(s.Groups) > 1 {
@@ -559,4 +610,12 @@ func (e *Engine) wait(ctx context.Context, st *runbooks.Step) error {
 		return err
 	}
 	return e.logf(ctx, st.ID, "info", "%s holds", w.Until.Probe())
+}
+
+func flatten(groups [][]string) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }

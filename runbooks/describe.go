@@ -108,7 +108,19 @@ func detailsShutdown(st *Step) [][2]string {
 	if s.Force {
 		then = " per domain, then it is forced off"
 	}
-	return [][2]string{{"stop", stepTargetText(st) + ", one at a time, in this order"}, {"timeout", textfmt.Duration(s.Timeout) + then}}
+	order := ", one at a time, in this order"
+	if s.MaxParallel > 1 {
+		order = ", " + atATime(s.MaxParallel) + ", taken in this order"
+	}
+	return [][2]string{{"stop", stepTargetText(st) + order}, {"timeout", textfmt.Duration(s.Timeout) + then}}
+}
+
+// atATime says how many domains a step acts on at once.
+func atATime(n int) string {
+	if n <= 1 {
+		return "one at a time"
+	}
+	return fmt.Sprintf("%d at a time", n)
 }
 
 func singletons(groups [][]string) bool {

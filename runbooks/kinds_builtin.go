@@ -96,18 +96,20 @@ var shutdownKind = KindSpec{
 			s.Target = p.target(sf, rb, what)
 			s.Timeout = p.durationOr(sf, "timeout", what+" timeout", s.Timeout)
 			s.Force = p.boolean(sf, "force", what+" force")
+			s.MaxParallel = p.integer(sf, "max_parallel", what+" max_parallel", 1, 1000)
 		}
 		st.Shutdown = s
 	},
 	Schema: func() (any, map[string]any) {
-		return ref("shutdown"), map[string]any{"shutdown": targetSchema("shutdown", "Stop domains gracefully, one at a time in order, and wait until each is shut off.", shutdownKeys)}
+		return ref("shutdown"), map[string]any{"shutdown": targetSchema("shutdown", "Stop domains gracefully, one at a time in order (or max_parallel at once), and wait until each is shut off.", shutdownKeys)}
 	},
 	Docs: map[string]any{
 		"shutdown.timeout": withVar(ref("duration"), "How long to wait for each domain to shut off. Default 5m."),
 		"shutdown.force":   obj{"description": "Force a domain off when it has not shut off within timeout; without it the step fails instead.", "type": "boolean"},
+		"shutdown.max_parallel": obj{"description": "At most this many domains shut down at once (1 to 1000). Default 1: one at a time, in the order written.", "type": "integer", "minimum": 1, "maximum": 1000},
 	},
 	Targets:        func(st *Step) []Target { return []Target{st.Shutdown.Target} },
-	Describe:       func(st *Step) string { return "shut down " + stepTargetText(st) + ", one at a time" },
+	Describe:       func(st *Step) string { return "shut down " + stepTargetText(st) + ", " + atATime(st.Shutdown.MaxParallel) },
 	Details:        detailsShutdown,
 	DefaultTimeout: DefaultShutdownTimeout,
 	Timeout:        func(st *Step) time.Duration { return st.Shutdown.Timeout },

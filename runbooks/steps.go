@@ -19,7 +19,7 @@ var (
 
 	targetKeys    = []string{"site", "domains"}
 	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout"}
-	shutdownKeys  = []string{"site", "domains", "timeout", "force"}
+	shutdownKeys  = []string{"site", "domains", "timeout", "force", "max_parallel"}
 	startKeys     = []string{"site", "domains", "groups", "max_parallel", "wait", "timeout"}
 	defineKeys    = []string{"site", "xml", "copy_from", "domains"}
 	snapshotKeys  = []string{"site", "domains", "name", "action"}
@@ -405,7 +405,7 @@ func (p *parser) start(body *yaml.Node, rb *Runbook, what, mwhat string) *Start 
 		p.errf(sf.key["domains"], "%s has both groups and domains; use one", what)
 	case sf.has("domains"):
 		t := p.domainSet(sf, what)
-		s.Glob, s.All = t.Glob, t.All
+		s.Glob, s.All, s.Listed = t.Glob, t.All, true
 		for _, d := range t.Domains {
 			s.Groups = append(s.Groups, []string{d})
 		}

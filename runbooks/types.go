@@ -348,14 +348,20 @@ type Shutdown struct {
 	Target  Target
 	Timeout time.Duration
 	Force   bool
+	// MaxParallel is how many domains shut down at once (default 1: one
+	// at a time, in the order written).
+	MaxParallel int
 }
 
 // Start starts domains group by group; the members of a group start
 // together, at most MaxParallel at once (0: all). Wait says what "started"
 // means: the domain runs, or its guest agent answers.
 type Start struct {
-	Site        string
-	Groups      [][]string
+	Site   string
+	Groups [][]string
+	// Listed: the domains were given as a list (domains:), each its own
+	// group; with max_parallel they start that many at a time, in order.
+	Listed      bool
 	Glob        string
 	All         bool
 	MaxParallel int
