@@ -104,12 +104,14 @@ var shutdownKind = KindSpec{
 		return ref("shutdown"), map[string]any{"shutdown": targetSchema("shutdown", "Stop domains gracefully, one at a time in order (or max_parallel at once), and wait until each is shut off.", shutdownKeys)}
 	},
 	Docs: map[string]any{
-		"shutdown.timeout": withVar(ref("duration"), "How long to wait for each domain to shut off. Default 5m."),
-		"shutdown.force":   obj{"description": "Force a domain off when it has not shut off within timeout; without it the step fails instead.", "type": "boolean"},
+		"shutdown.timeout":      withVar(ref("duration"), "How long to wait for each domain to shut off. Default 5m."),
+		"shutdown.force":        obj{"description": "Force a domain off when it has not shut off within timeout; without it the step fails instead.", "type": "boolean"},
 		"shutdown.max_parallel": obj{"description": "At most this many domains shut down at once (1 to 1000). Default 1: one at a time, in the order written.", "type": "integer", "minimum": 1, "maximum": 1000},
 	},
-	Targets:        func(st *Step) []Target { return []Target{st.Shutdown.Target} },
-	Describe:       func(st *Step) string { return "shut down " + stepTargetText(st) + ", " + atATime(st.Shutdown.MaxParallel) },
+	Targets: func(st *Step) []Target { return []Target{st.Shutdown.Target} },
+	Describe: func(st *Step) string {
+		return "shut down " + stepTargetText(st) + ", " + atATime(st.Shutdown.MaxParallel)
+	},
 	Details:        detailsShutdown,
 	DefaultTimeout: DefaultShutdownTimeout,
 	Timeout:        func(st *Step) time.Duration { return st.Shutdown.Timeout },
