@@ -110,6 +110,12 @@ func mustParse(t *testing.T, file, src string) *runbooks.Runbook {
 // newHarness builds an engine on a simulated lab populated from the runbook.
 func newHarness(t *testing.T, rb *runbooks.Runbook, auto bool, faults ...string) *harness {
 	t.Helper()
+	return newHarnessMode(t, rb, auto, "test", faults...)
+}
+
+// newHarnessMode is newHarness for a run in the given mode.
+func newHarnessMode(t *testing.T, rb *runbooks.Runbook, auto bool, mode string, faults ...string) *harness {
+	t.Helper()
 	lab := sim.NewLab(7, speed)
 	lab.Populate(rb, nil)
 	for _, f := range faults {
@@ -126,7 +132,7 @@ func newHarness(t *testing.T, rb *runbooks.Runbook, auto bool, faults ...string)
 		sites[s.Name] = hv
 	}
 	j := &memJournal{}
-	eng, err := engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "alice", AutoApprove: auto, TimeScale: speed, OutcomeBudget: 50 * time.Millisecond})
+	eng, err := engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "alice", Mode: mode, AutoApprove: auto, TimeScale: speed, OutcomeBudget: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,12 +148,13 @@ func probe(ctx context.Context, name, uri string, hv engine.Hypervisor) (Site, [
 }
 
 // usedSites are the sites some step of this mode needs: a step that may
-// fail while the run goes on (on_failure: continue, like fencing a lost
-// primary) does not make its site a blocker.
+// fail while the run goes on (on_failure: continue) does not make its site
+// a blocker, nor does a fence (a site that does not answer is fenced by
+// the operator's statement of how it is isolated).
 func usedSites(rb *runbooks.Runbook, mode string, done func(string) bool) map[string]bool {
 	used := map[string]bool{}
 	for _, st := range rb.Steps {
-		if ok, _ := st.RunsIn(rb, mode); ok && !done(st.ID) && st.OnFailure != runbooks.OnFailureContinue {
+		if ok, _ := st.RunsIn(rb, mode); ok && !done(st.ID) && st.OnFailure != runbooks.OnFailureContinue && st.Kind != runbooks.KindFence {
 			for _, site := range st.Sites() {
 				used[site] = true
 			}

@@ -583,6 +583,9 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 	case runbooks.KindUndefine:
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) removed the definitions of %s.", src.ID, src.Title, src.Power),
 			"Define them again (virsh define FILE with the saved XML) if production must be able to run there.")
+	case runbooks.KindFence:
+		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) fenced %s: forced off, autostart turned off on every host (or the site was isolated by hand, as recorded).", src.ID, src.Title, src.Power),
+			fmt.Sprintf("Before production returns to %s, check the site is whole and its storage holds nothing newer than the copy coming back; lift the isolation; turn autostart back on where production needs it (virsh autostart DOMAIN).", src.Power.Site))
 	case runbooks.KindExec:
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) ran this command here:\n\n%s\n", src.ID, src.Title, indent(describeExec(src.Exec), "    ")),
 			"repli cannot tell what undoes it. Do by hand what its way back needs (for a replication pass: the same pass in the other direction, towards the site production returns to), or replace this step with an exec that does it; then record what you did.")
