@@ -67,6 +67,10 @@ type Store struct {
 	now        func() time.Time
 	staleAfter time.Duration
 
+	// stmts are the statements of the append path, prepared once (see
+	// cachedTx).
+	stmts stmtCache
+
 	mu     sync.Mutex
 	leases map[int64]string // run id → token of the lease this Store holds
 	sign   signing          // see SetSigner
@@ -281,6 +285,7 @@ func (s *Store) Close() error {
 	}
 	s.sign.signer = nil
 	s.mu.Unlock()
+	s.stmts.close()
 	return s.db.Close()
 }
 
