@@ -154,3 +154,112 @@ func selfHashed(evs []storedEvent, workers int) []bool {
 	wg.Wait()
 	return ok
 }
+
+// chainReader reads the events of a query in order and checks each one's
+// own hash (selfHashed) ahead of the caller, on the other cores: one
+// goroutine steps SQLite through the rows, the hashing of a batch runs in
+// parallel, and the caller sees the events in the order of the query with
+// the verdict on their hash. Close stops it early.
+type chainReader struct {
+	out  chan checkedBatch
+	done chan struct{}
+	wait sync.WaitGroup
+	err  error // set by the reader before out is closed
+
+	cur checkedBatch
+	i   int
+}
+
+type checkedBatch struct {
+	evs []storedEvent
+	ok  []bool
+}
+
+// chainBatch is how many events are read and hashed together.
+const chainBatch = 2048
+
+func newChainReader(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, workers int) *chainReader {
+	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{})}
+	read := make(chan []storedEvent, 4)
+	r.wait.Add(2)
+	go func() {
+		defer r.wait.Done()
+		defer close(read)
+		batch := make([]storedEvent, 0, chainBatch)
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				r.err = err
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) == chainBatch {
+				select {
+				case read <- batch:
+				case <-r.done:
+					return
+				}
+				batch = make([]storedEvent, 0, chainBatch)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			r.err = err
+			return
+		}
+		if len(batch) > 0 {
+			select {
+			case read <- batch:
+			case <-r.done:
+			}
+		}
+	}()
+	go func() {
+		defer r.wait.Done()
+		defer close(r.out)
+		for evs := range read {
+			select {
+			case r.out <- checkedBatch{evs, selfHashed(evs, workers)}:
+			case <-r.done:
+				for range read { // let the reader see done and stop
+				}
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// Next moves to the next event; false at the end or on an error (Err).
+func (r *chainReader) Next() bool {
+	r.i++
+	for r.i >= len(r.cur.evs) {
+		b, ok := <-r.out
+		if !ok {
+			return false
+		}
+		r.cur, r.i = b, 0
+	}
+	return true
+}
+
+// Event is the current event, and whether its hash is its own.
+func (r *chainReader) Event() (storedEvent, bool) { return r.cur.evs[r.i], r.cur.ok[r.i] }
+
+// Err is the error that ended the reading, once Next said false.
+func (r *chainReader) Err() error { return r.err }
+
+// Close stops the reading and waits for it: the rows may be closed after.
+func (r *chainReader) Close() {
+	select {
+	case <-r.done:
+	default:
+		close(r.done)
+	}
+	for range r.out {
+	}
+	r.wait.Wait()
+}
