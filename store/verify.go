@@ -141,8 +141,12 @@ func (e storedEvent) String() string {
 // only against a hash kept outside the file: the head hash printed when each
 // run ends (Run.EndHash), which the operator writes into the ticket, and
 // which CheckAnchor compares.
-func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
-	v := Verification{RunID: runID, Head: GenesisHash}
+func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err error) {
+	v = Verification{RunID: runID, Head: GenesisHash}
+	// SQLite's integrity check reads the whole file, as the chain check
+	// does: both run at once, on two connections (see integrityAside).
+	damage := s.integrityAside(ctx)
+	defer func() { v, err = damage.verdict(v, err) }()
 	// One read transaction, so that runs and events are one snapshot even
 	// while a console appends. A plain BEGIN on a pinned connection: the
 	// pool's transactions are BEGIN IMMEDIATE, which would hold writers off
@@ -156,12 +160,6 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	if problem, err := integrityCheck(ctx, c, "integrity_check"); err != nil {
-		return v, err
-	} else if problem != "" {
-		v.Break, v.Problem = BreakDamaged, damagedAdvice(s.path, problem)
-		return v, nil
-	}
 	ends, err := s.runEnds(ctx, c)
 	if err != nil {
 		return v, err

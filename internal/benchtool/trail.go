@@ -83,6 +83,9 @@ func timeCmd(n int, name string, args ...string) (time.Duration, error) {
 // of 100,000 events (1,000,000 with BENCH_BIG=1), against the same commands
 // on a trail of 20 runs and against sqlite3 reading every event.
 func (b *bench) trail() error {
+	if p := os.Getenv("BENCH_KEEP_TRAIL"); p != "" {
+		defer copyFile(filepath.Join(b.dir, "big.db"), p)
+	}
 	events := 100_000
 	if os.Getenv("BENCH_BIG") == "1" {
 		events = 1_000_000
@@ -138,4 +141,16 @@ func (b *bench) trail() error {
 	}
 	b.add(row{"`verify`, " + label, dur(tv) + " (" + rate(float64(events)/tv.Seconds()) + ")", anchor, ratio, "≥ 500,000 events/s"})
 	return nil
+}
+
+// copyFile keeps a copy of the generated trail (BENCH_KEEP_TRAIL=PATH),
+// to profile or to time other commands on.
+func copyFile(from, to string) {
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtool: keep the trail:", err)
+	}
 }
