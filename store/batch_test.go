@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,4 +172,82 @@ func TestAppendBatchSigns(t *testing.T) {
 	if v, err := s.Verify(ctx, id); err != nil || !v.OK || v.Events != int64(len(evs))+2 {
 		t.Fatalf("Verify = %+v, %v", v, err)
 	}
+}
+
+// TestCommitterOnTheStore: 16 goroutines emit as the engine's parallel
+// actions do, through engine.Committer: events share commits, and the
+// trail holds them all, in sequence, chained.
+func TestCommitterOnTheStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	id := createRun(t, s, "erp")
+	appendAll(t, s, id, 0, failoverEvents("")[:1])
+	var mu sync.Mutex
+	seq := int64(1)
+	var durable []int64
+	c := engine.NewCommitter(ctx, s, func(ev engine.Event) { durable = append(durable, ev.EventMeta().Seq) })
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				mu.Lock()
+				seq++
+				ev := &engine.ActionIntent{Action: int64(w*10 + i), Step: "start", Site: "secondary", Domain: "vm", Verb: "start"}
+				ev.RunID, ev.Seq, ev.At = id, seq, base
+				p := c.Enqueue(ev)
+				mu.Unlock()
+				if err := p.Wait(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.Close()
+	if v, err := s.Verify(ctx, id); err != nil || !v.OK || v.RunCount != 161 {
+		t.Fatalf("Verify = %+v, %v", v, err)
+	}
+	for i, s := range durable {
+		if s != int64(i+2) {
+			t.Fatalf("durable order %v", durable)
+		}
+	}
+}
+
+// TestSeqCacheSeesAnotherWriter: a store remembers each run's last
+// sequence number between appends, but only while nobody else has written:
+// another console's event moves the head of the chain, and the number is
+// read again.
+func TestSeqCacheSeesAnotherWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, path := openTemp(t)
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	id := createRun(t, a, "erp")
+	appendAll(t, a, id, 0, failoverEvents("")[:2]) // a knows #2 is the last
+	appendAll(t, b, id, 2, intents("stop", 1))     // b writes #3
+	// a, with #2 in its cache, tries #3 again: refused as a duplicate.
+	err = a.Append(ctx, numbered(id, 2, intents("stop", 1))[0])
+	if err == nil || !strings.Contains(err.Error(), "already has event #3") {
+		t.Fatalf("a's second #3 = %v; want refused as written by another console", err)
+	}
+	// And #4 follows.
+	if err := a.Append(ctx, numbered(id, 3, intents("stop", 1))[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Another run's event written by b moves the head too: a's #5 still
+	// checks against the store, and a gap is still refused.
+	other := createRun(t, b, "crm")
+	appendAll(t, b, other, 0, failoverEvents("")[:1])
+	if err := a.Append(ctx, numbered(id, 5, intents("stop", 1))[0]); err == nil || !strings.Contains(err.Error(), "does not follow") {
+		t.Fatalf("a's #6 after #4 = %v; want a gap refused", err)
+	}
+	checkNotWritten(t, a, 5)
 }

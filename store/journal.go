@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
@@ -109,6 +111,11 @@ func (s *Store) AppendBatch(ctx context.Context, evs []engine.Event) error {
 	}
 	defer tx.Rollback()
 	q := s.cached(tx)
+	if err := readHead(ctx, q, &b.head); err != nil {
+		return s.batchError(evs, 0, err)
+	}
+	start := b.head
+	b.known = s.seqs.valid(start)
 	for i, ev := range evs {
 		if err := s.append(ctx, q, b, ev, ev.EventMeta(), bodies[i]); err != nil {
 			return s.batchError(evs, i, err)
@@ -117,7 +124,46 @@ func (s *Store) AppendBatch(ctx context.Context, evs []engine.Event) error {
 	if err := tx.Commit(); err != nil {
 		return s.batchError(evs, len(evs)-1, fmt.Errorf("commit: %w", err))
 	}
+	s.seqs.committed(start, b.head, b.last)
 	return nil
+}
+
+// seqCache is each run's last sequence number as of a head of the chain,
+// so that an append need not read it again: valid only while the head read
+// at the start of a transaction (under the write lock) is that head. Any
+// event written since, by this process or another, moves the head (ids
+// only grow; events are never deleted), and the cache is then not used.
+type seqCache struct {
+	mu   sync.Mutex
+	head chainHead
+	last map[int64]int64
+}
+
+// valid returns the cached sequence numbers if they are those of head.
+func (c *seqCache) valid(head chainHead) map[int64]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.head.known || c.head != head {
+		return nil
+	}
+	return maps.Clone(c.last)
+}
+
+// committed records what a transaction that started at start and ended at
+// end wrote: merged into the cache when the cache was of start, else in
+// its place.
+func (c *seqCache) committed(start, end chainHead, last map[int64]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !end.known {
+		c.head, c.last = chainHead{}, nil
+		return
+	}
+	if !c.head.known || c.head != start || c.last == nil {
+		c.last = map[int64]int64{}
+	}
+	maps.Copy(c.last, last)
+	c.head = end
 }
 
 // batchError says which event of a batch could not be written, and why.
@@ -134,6 +180,7 @@ func (s *Store) batchError(evs []engine.Event, i int, err error) error {
 // sequence number, whose lease it checked, and the head of the chain.
 type batch struct {
 	last    map[int64]int64 // run → last seq, once read or written here
+	known   map[int64]int64 // run → last seq from the store's cache (seqCache)
 	head    chainHead
 	checked map[int64]bool // runs whose lease was checked in this transaction
 }
@@ -165,6 +212,9 @@ func (s *Store) append(ctx context.Context, q *cachedTx, b *batch, ev engine.Eve
 		b.checked[m.RunID] = true
 	}
 	last, ok := b.last[m.RunID]
+	if !ok {
+		last, ok = b.known[m.RunID]
+	}
 	if !ok {
 		var err error
 		if last, err = lastSeq(ctx, q, m.RunID); err != nil {
@@ -238,16 +288,25 @@ func appendTx(ctx context.Context, tx *sql.Tx, runID, seq int64, at, kind, step,
 	return appendChained(ctx, tx, &chainHead{}, runID, seq, at, kind, step, body)
 }
 
+// readHead reads the head of the chain into head, unless known.
+func readHead(ctx context.Context, q querier, head *chainHead) error {
+	if head.known {
+		return nil
+	}
+	head.id, head.hash = 0, GenesisHash
+	err := q.QueryRowContext(ctx, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&head.id, &head.hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	head.known = true
+	return nil
+}
+
 // appendChained links one event to head, reading the head from the
 // database first when this transaction has not, and moves head to it.
 func appendChained(ctx context.Context, q execQuerier, head *chainHead, runID, seq int64, at, kind, step, body string) (id int64, hash string, err error) {
-	if !head.known {
-		head.id, head.hash = 0, GenesisHash
-		err = q.QueryRowContext(ctx, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").Scan(&head.id, &head.hash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, "", fmt.Errorf("read chain head: %w", err)
-		}
-		head.known = true
+	if err := readHead(ctx, q, head); err != nil {
+		return 0, "", err
 	}
 	prev := head.hash
 	id = head.id + 1

@@ -70,6 +70,8 @@ type Store struct {
 	// stmts are the statements of the append path, prepared once (see
 	// cachedTx).
 	stmts stmtCache
+	// seqs is each run's last sequence number, as of a head of the chain.
+	seqs seqCache
 
 	mu     sync.Mutex
 	leases map[int64]string // run id → token of the lease this Store holds
