@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/mattn/go-sqlite3"
@@ -140,8 +141,12 @@ func (e storedEvent) String() string {
 // only against a hash kept outside the file: the head hash printed when each
 // run ends (Run.EndHash), which the operator writes into the ticket, and
 // which CheckAnchor compares.
-func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
-	v := Verification{RunID: runID, Head: GenesisHash}
+func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err error) {
+	v = Verification{RunID: runID, Head: GenesisHash}
+	// SQLite's integrity check reads the whole file, as the chain check
+	// does: both run at once, on two connections (see integrityAside).
+	damage := s.integrityAside(ctx)
+	defer func() { v, err = damage.verdict(v, err) }()
 	// One read transaction, so that runs and events are one snapshot even
 	// while a console appends. A plain BEGIN on a pinned connection: the
 	// pool's transactions are BEGIN IMMEDIATE, which would hold writers off
@@ -155,12 +160,6 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	if problem, err := integrityCheck(ctx, c, "integrity_check"); err != nil {
-		return v, err
-	} else if problem != "" {
-		v.Break, v.Problem = BreakDamaged, damagedAdvice(s.path, problem)
-		return v, nil
-	}
 	ends, err := s.runEnds(ctx, c)
 	if err != nil {
 		return v, err
@@ -170,17 +169,16 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer rows.Close()
+	events := newChainReader(rows, runtime.GOMAXPROCS(0))
+	defer events.Close()
 	prev := GenesisHash
 	var prevID, prevRun, prevSeq int64
 	lastSeq := map[int64]int64{}
 	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
 		first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}}
 	ended := map[int64]bool{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return v, fmt.Errorf("read event: %w", err)
-		}
+	for events.Next() {
+		e, selfOK := events.Event()
 		// A signature event is numbered -seq of the event it signs, and is
 		// written right after it (same transaction): it is chained like
 		// every event but takes no place in its run's sequence.
@@ -189,7 +187,8 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		if sig {
 			inSeq = e.seq < 0 && prevRun == e.run && prevSeq == -e.seq
 		}
-		if e.id != prevID+1 || e.prevHash != prev || !inSeq || e.hashAs(e.id) != e.hash {
+		if e.id != prevID+1 || e.prevHash != prev || !inSeq || !selfOK {
+			events.Close()
 			rows.Close()
 			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
 		}
@@ -218,7 +217,7 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 			ended[r.run] = r.run == e.run
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := events.Err(); err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	v.Head, v.HeadID = prev, prevID

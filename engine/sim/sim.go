@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +30,12 @@ type Lab struct {
 	seed  int64
 	speed float64
 	sites map[string]*Site
-	// statePath, when set, is where every change is saved (see Persist).
-	statePath string
+	// statePath, when set, is where every change is saved (see Persist):
+	// log is its change log, logged the lines in it, compactAt when it is
+	// folded into a new snapshot.
+	statePath         string
+	log               *os.File
+	logged, compactAt int
 }
 
 // NewLab returns an empty lab. speed > 1 makes everything faster.
@@ -187,7 +192,7 @@ func (s *Site) set(d *domain, to engine.DomainState) {
 		return
 	}
 	d.state = to
-	_ = s.lab.save() // best effort: the simulation goes on if the file cannot be written
+	_ = s.lab.save(s, d.name) // best effort: the simulation goes on if the file cannot be written
 	for _, w := range s.watchers {
 		select {
 		case w <- engine.Domain{Name: d.name, State: to}:
@@ -257,7 +262,7 @@ func (s *Site) Shutdown(ctx context.Context, name string) error {
 	s.set(d, engine.StateShuttingDown)
 	wait := s.lab.duration(ShutdownTime, fmt.Sprintf("%s/%s/shutdown/%d", s.name, name, d.ops))
 	d.next, d.at = engine.StateShutoff, time.Now().Add(wait)
-	_ = s.lab.save()
+	_ = s.lab.save(s, name)
 	time.AfterFunc(wait, func() {
 		s.lab.mu.Lock()
 		defer s.lab.mu.Unlock()
