@@ -3,15 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/evidence"
 	"github.com/repli-dr/repli/internal/history"
 	"github.com/repli-dr/repli/internal/safetext"
-	"github.com/repli-dr/repli/store"
 )
 
 func newHistoryCmd() *cobra.Command {
@@ -108,71 +106,31 @@ different verified people, and exits 1.`,
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			var anchorErrs []string
+			var as []evidence.Anchor
 			for _, a := range anchors {
-				id, hash, ok := strings.Cut(a, ":")
-				n, perr := strconv.ParseInt(id, 10, 64)
-				if !ok || perr != nil {
-					return withCode(exitUsage, fmt.Errorf("--anchor %q: write it as EVENT_ID:HASH, as printed at the end of a run", a))
+				an, err := evidence.ParseAnchor(a)
+				if err != nil {
+					return withCode(exitUsage, err)
 				}
-				if err := s.CheckAnchor(cmd.Context(), n, hash); err != nil {
-					anchorErrs = append(anchorErrs, err.Error())
-				}
+				as = append(as, an)
 			}
-			var sigFindings []store.SignatureCheck
-			var sigCount int
 			if allowedSigners != "" {
 				if _, err := os.Stat(allowedSigners); err != nil {
 					return withCode(exitUsage, fmt.Errorf("--allowed-signers: %w", err))
 				}
-				checks, err := s.CheckSignatures(cmd.Context(), runID, allowedSigners)
-				if err != nil {
-					return withCode(exitFailed, err)
-				}
-				sigCount = len(checks)
-				for _, c := range checks {
-					if c.Finding() {
-						sigFindings = append(sigFindings, c)
-					}
-				}
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case output.json():
-				if err := writeJSON(out, struct {
-					store.Verification
-					AnchorErrors      []string               `json:"anchor_errors,omitempty"`
-					SignatureFindings []store.SignatureCheck `json:"signature_findings,omitempty"`
-				}{v, anchorErrs, sigFindings}); err != nil {
+			c, err := evidence.CheckTrail(cmd.Context(), s, v, runID, as, allowedSigners)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			if output.json() {
+				if err := writeJSON(cmd.OutOrStdout(), c); err != nil {
 					return err
 				}
-			case v.Break == store.BreakDamaged:
-				fmt.Fprintf(out, "DAMAGED: %s\n", v.Problem)
-			case v.OK:
-				fmt.Fprintf(out, "ok: %d events, chain intact; head event %d hash %s\n", v.Events, v.HeadID, v.Head)
-				if runID != 0 {
-					fmt.Fprintf(out, "run %d: %d events\n", runID, v.RunCount)
-				}
-				if len(anchors) > 0 && len(anchorErrs) == 0 {
-					fmt.Fprintf(out, "anchors match: %s\n", strings.Join(anchors, ", "))
-				}
-			default:
-				fmt.Fprintf(out, "TAMPERED (%s): %s\n", safetext.Line(string(v.Break)), safetext.Line(v.Problem))
+			} else {
+				c.WriteText(cmd.OutOrStdout())
 			}
-			for _, e := range anchorErrs {
-				if !output.json() {
-					fmt.Fprintf(out, "TAMPERED: %s\n", safetext.Line(e))
-				}
-			}
-			if !output.json() && allowedSigners != "" {
-				for _, c := range sigFindings {
-					fmt.Fprintf(out, "SIGNATURE %s: %s\n", strings.ToUpper(string(c.Status)), safetext.Line(c.String()))
-				}
-				if len(sigFindings) == 0 {
-					fmt.Fprintf(out, "signatures: %d decisions and run ends, each signed by a key %s allows for its operator\n", sigCount, allowedSigners)
-				}
-			}
-			if !v.OK || len(anchorErrs) > 0 || len(sigFindings) > 0 {
+			if !c.Passed() {
 				return withCode(exitFailed, errSilent)
 			}
 			return nil

@@ -150,4 +150,3 @@ func renderTo(w io.Writer, doc *report.Doc, format, lang string) error {
 	}
 	return nil
 }
-
