@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
@@ -106,7 +107,7 @@ func completion(value, desc string) string {
 	if desc == "" {
 		return value
 	}
-	return value + "\t" + printable(desc)
+	return value + "\t" + safetext.Printable(desc)
 }
 
 // completeRunIDs completes a run id from the audit trail named by --db (or

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/textfmt"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 )
@@ -55,12 +56,8 @@ func dbFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB, else the config's db, else "+shortHome(store.DefaultPath())+")")
 }
 
-func shortHome(p string) string {
-	if home, err := os.UserHomeDir(); err == nil && strings.HasPrefix(p, home+"/") {
-		return "~" + p[len(home):]
-	}
-	return p
-}
+// shortHome writes a path under the home directory as ~/….
+func shortHome(p string) string { return textfmt.ShortHome(p) }
 
 // operator is who drives the console: the login behind sudo if any.
 func operator() string {

@@ -102,3 +102,9 @@ func TestWriterAndWriteJSONShowNoControls(t *testing.T) {
 		t.Errorf("WriteJSON wrote %q", got)
 	}
 }
+
+func TestPrintableKeepsOneLine(t *testing.T) {
+	if got := Printable("qemu:///system\n\x1b[2J\u2028x"); got != "qemu:///system??[2J?x" {
+		t.Errorf("Printable = %q", got)
+	}
+}

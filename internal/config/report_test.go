@@ -1,0 +1,33 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportShowsSourcesAndResolvedAliases(t *testing.T) {
+	t.Parallel()
+	c, err := Load(estate(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := write(t, filepath.Join(t.TempDir(), "libvirt.conf"), `uri_aliases = ["kvm1=qemu+ssh://kvm1.example/system"]`)
+	in := Inputs{Flags: map[string][]string{SitePrefix + "lab": {"kvm1"}}, FlagNames: map[string]string{SitePrefix + "lab": "--site lab=…"}}
+	r, err := c.Describe(in, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Files) != 2 || len(r.URIAliases) != 1 || r.URIAliases[0] != "kvm1" {
+		t.Fatalf("files %v, aliases %v", r.Files, r.URIAliases)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kvm1 → qemu+ssh://kvm1.example/system", "/srv/repli/user.db", "precedence:   flag > environment"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
