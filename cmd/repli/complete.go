@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/catalog"
 	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/runbooks/examples"
@@ -42,17 +43,14 @@ func completeRunbook(cmd *cobra.Command, args []string, toComplete string) ([]st
 		}
 	}
 	for _, dir := range runbookDirs() {
-		for _, ext := range []string{"*.yaml", "*.yml"} {
-			files, _ := filepath.Glob(filepath.Join(dir, ext))
-			for _, f := range files {
-				name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".yaml"), ".yml")
-				add(name, runbookTitle(f, nil, "in "+shortHome(dir)))
-			}
+		for _, f := range catalog.Files(dir) {
+			name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".yaml"), ".yml")
+			add(name, catalog.Title(f, nil, "in "+shortHome(dir)))
 		}
 	}
 	for _, name := range examples.Names() {
 		file, src, _ := examples.Source(name)
-		add(name, runbookTitle(file, src, "bundled"))
+		add(name, catalog.Title(file, src, "bundled"))
 	}
 	// Local files: what the shell's file completion would offer, kept to
 	// runbooks and directories (with NoSpace, to go on into a directory).
@@ -84,22 +82,6 @@ func orDot(dir string) string {
 		return "."
 	}
 	return dir
-}
-
-// runbookTitle is a runbook's title for a completion's description.
-func runbookTitle(file string, src []byte, where string) string {
-	if src == nil {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return where
-		}
-		src = b
-	}
-	rb, _ := runbooks.Parse(file, src)
-	if rb == nil || rb.Title == "" {
-		return where
-	}
-	return where + ": " + rb.Title
 }
 
 // completion is one candidate with its description, kept to one line.
