@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 
@@ -12,7 +10,6 @@ import (
 
 	"github.com/repli-dr/repli/internal/evidence"
 	"github.com/repli-dr/repli/internal/report"
-	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // loadEvidence opens the trail read-only and builds one run's evidence,
@@ -60,7 +57,7 @@ trail.`,
 				// A view of the run reads the same twice: it is dated at the
 				// run's last event (repli report dates its documents).
 				r.Doc.GeneratedAt, r.Doc.Integrity.VerifiedAt = r.Progress.LastAt, r.Progress.LastAt
-				return renderTo(cmd.OutOrStdout(), r.Doc, "json", "en")
+				return evidence.Render(cmd.OutOrStdout(), r.Doc, "json", "en")
 			}
 			width := 100
 			if f, ok := cmd.OutOrStdout().(*os.File); ok && isTerminal(f) {
@@ -121,7 +118,7 @@ the trail read-only: a copy of the database on a laptop works.`,
 				}
 				return nil
 			}
-			if err := renderTo(cmd.OutOrStdout(), r.Doc, format, lang); err != nil {
+			if err := evidence.Render(cmd.OutOrStdout(), r.Doc, format, lang); err != nil {
 				return withCode(exitFailed, err)
 			}
 			return nil
@@ -132,21 +129,4 @@ the trail read-only: a copy of the database on a laptop works.`,
 	cmd.Flags().StringVar(&format, "format", "md", "html, md or json")
 	cmd.Flags().StringVar(&lang, "lang", "en", "language of the report: en or fr")
 	return cmd
-}
-
-// renderTo renders a report on a stream that may be a terminal: JSON has
-// its C1 and bidi controls escaped as well (encoding/json leaves them raw);
-// HTML and Markdown show them visibly already.
-func renderTo(w io.Writer, doc *report.Doc, format, lang string) error {
-	if format != "json" {
-		return report.Render(w, doc, format, lang)
-	}
-	var b bytes.Buffer
-	if err := report.Render(&b, doc, format, lang); err != nil {
-		return err
-	}
-	if _, err := w.Write(safetext.JSON(b.Bytes())); err != nil {
-		return fmt.Errorf("write json report: %w", err)
-	}
-	return nil
 }
