@@ -120,10 +120,7 @@ func writeTables(w io.Writer, d *report.Doc) {
 		if !s.Started.IsZero() {
 			dur = textfmt.Duration(s.Duration)
 		}
-		action := safetext.Line(s.Action)
-		if r := []rune(action); len(r) > 50 {
-			action = string(r[:49]) + "…"
-		}
+		action := textfmt.Clip(safetext.Line(s.Action), 50)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Order, safetext.Line(s.ID), textfmt.Result(s.Result), textfmt.TimeOfDay(s.Started), dur, s.Retries, safetext.Line(s.Site), action)
 	}
 	tw.Flush()
