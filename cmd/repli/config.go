@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -56,9 +54,9 @@ A site URI may be one of libvirt's uri_aliases (libvirt.conf), as with virsh -c.
 				in.Flags[config.KeyDB] = []string{db}
 			}
 			for _, s := range sites {
-				name, uri, ok := strings.Cut(s, "=")
-				if !ok || name == "" || uri == "" {
-					return withCode(exitUsage, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", s))
+				name, uri, err := config.SiteFlag(s)
+				if err != nil {
+					return withCode(exitUsage, err)
 				}
 				in.Flags[config.SitePrefix+name] = []string{uri}
 				in.FlagNames[config.SitePrefix+name] = "--site " + name + "=…"

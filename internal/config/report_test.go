@@ -31,3 +31,15 @@ func TestReportShowsSourcesAndResolvedAliases(t *testing.T) {
 		}
 	}
 }
+
+func TestSiteFlag(t *testing.T) {
+	t.Parallel()
+	if n, u, err := SiteFlag("primary=qemu+ssh://kvm1/system?x=1"); err != nil || n != "primary" || u != "qemu+ssh://kvm1/system?x=1" {
+		t.Errorf("SiteFlag = %q %q %v", n, u, err)
+	}
+	for _, bad := range []string{"primary", "=qemu:///system", "primary="} {
+		if _, _, err := SiteFlag(bad); err == nil || !strings.Contains(err.Error(), "NAME=URI") {
+			t.Errorf("SiteFlag(%q) = %v", bad, err)
+		}
+	}
+}

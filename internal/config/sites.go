@@ -68,3 +68,12 @@ func ResolveSiteURI(uri string) (string, error) {
 	}
 	return r, nil
 }
+
+// SiteFlag reads one --site NAME=URI flag.
+func SiteFlag(flag string) (name, uri string, err error) {
+	name, uri, ok := strings.Cut(flag, "=")
+	if !ok || name == "" || uri == "" {
+		return "", "", fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", flag)
+	}
+	return name, uri, nil
+}
