@@ -59,7 +59,7 @@ func probeText(c *Check) string {
 	case c.TCP != "":
 		return "tcp " + c.TCP + " accepts a connection"
 	case c.File != "":
-		return "file " + c.File + " is younger than " + textfmt.Duration(c.MaxAge)
+		return "file " + c.File + " is younger than " + textfmt.Spelled(c.MaxAge)
 	case c.Shell:
 		return "shell line exits 0: " + CommandString(c.Command, true)
 	case len(c.Command) > 0:
@@ -99,7 +99,7 @@ func firstLabel(i int, label string) string {
 }
 
 func detailsCheck(st *Step) [][2]string {
-	return [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Duration(st.Check.Timeout) + " per probe"}}
+	return [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Spelled(st.Check.Timeout) + " per probe"}}
 }
 
 func detailsShutdown(st *Step) [][2]string {
@@ -112,7 +112,7 @@ func detailsShutdown(st *Step) [][2]string {
 	if s.MaxParallel > 1 {
 		order = ", " + atATime(s.MaxParallel) + ", taken in this order"
 	}
-	return [][2]string{{"stop", stepTargetText(st) + order}, {"timeout", textfmt.Duration(s.Timeout) + then}}
+	return [][2]string{{"stop", stepTargetText(st) + order}, {"timeout", textfmt.Spelled(s.Timeout) + then}}
 }
 
 // atATime says how many domains a step acts on at once.
@@ -164,7 +164,7 @@ func detailsStart(st *Step) [][2]string {
 	if s.Wait == "agent" {
 		until = "the guest agent answers"
 	}
-	add("until", until+", at most "+textfmt.Duration(s.Timeout)+" per domain")
+	add("until", until+", at most "+textfmt.Spelled(s.Timeout)+" per domain")
 	return out
 }
 
@@ -246,21 +246,21 @@ func detailsExec(st *Step) [][2]string {
 	if len(e.Redact) > 0 {
 		add("redact", strings.Join(e.Redact, "  "))
 	}
-	add("timeout", textfmt.Duration(e.Timeout))
+	add("timeout", textfmt.Spelled(e.Timeout))
 	return out
 }
 
 func describeWait(st *Step) string {
 	if st.Wait.Until != nil {
-		return fmt.Sprintf("wait until %s, at most %s", probeText(st.Wait.Until), textfmt.Duration(st.Wait.Timeout))
+		return fmt.Sprintf("wait until %s, at most %s", probeText(st.Wait.Until), textfmt.Spelled(st.Wait.Timeout))
 	}
-	return "wait " + textfmt.Duration(st.Wait.Duration)
+	return "wait " + textfmt.Spelled(st.Wait.Duration)
 }
 
 func detailsWait(st *Step) [][2]string {
 	w := st.Wait
 	if w.Until != nil {
-		return [][2]string{{"until", probeText(w.Until)}, {"timeout", textfmt.Duration(w.Timeout) + ", polling every few seconds"}}
+		return [][2]string{{"until", probeText(w.Until)}, {"timeout", textfmt.Spelled(w.Timeout) + ", polling every few seconds"}}
 	}
-	return [][2]string{{"wait", textfmt.Duration(w.Duration)}}
+	return [][2]string{{"wait", textfmt.Spelled(w.Duration)}}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/internal/report"
+	"github.com/repli-dr/repli/internal/textfmt"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 )
@@ -762,7 +763,7 @@ func (m *mapper) deviations(timeline []report.Step, acc []report.Acceptance) []r
 			if kind == "aborted" || kind == "failed" {
 				kind = "error"
 			}
-			out = append(out, report.Deviation{Kind: kind, Step: s.ID, At: s.Ended, Detail: orDash(s.Reason)})
+			out = append(out, report.Deviation{Kind: kind, Step: s.ID, At: s.Ended, Detail: textfmt.OrDash(s.Reason)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -773,13 +774,6 @@ func (m *mapper) deviations(timeline []report.Step, acc []report.Acceptance) []r
 		return a.Before(b)
 	})
 	return out
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }
 
 // finalState is each planned domain as the run's last successful action on

@@ -85,7 +85,7 @@ func (p *Doc) writeHead(pr *printer) {
 	pr.field(2, "mode", hw, counts)
 	pr.field(2, "RTO", hw, rtoLine(p))
 	if rb.RPO > 0 {
-		pr.field(2, "RPO", hw, textfmt.Duration(rb.RPO)+" target")
+		pr.field(2, "RPO", hw, textfmt.Spelled(rb.RPO)+" target")
 	}
 	p.writeVars(pr)
 	pr.field(2, "failure", hw, "a step that fails after its retries asks what to do (with --auto-approve: aborts the run), unless it says otherwise")
@@ -157,7 +157,7 @@ func rtoLine(p *Doc) string {
 	rb := p.rb
 	target := "no target"
 	if rb.RTO > 0 {
-		target = textfmt.Duration(rb.RTO) + " target"
+		target = textfmt.Spelled(rb.RTO) + " target"
 	}
 	if p.RTOClock == nil {
 		return target + "; no step says rto: start, so the recovery time is not measured"
@@ -236,7 +236,7 @@ func writePlanStep(pr *printer, s Step, numw, indent int) {
 		pr.field(indent, "skip in", labelWidth, strings.Join(st.SkipIn, ", "))
 	}
 	if st.Timeout > 0 {
-		pr.field(indent, "limit", labelWidth, "the whole step may take "+textfmt.Duration(st.Timeout)+", retries excepted")
+		pr.field(indent, "limit", labelWidth, "the whole step may take "+textfmt.Spelled(st.Timeout)+", retries excepted")
 	}
 	if f := failure(st); f != "" {
 		pr.field(indent, "failure", labelWidth, f)
@@ -267,7 +267,7 @@ func failure(st *runbooks.Step) string {
 func retries(n int, delay time.Duration) string {
 	var waits []string
 	for i := 0; i < n && i < 4; i++ {
-		waits = append(waits, textfmt.Duration(delay<<i))
+		waits = append(waits, textfmt.Spelled(delay<<i))
 	}
 	if n > 4 {
 		waits = append(waits, "…")

@@ -89,9 +89,9 @@ func (rep *Report) printDomains(w io.Writer) {
 				}
 			}
 			if hosts {
-				state += "\t" + textfmt.OrDash(clean(d.Host))
+				state += "\t" + textfmt.OrHyphen(clean(d.Host))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, clean(d.Name), present, state, d.Step, textfmt.OrDash(d.Expects), verdictMark[d.Verdict])
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, clean(d.Name), present, state, d.Step, textfmt.OrHyphen(d.Expects), verdictMark[d.Verdict])
 		}
 	}
 	tw.Flush()
