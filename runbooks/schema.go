@@ -262,6 +262,7 @@ func schemaDoc() obj {
 		},
 		"step":          stepSchema(),
 		"check":         checkSchema(),
+		"copy":          copySchema(),
 		"domain_target": targetSchema("target", "Domains at a site.", targetKeys),
 		"shutdown":      targetSchema("shutdown", "Stop domains gracefully, one at a time in order, and wait until each is shut off.", shutdownKeys),
 		"snapshot":      targetSchema("snapshot", "Create, revert to or delete a named snapshot of domains.", snapshotKeys, "name"),

@@ -98,6 +98,7 @@ func TestSchemaKeysAreTheParsersKeys(t *testing.T) {
 		"runbook": runbookKeys, "site": siteKeys, "step": stepKeys(), "check": checkKeys,
 		"shutdown": shutdownKeys, "start": startKeys, "define": defineKeys, "snapshot": snapshotKeys,
 		"autostart": autostartKeys, "exec": execKeys, "wait": waitKeys, "origin": originKeys, "*": targetKeys,
+		"copy": copyKeys, "volume": volumeKeys,
 	}
 	for k := range keyDocs {
 		where, key, _ := strings.Cut(k, ".")

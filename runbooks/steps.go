@@ -18,13 +18,13 @@ var (
 	startWaits     = []string{"running", "agent"}
 
 	targetKeys    = []string{"site", "domains"}
-	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout"}
+	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout", "recovery_point"}
 	shutdownKeys  = []string{"site", "domains", "timeout", "force"}
 	startKeys     = []string{"site", "domains", "groups", "max_parallel", "wait", "timeout"}
 	defineKeys    = []string{"site", "xml", "copy_from", "domains"}
 	snapshotKeys  = []string{"site", "domains", "name", "action"}
 	autostartKeys = []string{"site", "domains", "enabled"}
-	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact"}
+	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact", "site", "recovery_point"}
 	waitKeys      = []string{"duration", "until", "timeout"}
 )
 
@@ -146,7 +146,9 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 		}
 		st.Autostart = a
 	case KindExec:
-		st.Exec = p.exec(body, what, what)
+		st.Exec = p.execWith(body, rb, what)
+	case KindCopy:
+		st.Copy = p.copyStep(body, rb, what, bwhat)
 	case KindWait:
 		st.Wait = p.wait(body, rb, what, what)
 	}
@@ -176,7 +178,7 @@ func (p *parser) stepOptions(f *fields, st *Step, what string) {
 			if st.Gate == GateNone && st.Destructive() {
 				p.warnf(gn, "%s %s without asking anyone (gate: none)", what, map[Kind]string{
 					KindShutdown: "shuts domains down", KindDestroy: "forces domains off", KindUndefine: "removes domain definitions",
-					KindSnapshot: "rolls domains back or deletes their snapshots"}[st.Kind])
+					KindSnapshot: "rolls domains back or deletes their snapshots", KindCopy: "overwrites volumes"}[st.Kind])
 			}
 		}
 	}
@@ -318,6 +320,7 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		return c
 	}
 	c.Timeout = p.durationOr(cf, "timeout", what+" timeout", c.Timeout)
+	c.RecoveryPoint = p.recoveryPointKey(cf, what, probes[0])
 	// Keys that belong to another probe would be silently ignored: refuse them.
 	switch probes[0] {
 	case "state", "agent":

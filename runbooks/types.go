@@ -223,6 +223,7 @@ type Step struct {
 	Autostart *Autostart
 	Exec      *Exec
 	Wait      *Wait
+	Copy      *Copy
 }
 
 // Target is a set of domains at one site: a list, a glob such as "web-*",
@@ -245,6 +246,8 @@ func (t Target) String() string {
 		return "all domains at " + t.Site
 	case t.Glob != "":
 		return t.Glob + " at " + t.Site
+	case len(t.Domains) == 0:
+		return "site " + t.Site
 	}
 	return strings.Join(t.Domains, ", ") + " at " + t.Site
 }
@@ -272,6 +275,8 @@ func (s *Step) Targets() []Target {
 		return []Target{s.Snapshot.Target}
 	case KindAutostart:
 		return []Target{s.Autostart.Target}
+	case KindCopy:
+		return s.Copy.targets()
 	case KindWait:
 		if s.Wait.Until != nil && s.Wait.Until.Target.Site != "" {
 			return []Target{s.Wait.Until.Target}
@@ -297,7 +302,7 @@ func (s *Step) Sites() []string {
 			out = append(out, t.Site)
 		}
 	}
-	return out
+	return s.moreSites(out)
 }
 
 // Destructive reports whether the step stops, removes or rolls back domains.
@@ -307,6 +312,8 @@ func (s *Step) Destructive() bool {
 		return true
 	case KindSnapshot:
 		return s.Snapshot.Action != SnapshotCreate
+	case KindCopy:
+		return s.Copy != nil && s.Copy.Overwrite
 	}
 	return false
 }
@@ -349,6 +356,9 @@ type Check struct {
 	Command []string
 	Shell   bool
 	Timeout time.Duration
+	// RecoveryPoint: with File, the file's modification time is the
+	// recovery point the run records.
+	RecoveryPoint bool
 }
 
 // Probe names what the check looks at, for plans and logs.
@@ -442,6 +452,12 @@ type Exec struct {
 	SecretEnv map[string]string
 	Dir       string
 	Redact    []string
+	// Site is the site the command concerns, if any: in disaster mode a
+	// command concerning the lost primary site is skipped.
+	Site string
+	// RecoveryPoint "stdout": the command prints the recovery point, an
+	// RFC 3339 time, on its last line.
+	RecoveryPoint string
 }
 
 // Wait pauses for a fixed duration, or until a check passes.
