@@ -154,6 +154,10 @@ type ActionIntent struct {
 	// Argv is the exact argument list an exec runs: its own list, or
 	// /bin/sh -c LINE for a shell line.
 	Argv []string `json:"argv,omitempty"`
+	// Volume is the storage volume a copy writes (pool/name, at Site);
+	// Bytes how many bytes it expects to copy.
+	Volume string `json:"volume,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.

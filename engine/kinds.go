@@ -55,6 +55,8 @@ func (e *Engine) executeKind(ctx context.Context, st *runbooks.Step) error {
 		return e.execCommand(ctx, st)
 	case runbooks.KindWait:
 		return e.wait(ctx, st)
+	case runbooks.KindCopy:
+		return e.copyVolumes(ctx, st)
 	}
 	return fmt.Errorf("step kind %q is not supported by this engine", st.Kind)
 }
@@ -121,6 +123,9 @@ func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check
 		age := time.Since(fi.ModTime())
 		if age > c.MaxAge {
 			return fmt.Errorf("file %s is %s old, older than the %s allowed", c.File, age.Round(time.Minute), c.MaxAge)
+		}
+		if err := e.fileRecoveryPoint(ctx, st, c, fi.ModTime()); err != nil {
+			return err
 		}
 		return logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge)
 	case len(c.Command) > 0:

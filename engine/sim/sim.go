@@ -148,6 +148,7 @@ func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 			l.AddDomain(simName, d, state)
 		}
 	}
+	l.populateVolumes(rb, uris)
 }
 
 // duration picks a deterministic duration in [lo, hi] for one operation,
@@ -170,6 +171,7 @@ type Site struct {
 	domains     map[string]*domain
 	unreachable bool
 	watchers    []chan engine.Domain
+	vol         volumeState // volume.go
 }
 
 type domain struct {
