@@ -310,3 +310,70 @@ func BenchmarkVolumeCopy64MiB(b *testing.B) {
 		}
 	})
 }
+
+// TestVolumeCopyInterruptedThenResumed: the console stops mid-stream (its
+// context is cancelled, which closes the stream's connection); the half
+// written target is not reported done, and the resumed run copies the
+// volume again, whole, over the same connections (they reconnect).
+func TestVolumeCopyInterruptedThenResumed(t *testing.T) {
+	t.Parallel()
+	l := newVolLab(t)
+	rb := l.runbook(t, "")
+	sites := map[string]engine.Hypervisor{"primary": l.sites["primary"], "secondary": l.sites["secondary"]}
+	j := &memTrail{}
+	eng, err := engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "lab", AutoApprove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := eng.Run(ctx); done <- err }()
+	interrupted := false
+	for ev := range eng.Events() {
+		if lg, ok := ev.(*engine.Logged); ok && strings.Contains(lg.Message, "copied (") && !strings.Contains(lg.Message, "(100%)") && !interrupted {
+			interrupted = true
+			cancel()
+		}
+	}
+	if err := <-done; err == nil || !interrupted {
+		t.Fatalf("the run was not interrupted mid-copy (interrupted %v, err %v)", interrupted, err)
+	}
+	if n := len(j.find("volume.copied")); n != 0 {
+		t.Fatalf("an interrupted copy recorded %d volume.copied", n)
+	}
+	for _, ev := range j.find("action.outcome") {
+		if ev.(*engine.ActionOutcome).OK {
+			t.Fatal("an interrupted copy has an ok outcome")
+		}
+	}
+	want, _ := os.ReadFile(filepath.Join(l.poolDirs["primary"], "db-01.raw"))
+	if got, _ := os.ReadFile(filepath.Join(l.poolDirs["secondary"], "db-01.raw")); bytes.Equal(got, want) {
+		t.Fatal("the target is whole after the interruption: the test interrupted nothing")
+	}
+
+	p, err := engine.ProgressOf(j.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err = engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "lab", AutoApprove: true, Resume: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range eng.Events() {
+		}
+	}()
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer rcancel()
+	outcome, err := eng.Run(rctx)
+	if err != nil || outcome != engine.OutcomeSucceeded {
+		t.Fatalf("resumed: outcome %s err %v: %s", outcome, err, j.failure())
+	}
+	if got, _ := os.ReadFile(filepath.Join(l.poolDirs["secondary"], "db-01.raw")); !bytes.Equal(got, want) {
+		t.Fatal("after resume the target differs from the source")
+	}
+	if n := len(j.find("volume.copied")); n != 1 {
+		t.Errorf("%d volume.copied after resume, want 1", n)
+	}
+}
