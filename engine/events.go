@@ -215,6 +215,10 @@ type RunEnded struct {
 	Duration    time.Duration `json:"duration_ns"`
 	RTOAchieved time.Duration `json:"rto_achieved_ns,omitempty"`
 	RTOTarget   time.Duration `json:"rto_target_ns,omitempty"`
+	// RPOAchieved is the RPO measured (Progress.RPOAchieved), nil when the
+	// run recorded no recovery point; RPOTarget is the runbook's rpo.
+	RPOAchieved *time.Duration `json:"rpo_achieved_ns,omitempty"`
+	RPOTarget   time.Duration  `json:"rpo_target_ns,omitempty"`
 }
 
 // Kind names, as stored in the journal. Never rename one: stored runs use them.

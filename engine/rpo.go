@@ -138,3 +138,17 @@ func (e *Engine) stdoutRecoveryPoint(ctx context.Context, st *runbooks.Step, res
 	}
 	return e.recordRecoveryPoint(ctx, st, at, "printed by "+CommandString(st.Exec.Command, st.Exec.Shell))
 }
+
+// withRPO adds the RPO measured and the runbook's target to the event that
+// ends the run, so that history and the report read them from one place.
+// The engine calls it where it builds RunEnded: end := e.withRPO(&RunEnded{…}).
+func (e *Engine) withRPO(end *RunEnded) *RunEnded {
+	e.mu.Lock()
+	got, ok := e.prog.RPOAchieved()
+	e.mu.Unlock()
+	end.RPOTarget = e.rb.RPO
+	if ok {
+		end.RPOAchieved = &got
+	}
+	return end
+}
