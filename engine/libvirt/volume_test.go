@@ -33,7 +33,11 @@ type volLab struct {
 
 const volSize = 64 << 20
 
-func newVolLab(t testing.TB) *volLab {
+func newVolLab(t testing.TB) *volLab { return newVolLabWith(t, false) }
+
+// newVolLabWith: with byVolume, db-01's disk is written as a volume of the
+// pool (<disk type='volume'>), a definition that is valid at both sites.
+func newVolLabWith(t testing.TB, byVolume bool) *volLab {
 	t.Helper()
 	dir := libvirtlab.TempDir(t)
 	l := &volLab{poolDirs: map[string]string{}, sites: map[string]*Site{}, markerAt: 40<<20 + 12345}
@@ -83,8 +87,11 @@ func newVolLab(t testing.TB) *volLab {
 		t.Fatal(err)
 	}
 	xmlFile := filepath.Join(l.primary.Dir, "db-01.xml")
-	domXML := strings.Replace(libvirtlab.QEMUDomainXML("db-01"), "<devices>",
-		"<devices>\n    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='"+path+"'/><target dev='vda' bus='virtio'/></disk>", 1)
+	disk := "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='" + path + "'/><target dev='vda' bus='virtio'/></disk>"
+	if byVolume {
+		disk = "<disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='images' volume='db-01.raw'/><target dev='vda' bus='virtio'/></disk>"
+	}
+	domXML := strings.Replace(libvirtlab.QEMUDomainXML("db-01"), "<devices>", "<devices>\n    "+disk, 1)
 	if err := os.WriteFile(xmlFile, []byte(domXML), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -376,4 +383,86 @@ func TestVolumeCopyInterruptedThenResumed(t *testing.T) {
 	if n := len(j.find("volume.copied")); n != 1 {
 		t.Errorf("%d volume.copied after resume, want 1", n)
 	}
+}
+
+// TestDrillMovesDataOnTheLab: a switchover drill on two QEMU daemons stops
+// db-01 at the primary (forced: the OS-less guest ignores ACPI), copies its
+// disk, defines it at the secondary from the primary's definition, and
+// starts it there on the copy. The marker written at the primary is in the
+// disk the secondary's db-01 runs on, and the RPO is measured: zero, the
+// copy began after production stopped.
+func TestDrillMovesDataOnTheLab(t *testing.T) {
+	t.Parallel()
+	l := newVolLabWith(t, true)
+	l.primary.Virsh(t, "start", "db-01")
+	src := fmt.Sprintf(`version: 1
+name: lab-drill
+rpo: 15m
+sites:
+  primary: {uri: %q}
+  secondary: {uri: %q}
+steps:
+  - id: stop-primary
+    rto: start
+    shutdown: {site: primary, domains: [db-01], timeout: 2s, force: true}
+  - id: final-sync
+    copy: {from: primary, to: secondary, volumes: [{domain: db-01}]}
+  - id: define-secondary
+    define: {site: secondary, copy_from: primary, domains: [db-01]}
+  - id: start-secondary
+    start: {site: secondary, domains: [db-01]}
+  - id: running
+    rto: stop
+    check: {site: secondary, domains: [db-01], state: running}
+`, l.primary.URI, l.secondary.URI)
+	rb, diags := runbooks.Parse("lab-drill.yaml", []byte(src))
+	if rb == nil {
+		t.Fatal(diags)
+	}
+	outcome, j := l.run(t, rb, nil)
+	if outcome != engine.OutcomeSucceeded {
+		t.Fatalf("outcome %s: %s", outcome, j.failure())
+	}
+	if got := l.secondary.State(t, "db-01"); got != "running" {
+		t.Fatalf("db-01 at the secondary is %s", got)
+	}
+	if got := l.primary.State(t, "db-01"); got != "shut off" {
+		t.Fatalf("db-01 at the primary is %s", got)
+	}
+	// The guest at the secondary runs on the copied volume: its QEMU
+	// process opened the file in the secondary's pool.
+	copyPath := filepath.Join(l.poolDirs["secondary"], "db-01.raw")
+	if !qemuUses(t, copyPath) {
+		t.Fatalf("no QEMU process runs on %s", copyPath)
+	}
+	f, err := os.Open(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make([]byte, len(l.marker))
+	if _, err := f.ReadAt(got, l.markerAt); err != nil || !bytes.Equal(got, l.marker) {
+		t.Fatalf("the marker is not in the disk the secondary runs on (%v)", err)
+	}
+	p, err := engine.ProgressOf(j.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.RPO(rb); !s.Measured || s.AchievedS != 0 || !s.Met {
+		t.Errorf("RPO %+v", s)
+	}
+}
+
+// qemuUses tells whether a running QEMU process has path on its command
+// line (libvirt gives QEMU a volume's file by its path).
+func qemuUses(t *testing.T, path string) bool {
+	t.Helper()
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err == nil && bytes.Contains(b, []byte("qemu-system")) && bytes.Contains(b, []byte(path)) {
+			return true
+		}
+	}
+	return false
 }
