@@ -121,7 +121,7 @@ func (s *Site) DomainVolumes(ctx context.Context, domain string) ([]engine.Volum
 		err := h.do(ctx, func(lv *golibvirt.Libvirt) (err error) { vol, err = lv.StorageVolLookupByPath(path); return err })
 		if err != nil {
 			return nil, &Error{Site: s.name, URI: h.ep.display, Domain: domain, Op: "find disk " + d.Target.Dev + " in a storage pool", Kind: engine.ErrInvalidOperation,
-				Err: fmt.Errorf("%s is in no active storage pool (define one over its directory: virsh pool-define-as NAME dir --target DIR): %w", path, err)}
+				Err: fmt.Errorf("%s is in no active storage pool (refresh the pool that holds it: virsh pool-refresh NAME; or define one over its directory: virsh pool-define-as NAME dir --target DIR): %w", path, err)}
 		}
 		out = append(out, engine.VolumeRef{Pool: vol.Pool, Name: vol.Name})
 	}
