@@ -58,11 +58,32 @@ func (p *Progress) RPOAchieved() (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	from := p.RTOStart
-	if from.IsZero() && p.Started != nil {
-		from = p.Started.At
-	}
+	from, _ := p.outage()
 	return max(0, from.Sub(rp.At)), true
+}
+
+// outage is the moment the RPO is measured to: the RTO clock's start (and
+// the step that started it), or the run's start.
+func (p *Progress) outage() (time.Time, string) {
+	if !p.RTOStart.IsZero() {
+		return p.RTOStart, p.RTOStartStep
+	}
+	if p.Started != nil {
+		return p.Started.At, ""
+	}
+	return time.Time{}, ""
+}
+
+// RPOTarget is the run's RPO target: the runbook's rpo (rb, or the
+// runbook recorded with the run when rb is nil); 0 when it gives none.
+func (p *Progress) RPOTarget(rb *runbooks.Runbook) time.Duration {
+	if rb == nil && p.Started != nil {
+		rb, _ = p.Runbook()
+	}
+	if rb == nil {
+		return 0
+	}
+	return rb.RPO
 }
 
 // RPOStanding is the RPO of a run for history and the report: the target
@@ -76,28 +97,32 @@ type RPOStanding struct {
 	Measured  bool    `json:"rpo_measured"`
 	// Met: measured and within the target (or no target).
 	Met bool `json:"rpo_met"`
-	// Point and Source say where the recovery point came from.
+	// Point and Source say where the recovery point came from; Step is
+	// the step that recorded it.
 	Point  time.Time `json:"recovery_point,omitempty"`
 	Source string    `json:"recovery_point_source,omitempty"`
+	Step   string    `json:"recovery_point_step,omitempty"`
+	// Achieved is AchievedS as a duration; Outage is the moment it is
+	// measured to (the RTO clock's start, OutageStep, or the run's start).
+	Achieved   time.Duration `json:"-"`
+	Outage     time.Time     `json:"-"`
+	OutageStep string        `json:"-"`
 }
 
 // RPO returns the run's RPO standing. rb is the runbook the run ran (for
 // its rpo target); nil reads the target from the run's recorded source.
 func (p *Progress) RPO(rb *runbooks.Runbook) RPOStanding {
-	var out RPOStanding
-	if rb == nil && p.Started != nil {
-		rb, _ = p.Runbook()
-	}
-	if rb != nil {
-		out.TargetS = rb.RPO.Seconds()
-	}
+	target := p.RPOTarget(rb)
+	out := RPOStanding{TargetS: target.Seconds()}
 	got, ok := p.RPOAchieved()
 	if !ok {
 		return out
 	}
 	rp, _ := p.RecoveryPointOf()
-	out.Measured, out.AchievedS, out.Point, out.Source = true, got.Seconds(), rp.At, rp.Source
-	out.Met = rb == nil || rb.RPO == 0 || got <= rb.RPO
+	out.Measured, out.AchievedS, out.Achieved = true, got.Seconds(), got
+	out.Point, out.Source, out.Step = rp.At, rp.Source, rp.Step
+	out.Outage, out.OutageStep = p.outage()
+	out.Met = target == 0 || got <= target
 	return out
 }
 

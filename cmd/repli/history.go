@@ -40,6 +40,7 @@ type historyRow struct {
 	RTOMet       *bool    `json:"rto_met"`
 	RPOTargetS   *float64 `json:"rpo_target_s"`
 	RPOAchievedS *float64 `json:"rpo_achieved_s"`
+	RPOMet       *bool    `json:"rpo_met"`
 	// ReverseOf names the forward runbook of a run that is its way back.
 	ReverseOf string `json:"reverse_of,omitempty"`
 }
@@ -235,7 +236,11 @@ the runs on simulated sites).`,
 			if output.json() {
 				rows := make([]historyRow, 0, len(runs))
 				for _, r := range runs {
-					rows = append(rows, toRow(r, now, last[r.ID]))
+					row := toRow(r, now, last[r.ID])
+					if err := withRPOAchieved(cmd.Context(), s, r, &row); err != nil {
+						return withCode(exitFailed, err)
+					}
+					rows = append(rows, row)
 				}
 				return writeJSON(out, rows)
 			}
