@@ -202,7 +202,7 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 	if outcome == OutcomeSucceeded && len(tolerated) > 0 {
 		reason = "failed but tolerated by the runbook (on_failure: continue): " + strings.Join(tolerated, ", ")
 	}
-	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: achieved, RTOTarget: e.rb.RTO}
+	end := e.withRPO(&RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: achieved, RTOTarget: e.rb.RTO})
 	if err := e.emit(ctx, end); err != nil {
 		return OutcomeRunning, err
 	}

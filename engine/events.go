@@ -157,6 +157,10 @@ type ActionIntent struct {
 	// Argv is the exact argument list an exec runs: its own list, or
 	// /bin/sh -c LINE for a shell line.
 	Argv []string `json:"argv,omitempty"`
+	// Volume is the storage volume a copy writes (pool/name, at Site);
+	// Bytes how many bytes it expects to copy.
+	Volume string `json:"volume,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.
@@ -214,6 +218,10 @@ type RunEnded struct {
 	Duration    time.Duration `json:"duration_ns"`
 	RTOAchieved time.Duration `json:"rto_achieved_ns,omitempty"`
 	RTOTarget   time.Duration `json:"rto_target_ns,omitempty"`
+	// RPOAchieved is the RPO measured (Progress.RPOAchieved), nil when the
+	// run recorded no recovery point; RPOTarget is the runbook's rpo.
+	RPOAchieved *time.Duration `json:"rpo_achieved_ns,omitempty"`
+	RPOTarget   time.Duration  `json:"rpo_target_ns,omitempty"`
 }
 
 // Kind names, as stored in the journal. Never rename one: stored runs use them.

@@ -337,6 +337,9 @@ func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 		in.Argv = argv
 		action = in.Action
 	})
+	if err == nil && x.RecoveryPoint == "stdout" {
+		return e.stdoutRecoveryPoint(ctx, st, res)
+	}
 	return err
 }
 

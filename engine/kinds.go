@@ -177,6 +177,9 @@ func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check
 		if age > c.MaxAge {
 			return fmt.Errorf("file %s is %s old, older than the %s allowed", c.File, age.Round(time.Minute), c.MaxAge)
 		}
+		if err := e.fileRecoveryPoint(ctx, st, c, fi.ModTime()); err != nil {
+			return err
+		}
 		return logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge)
 	case len(c.Command) > 0:
 		res := e.runCommand(ctx, c.Command, c.Shell, c.Timeout, nil, nil, "", nil)

@@ -48,6 +48,8 @@ type Progress struct {
 	RTOStartStep string
 	RTOStopStep  string
 	RTOAchieved  time.Duration
+	// RecoveryPoints are the recovery points recorded, in order (rpo.go).
+	RecoveryPoints []*RecoveryPoint
 
 	// Failures are steps skipped after a failure (the run cannot succeed);
 	// Tolerated are failures the runbook allows (on_failure: continue).
@@ -329,6 +331,8 @@ func (p *Progress) Apply(ev Event) {
 		}
 	case *RTOStopped:
 		p.RTOStop, p.RTOStopStep, p.RTOAchieved = at, e.Step, e.Achieved
+	case *RecoveryPoint:
+		p.applyRecoveryPoint(e)
 	case *RunEnded:
 		p.Ended = e
 		p.Gate, p.Failure = nil, nil

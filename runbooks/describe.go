@@ -99,7 +99,11 @@ func firstLabel(i int, label string) string {
 }
 
 func detailsCheck(st *Step) [][2]string {
-	return [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Spelled(st.Check.Timeout) + " per probe"}}
+	out := [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Spelled(st.Check.Timeout) + " per probe"}}
+	if st.Check.RecoveryPoint {
+		out = append(out, [2]string{"rpo", "the file's modification time is the recovery point"})
+	}
+	return out
 }
 
 func detailsShutdown(st *Step) [][2]string {
@@ -247,6 +251,12 @@ func detailsExec(st *Step) [][2]string {
 		add("redact", strings.Join(e.Redact, "  "))
 	}
 	add("timeout", textfmt.Spelled(e.Timeout))
+	if e.Site != "" {
+		add("site", "concerns "+e.Site)
+	}
+	if e.RecoveryPoint == "stdout" {
+		add("rpo", "the last line of output is the recovery point (RFC 3339)")
+	}
 	return out
 }
 

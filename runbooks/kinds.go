@@ -30,6 +30,11 @@ type KindSpec struct {
 	// Targets lists the domain sets a step of the kind touches, in order;
 	// nil for a kind that touches no domain.
 	Targets func(st *Step) []Target
+	// Sites lists the sites a step of the kind concerns without targeting
+	// domains there (both sites of a copy, the site an exec names): in
+	// disaster mode a step concerning the primary site is skipped. nil:
+	// the sites of its targets only.
+	Sites func(st *Step) []string
 	// Describe is the plan's one line: what the step does.
 	Describe func(st *Step) string
 	// Details are the plan's detail lines of the step: label, text.

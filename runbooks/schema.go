@@ -265,6 +265,7 @@ func checkSchema() obj {
 		}
 		if probe != "file" {
 			p["max_age"] = forbidden
+			p["recovery_point"] = forbidden
 		}
 		if probe != "command" {
 			p["shell"] = forbidden

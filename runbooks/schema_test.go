@@ -96,6 +96,8 @@ func TestSchemaKeysAreTheParsersKeys(t *testing.T) {
 	t.Parallel()
 	lists := map[string][]string{
 		"runbook": runbookKeys, "site": siteKeys, "step": stepKeys(), "origin": originKeys, "*": targetKeys,
+		// A copy's volumes are mappings of their own.
+		"volume": volumeKeys,
 	}
 	docs := map[string]any{}
 	for k, d := range keyDocs {

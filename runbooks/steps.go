@@ -18,13 +18,13 @@ var (
 	startWaits     = []string{"running", "agent"}
 
 	targetKeys    = []string{"site", "domains"}
-	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout"}
+	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout", "recovery_point"}
 	shutdownKeys  = []string{"site", "domains", "timeout", "force", "max_parallel"}
 	startKeys     = []string{"site", "domains", "groups", "max_parallel", "wait", "timeout"}
 	defineKeys    = []string{"site", "xml", "copy_from", "domains"}
 	snapshotKeys  = []string{"site", "domains", "name", "action"}
 	autostartKeys = []string{"site", "domains", "enabled"}
-	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact"}
+	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact", "site", "recovery_point"}
 	waitKeys      = []string{"duration", "until", "timeout"}
 )
 
@@ -285,6 +285,7 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		return c
 	}
 	c.Timeout = p.durationOr(cf, "timeout", what+" timeout", c.Timeout)
+	c.RecoveryPoint = p.recoveryPointKey(cf, what, probes[0])
 	// Keys that belong to another probe would be silently ignored: refuse them.
 	switch probes[0] {
 	case "state", "agent":
@@ -486,7 +487,7 @@ func (p *parser) define(body *yaml.Node, rb *Runbook, what, mwhat string) *Defin
 	return d
 }
 
-func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
+func (p *parser) exec(body *yaml.Node, rb *Runbook, what, mwhat string) *Exec {
 	e := &Exec{Timeout: DefaultExecTimeout}
 	ef := p.mapping(body, mwhat, execKeys...)
 	if ef == nil {
@@ -533,6 +534,7 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 		}
 		e.Redact = list
 	}
+	p.execEstate(ef, rb, e, what)
 	return e
 }
 

@@ -261,6 +261,8 @@ func (t Target) String() string {
 		return "all domains at " + t.Site
 	case t.Glob != "":
 		return t.Glob + " at " + t.Site
+	case len(t.Domains) == 0:
+		return "site " + t.Site
 	}
 	return strings.Join(t.Domains, ", ") + " at " + t.Site
 }
@@ -274,12 +276,20 @@ func (s *Step) Target() (site string, domains []string) {
 	return ts[0].Site, ts[0].Domains
 }
 
-// Sites lists the sites a step touches.
+// Sites lists the sites a step touches: those of its targets, then those
+// its kind says it concerns without targeting domains there (KindSpec.Sites).
 func (s *Step) Sites() []string {
 	var out []string
 	for _, t := range s.Targets() {
 		if !contains(out, t.Site) {
 			out = append(out, t.Site)
+		}
+	}
+	if sp := s.spec(); sp.Sites != nil {
+		for _, site := range sp.Sites(s) {
+			if site != "" && !contains(out, site) {
+				out = append(out, site)
+			}
 		}
 	}
 	return out
@@ -323,6 +333,9 @@ type Check struct {
 	Command []string
 	Shell   bool
 	Timeout time.Duration
+	// RecoveryPoint: with File, the file's modification time is the
+	// recovery point the run records.
+	RecoveryPoint bool
 }
 
 // Probe names what the check looks at, for plans and logs.
@@ -422,6 +435,12 @@ type Exec struct {
 	SecretEnv map[string]string
 	Dir       string
 	Redact    []string
+	// Site is the site the command concerns, if any: in disaster mode a
+	// command concerning the lost primary site is skipped.
+	Site string
+	// RecoveryPoint "stdout": the command prints the recovery point, an
+	// RFC 3339 time, on its last line.
+	RecoveryPoint string
 }
 
 // Wait pauses for a fixed duration, or until a check passes.

@@ -46,7 +46,11 @@ the runs on simulated sites).`,
 			if output.json() {
 				rows := make([]history.Row, 0, len(runs))
 				for _, r := range runs {
-					rows = append(rows, history.ToRow(r, now, last[r.ID]))
+					row := history.ToRow(r, now, last[r.ID])
+					if err := history.WithRPOAchieved(cmd.Context(), s, r, &row); err != nil {
+						return withCode(exitFailed, err)
+					}
+					rows = append(rows, row)
 				}
 				return writeJSON(out, rows)
 			}

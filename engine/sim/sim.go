@@ -137,6 +137,7 @@ func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 			l.AddDomain(simName, d, state)
 		}
 	}
+	l.populateVolumes(rb, uris)
 }
 
 // duration picks a deterministic duration in [lo, hi] for one operation,
@@ -161,6 +162,7 @@ type Site struct {
 	watchers    []chan engine.Domain
 	// copies are other hosts' definitions of a domain (AddCopy).
 	copies map[string][]engine.Placement
+	vol    volumeState // volume.go
 }
 
 type domain struct {

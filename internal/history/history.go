@@ -40,6 +40,7 @@ type Row struct {
 	RTOMet       *bool    `json:"rto_met"`
 	RPOTargetS   *float64 `json:"rpo_target_s"`
 	RPOAchievedS *float64 `json:"rpo_achieved_s"`
+	RPOMet       *bool    `json:"rpo_met"`
 	// ReverseOf names the forward runbook of a run that is its way back.
 	ReverseOf string `json:"reverse_of,omitempty"`
 }
