@@ -65,9 +65,13 @@ func (rep *Report) printSites(w io.Writer) {
 func (rep *Report) printDomains(w io.Writer) {
 	hosts := false // a column only when a site has several hosts
 	for _, s := range rep.Sites {
+		seen := map[string]bool{}
 		for _, d := range s.Domains {
-			hosts = hosts || d.Host != ""
+			if d.Host != "" {
+				seen[d.Host] = true
+			}
 		}
+		hosts = hosts || len(seen) > 1
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "SITE\tDOMAIN\tPRESENT\tSTATE\tFIRST STEP\tEXPECTS\tVERDICT"
