@@ -140,6 +140,7 @@ func (f *Figures) Table(w io.Writer) {
 type estimate struct {
 	events int
 	took   time.Duration
+	ends   int // counted commands run to their end
 }
 
 type campaign struct {
@@ -237,7 +238,11 @@ func (c *campaign) calibrate(ctx context.Context, rb Runbook) (estimate, error) 
 		return estimate{}, err
 	}
 	defer t.Close()
-	return estimate{events: t.count(ctx), took: time.Since(start)}, nil
+	execs, err := readCounter(filepath.Join(dir, "counter"))
+	if err != nil {
+		return estimate{}, err
+	}
+	return estimate{events: t.count(ctx), took: time.Since(start), ends: len(execs)}, nil
 }
 
 func (c *campaign) runArgs(rb Runbook, dir, db string) []string {
@@ -424,10 +429,16 @@ func (c *campaign) cycle(ctx context.Context, n int, rb Runbook, row *Row) {
 		p := c.start(ctx, args, op)
 		// The first console is always killed; a resumed one half the time.
 		if attempt == 0 || c.rnd.IntN(2) == 0 {
-			if c.rnd.IntN(3) > 0 {
+			switch k := c.rnd.IntN(6); {
+			case k < 3:
 				go c.killer(ctx, p, db, base+1+c.rnd.IntN(max(1, est.events-base)), 0)
-			} else {
+			case k < 5 || est.ends == 0:
 				go c.killer(ctx, p, db, 0, time.Duration(c.rnd.Int64N(int64(est.took)+1)))
+			default:
+				// Right after a command ended: its outcome, or the step's
+				// end, may not be written yet (issue 9, item 2).
+				execs, _ := readCounter(counter)
+				go killAfterEnd(p, counter, ended(execs)+1+c.rnd.IntN(est.ends))
 			}
 		}
 		res := p.wait(c.cfg.Timeout)
@@ -598,4 +609,38 @@ func tailOf(s string, n int) string {
 		s = "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+func ended(execs []*execution) int {
+	n := 0
+	for _, x := range execs {
+		if x.Ended {
+			n++
+		}
+	}
+	return n
+}
+
+// killAfterEnd kills p as soon as the counter file holds n ended commands.
+func killAfterEnd(p *proc, counter string, n int) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		if b, err := os.ReadFile(counter); err == nil && bytes.Count(b, []byte("\nend "))+boolInt(bytes.HasPrefix(b, []byte("end "))) >= n {
+			p.kill()
+			return
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

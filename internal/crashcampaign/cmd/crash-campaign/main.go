@@ -29,6 +29,12 @@ func main() {
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the kill moments (printed, to replay a campaign)")
 	speed := flag.Float64("speed", 10, "simulated sites' --speed")
 	lock := flag.Bool("lock", true, "also run the held-write-lock scenario")
+	var holds []time.Duration
+	flag.Func("hold", "how long the write lock is held (repeatable; default 4s, 7s and 12s)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		holds = append(holds, d)
+		return err
+	})
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -60,7 +66,10 @@ func main() {
 	figs.Table(os.Stdout)
 	clean := figs.Clean()
 	if *lock {
-		res, err := crashcampaign.HeldLock(ctx, cfg)
+		if len(holds) == 0 {
+			holds = []time.Duration{4 * time.Second, 7 * time.Second, 12 * time.Second}
+		}
+		res, err := crashcampaign.HeldLock(ctx, cfg, holds...)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "crash-campaign: held write lock:", err)
 			os.Exit(2)
