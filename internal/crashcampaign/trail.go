@@ -156,11 +156,11 @@ func checkEvents(evs []event) trailFindings {
 		if ev.Seq <= 0 {
 			continue // a signature event carries minus the seq of what it signs
 		}
-		if ev.Seq != want {
+		switch {
+		case ev.Seq > want:
 			f.Gaps += int(ev.Seq - want)
-			if ev.Seq < want {
-				f.Gaps++ // a repeated seq is as wrong as a missing one
-			}
+		case ev.Seq < want:
+			f.Gaps++ // a repeated seq is as wrong as a missing one
 		}
 		want = ev.Seq + 1
 	}
