@@ -252,12 +252,11 @@ func (c *campaign) runArgs(rb Runbook, dir, db string) []string {
 
 // proc is one console.
 type proc struct {
-	cmd    *exec.Cmd
-	out    *bytes.Buffer
-	op     *operator
-	done   chan struct{}
-	err    error
-	killed bool
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	op   *operator
+	done chan struct{}
+	err  error
 }
 
 type result struct {
@@ -300,7 +299,6 @@ func (c *campaign) start(ctx context.Context, args []string, op *operator) *proc
 // its SSH session's process is killed.
 func (p *proc) kill() {
 	if p.cmd.Process != nil {
-		p.killed = true
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	}
 }
@@ -314,7 +312,13 @@ func (p *proc) wait(timeout time.Duration) result {
 		p.kill()
 		<-p.done
 	}
-	r.killed = p.killed
+	// Killed is what the process died of, not whether a kill was sent: a
+	// console that had already exited keeps its own exit status.
+	if ps := p.cmd.ProcessState; ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			r.killed = true
+		}
+	}
 	if p.op != nil {
 		r.out = p.op.output()
 	} else {
