@@ -216,8 +216,9 @@ func (c *campaign) lastProblem(n int, before, after Row) string {
 	return " ✗ " + c.figs.Problems[n-1]
 }
 
+// problem records a finding on one line (a console's output is folded).
 func (c *campaign) problem(format string, args ...any) {
-	c.figs.Problems = append(c.figs.Problems, fmt.Sprintf(format, args...))
+	c.figs.Problems = append(c.figs.Problems, strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " "))
 }
 
 // calibrate runs the runbook once, unharmed: how many events and how long.
