@@ -162,6 +162,9 @@ const (
 	ActionFailed       ActionResult = "failed"
 	ActionFoundDone    ActionResult = "in doubt, found done on resume"
 	ActionFoundNotDone ActionResult = "in doubt, found not done on resume"
+	// ActionDecided: a command in doubt the operator decided on (re-run,
+	// mark done, skip, abort); it is not in doubt any more.
+	ActionDecided ActionResult = "in doubt, decided by the operator"
 )
 
 // ActionProgress is one action on a hypervisor, or one command.
@@ -401,6 +404,13 @@ func (p *Progress) gateDecided(e *GateDecided, at time.Time) {
 func (p *Progress) failureDecided(e *FailureDecided, at time.Time) {
 	s := p.Step(e.Step)
 	s.FailedWhy = ""
+	// The decision settles the step's command in doubt: a resume carries it
+	// out (a retry re-runs the command) instead of asking again.
+	for _, a := range p.Actions {
+		if a.Result == ActionInDoubt && a.Intent.Step == e.Step && a.Intent.Verb == "exec" {
+			a.Result = ActionDecided
+		}
+	}
 	p.Decisions = append(p.Decisions, Decision{Step: e.Step, Gate: "after failure", At: at, Operator: e.Operator, Approved: e.Choice != ChoiceAbort, Choice: e.Choice, Seq: e.Seq})
 	switch e.Choice {
 	case ChoiceSkip:

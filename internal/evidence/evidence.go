@@ -758,7 +758,7 @@ func (m *mapper) deviations(timeline []report.Step, acc []report.Acceptance) []r
 		switch a.Result {
 		case engine.ActionFailed:
 			out = append(out, report.Deviation{Kind: "error", Step: in.Step, At: a.At, Detail: fmt.Sprintf("%s %s failed: %s", in.Verb, target, a.Error)})
-		case engine.ActionInDoubt, engine.ActionFoundDone, engine.ActionFoundNotDone:
+		case engine.ActionInDoubt, engine.ActionFoundDone, engine.ActionFoundNotDone, engine.ActionDecided:
 			out = append(out, report.Deviation{Kind: "in_doubt", Step: in.Step, At: a.At, Detail: fmt.Sprintf("%s %s: %s %s", in.Verb, target, a.Result, a.Error)})
 		}
 	}

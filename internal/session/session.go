@@ -202,6 +202,13 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 		return usage(err)
 	}
 	defer closeAll(sites)
+	// The simulated sites as the run left them, before the preflight reads
+	// them: a new lab would look like the start of the run.
+	if lab != nil {
+		if err := lab.Persist(sim.StatePath(db.Path(), id), true); err != nil {
+			return usage(err)
+		}
+	}
 	done := map[string]bool{}
 	for sid, s := range prog.Steps {
 		done[sid] = s.Passed
@@ -209,11 +216,6 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 	pre, err := preflight(ctx, rb, prog.Started.Mode, done, req, sites, con)
 	if err != nil {
 		return err
-	}
-	if lab != nil {
-		if err := lab.Persist(sim.StatePath(db.Path(), id), true); err != nil {
-			return usage(err)
-		}
 	}
 	opts := con.options(req)
 	opts.RunID, opts.Mode, opts.Resume = id, prog.Started.Mode, prog
