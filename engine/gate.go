@@ -118,7 +118,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				return err
 			}
 		}
-		return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened), Approvals: needed, Needed: needed})
+		return e.decided(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened), Approvals: needed, Needed: needed})
 	}
 
 	for {
@@ -141,7 +141,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				return err
 			}
 		case InputRefuse:
-			if err := e.emit(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)}); err != nil {
+			if err := e.decided(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)}); err != nil {
 				return err
 			}
 			return fmt.Errorf("%w by %s", ErrRefused, in.Operator)
@@ -173,7 +173,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 			}
 			got := len(sp.Approvers) + 1
 			dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened), Approvals: got, Needed: needed}
-			if err := e.emit(ctx, dec); err != nil {
+			if err := e.decided(ctx, dec); err != nil {
 				return err
 			}
 			if got >= needed {
@@ -184,6 +184,21 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 			}
 		}
 	}
+}
+
+// decided journals a gate decision, then lets Options.AfterDecision run
+// before anything is acted on.
+func (e *Engine) decided(ctx context.Context, d *GateDecided) error {
+	if err := e.emit(ctx, d); err != nil {
+		return err
+	}
+	if e.opts.AfterDecision == nil {
+		return nil
+	}
+	if warn := e.opts.AfterDecision(ctx, d); warn != "" {
+		return e.logf(ctx, d.Step, "warn", "%s", warn)
+	}
+	return nil
 }
 
 // tick records a checklist item as done; a resumed run does not ask again.
