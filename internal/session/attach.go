@@ -260,6 +260,8 @@ func noEngine(ctx context.Context, db *store.Store, runID int64, dbPath string) 
 	switch {
 	case err != nil:
 		return err
+	case held && !st.Stale && st.Holder.Console == (Console{Headless: true}).Name():
+		return fmt.Errorf("run %d is driven by its detached engine (%s), which does not answer on %s: see its log %s; if it is stuck, stop it (kill %d) and carry on with repli resume %d%s", runID, safetext.Line(st.Holder.String()), SocketPath(dbPath, runID), LogPath(dbPath, runID), st.Holder.PID, runID, dbHint(dbPath))
 	case held && !st.Stale:
 		return fmt.Errorf("run %d is driven by %s, whose engine runs inside its console (not detached): follow it with repli watch %d%s, or approve its gates with repli approve", runID, safetext.Line(st.Holder.String()), runID, dbHint(dbPath))
 	case held:

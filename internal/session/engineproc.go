@@ -83,6 +83,7 @@ type wireReply struct {
 type server struct {
 	ln   net.Listener
 	path string
+	fi   os.FileInfo // the socket file, removed at the end only if still this one
 	wg   sync.WaitGroup
 }
 
@@ -102,7 +103,9 @@ func serve(ctx context.Context, dbPath string, runID int64, eng *engine.Engine, 
 		ln.Close()
 		return nil, fmt.Errorf("listen for consoles: restrict %s to its owner: %w", path, err)
 	}
-	s := &server{ln: ln, path: path}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	fi, _ := os.Stat(path)
+	s := &server{ln: ln, path: path, fi: fi}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -155,7 +158,9 @@ func (s *server) handle(ctx context.Context, c net.Conn, eng *engine.Engine, run
 
 func (s *server) close() {
 	s.ln.Close()
-	os.Remove(s.path)
+	if fi, err := os.Stat(s.path); err == nil && s.fi != nil && os.SameFile(fi, s.fi) {
+		os.Remove(s.path)
+	}
 }
 
 // logEvents is the consumer of a detached engine: every event, one line in
