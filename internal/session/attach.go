@@ -179,6 +179,12 @@ func (r *remote) engineStatus(ctx context.Context, db *store.Store) (ui.HolderSt
 // where the run stands, from its trail, and drives it from there. Leaving
 // the console (quit, end of input, a terminal gone) leaves the run going.
 func Attach(ctx context.Context, dbPath string, runID int64, con Console) error {
+	return attach(ctx, dbPath, runID, con, false)
+}
+
+// attach is Attach; spawned: this console just started the engine, and
+// shows the run even if it already ended (a short run may).
+func attach(ctx context.Context, dbPath string, runID int64, con Console, spawned bool) error {
 	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
 		return usage(err)
@@ -188,11 +194,17 @@ func Attach(ctx context.Context, dbPath string, runID int64, con Console) error 
 	if err != nil {
 		return usage(err)
 	}
-	if run.Outcome != engine.OutcomeRunning {
+	if run.Outcome != engine.OutcomeRunning && !spawned {
 		return usage(fmt.Errorf("run %d already ended (%s); see it with repli show %d%s", runID, run.Outcome, runID, dbHint(dbPath)))
 	}
-	if _, err := Ping(ctx, dbPath, runID); err != nil {
-		return usage(noEngine(ctx, db, runID, dbPath))
+	pong, err := call(ctx, SocketPath(dbPath, runID), wireRequest{Op: "ping"}, 2*time.Second)
+	if err != nil || pong.RunID != runID {
+		if run, err = db.Run(ctx, runID); err != nil {
+			return usage(err)
+		}
+		if !spawned || run.Outcome == engine.OutcomeRunning {
+			return usage(noEngine(ctx, db, runID, dbPath))
+		}
 	}
 	events, err := db.Events(ctx, runID)
 	if err != nil {
@@ -207,7 +219,12 @@ func Attach(ctx context.Context, dbPath string, runID int64, con Console) error 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go r.follow(ctx, db)
-	fmt.Fprintf(con.Err, "repli: attached to run %d, which runs detached (its log: %s); leaving this console leaves the run going\n", runID, safetext.Line(LogPath(dbPath, runID)))
+	if pong.PID != 0 {
+		fmt.Fprintf(con.Err, "repli: attached to run %d, which runs detached (engine pid %d, its log: %s); leaving this console leaves the run going\n", runID, pong.PID, safetext.Line(LogPath(dbPath, runID)))
+	}
+	if pong.Replica != "" {
+		fmt.Fprintf(con.Err, "repli: the trail's %s\n", safetext.Line(pong.Replica))
+	}
 	if con.TUI {
 		err = ui.Run(ctx, r, ui.Config{DB: dbPath, Operator: con.Operator, Renderer: con.Renderer,
 			Simulated: Simulated(prog.Started.Sites), Out: con.Out, Holder: r.holder,

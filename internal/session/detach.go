@@ -39,7 +39,7 @@ func startDetached(ctx context.Context, rb *runbooks.Runbook, mode string, req R
 	if err != nil {
 		return err
 	}
-	return Attach(ctx, req.DB, id, con)
+	return attach(ctx, req.DB, id, con, true)
 }
 
 // resumeDetached carries on with a run in a detached engine, or attaches
@@ -64,7 +64,7 @@ func resumeDetached(ctx context.Context, id int64, takeOver string, req Request,
 	if _, err := spawn(ctx, Spec{Resume: id, TakeOver: takeOver, Request: req, Console: con}); err != nil {
 		return err
 	}
-	return Attach(ctx, req.DB, id, con)
+	return attach(ctx, req.DB, id, con, true)
 }
 
 // spawn starts the engine process: the repli binary again, with the hidden

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
@@ -75,6 +76,10 @@ func (r *trailReplica) wait(ctx context.Context, what string) string {
 	bound := ReplicaBound
 	if r.behind {
 		bound = ReplicaBoundBehind
+	}
+	// REPLI_REPLICA_WAIT bounds every wait (a slow link, a test).
+	if d, err := time.ParseDuration(os.Getenv("REPLI_REPLICA_WAIT")); err == nil && d > 0 && d < bound {
+		bound = d
 	}
 	t0 := time.Now()
 	lag, err := r.sc.WaitCaughtUp(ctx, bound)
