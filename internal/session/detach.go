@@ -142,5 +142,9 @@ func EngineFiles() (spec, report *os.File, err error) {
 	if _, err := spec.Stat(); err != nil {
 		return nil, nil, errors.New("this command is started by repli run and resume, not by hand")
 	}
+	// Not inherited by the processes the engine starts (Litestream, a
+	// runbook's commands): the console waits for this pipe's end.
+	closeOnExec(3)
+	closeOnExec(4)
 	return spec, report, nil
 }

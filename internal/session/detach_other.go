@@ -5,3 +5,5 @@ package session
 import "syscall"
 
 func detachedAttr() *syscall.SysProcAttr { return nil }
+
+func closeOnExec(int) {}

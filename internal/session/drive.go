@@ -49,9 +49,6 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 			return usage(err)
 		}
 		defer srv.close()
-		if con.Ready != nil {
-			con.Ready(opts.RunID)
-		}
 		logEvents(ctx, con, eng)
 	case con.TUI:
 		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,

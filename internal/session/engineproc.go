@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,9 +166,16 @@ func (s *server) close() {
 
 // logEvents is the consumer of a detached engine: every event, one line in
 // its log, so that the engine never waits for a console.
+// The console that started the engine is told the run is under way once
+// its first event is in the trail.
 func logEvents(ctx context.Context, con Console, eng *engine.Engine) {
+	first := true
 	for ev := range eng.Events() {
 		m := ev.EventMeta()
+		if first && con.Ready != nil {
+			con.Ready(m.RunID)
+		}
+		first = false
 		if line := ui.EventLine(ev); line != "" {
 			fmt.Fprintf(con.Err, "%s #%d %s\n", m.At.UTC().Format(time.RFC3339), m.Seq, safetext.Line(line))
 		}
@@ -267,9 +275,13 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 // readReport reads what the engine process reported: its run's id, or why
 // it did not start.
 func readReport(r io.Reader) (int64, error) {
-	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, 1<<20)))
-	if err != nil {
-		return 0, err
+	// One line, or everything up to EOF: an error may span lines, and the
+	// engine's own children may hold the pipe open after "ok".
+	br := bufio.NewReader(io.LimitReader(r, 1<<20))
+	b, err := br.ReadBytes('\n')
+	if err == nil && !strings.HasPrefix(string(b), "ok ") {
+		rest, _ := io.ReadAll(br)
+		b = append(b, rest...)
 	}
 	var id int64
 	if _, err := fmt.Sscanf(string(b), "ok %d", &id); err == nil && id > 0 {
