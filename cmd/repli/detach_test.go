@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/session"
 	"github.com/repli-dr/repli/store"
 )
 
@@ -110,6 +111,9 @@ func TestSSHDropRunGoesOn(t *testing.T) {
 		waitRun(t, db, "stop-primary running", stepRunning("stop-primary"))
 		pid := enginePID(t, db)
 		s.run("kill-server")
+		if st := standing(t, db); st != session.StandingDetached && st != session.StandingEnded {
+			t.Errorf("a detached run going on shows as %q", st)
+		}
 		p := waitRun(t, db, "its end", ended)
 		if p.Ended.Outcome != engine.OutcomeSucceeded {
 			t.Fatalf("the run ended %s", p.Ended.Outcome)
@@ -140,6 +144,9 @@ func TestSSHDropRunGoesOn(t *testing.T) {
 		if !held || p.Steps["stop-primary"].State != engine.StepSucceeded {
 			t.Fatalf("after the drop: stop-primary %s, lease held %v", p.Steps["stop-primary"].State, held)
 		}
+		if st := standing(t, db); st != session.StandingWaiting {
+			t.Errorf("the home screen would show the run as %q, want %q", st, session.StandingWaiting)
+		}
 		a := newTmux(t, 100, 30, fmt.Sprintf("NO_COLOR=1 %s attach 1 --db %s; echo EXITED $?; sleep 60", bin, db))
 		scr := a.waitFor("confirm: press y")
 		if !strings.Contains(scr, "✓ done     stop-primary") || !strings.Contains(scr, "start-secondary") {
@@ -158,6 +165,17 @@ func TestSSHDropRunGoesOn(t *testing.T) {
 		}
 		checkNoRepeatedActions(t, db)
 	})
+}
+
+// standing is where run 1 stands, as the home screen reads it.
+func standing(t *testing.T, db string) session.Standing {
+	t.Helper()
+	s, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return session.StandingOf(context.Background(), s, db, 1)
 }
 
 // waitGone waits for a process to end.
@@ -198,6 +216,9 @@ func TestKillDetachedEngineMidAction(t *testing.T) {
 	}
 	if out := c.out.String() + c.errOut.String(); !strings.Contains(out, "repli resume 1") {
 		t.Errorf("the console does not say how to carry on:\n%s", out)
+	}
+	if st := standing(t, db); st != session.StandingInterrupted {
+		t.Errorf("after the engine's death the run shows as %q, want %q", st, session.StandingInterrupted)
 	}
 	r := runRepli(t, "", "resume", "1", "--auto-approve", "--plain", "--foreground", "--db", db, "--take-over", "engine killed in a test")
 	if r.code != 0 {

@@ -91,6 +91,16 @@ func (r *remote) Note(ctx context.Context, operator, text string) error {
 	return err
 }
 
+// Replica is where the trail's replica stands, as the engine last
+// measured it ("replica ✓ in step"), or "" without one.
+func (r *remote) Replica() string {
+	rep, err := call(context.Background(), r.sock, wireRequest{Op: "ping"}, 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	return rep.Replica
+}
+
 // open tells whether a gate or failure read from the trail still waits
 // for an answer, as the trail read so far says.
 func (r *remote) open(ev engine.Event) bool {

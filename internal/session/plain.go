@@ -43,6 +43,11 @@ func printPlain(ctx context.Context, con Console, eng ui.Driver, db *store.Store
 		var err error
 		switch e := ev.(type) {
 		case *engine.GateOpened:
+			if r, ok := eng.(interface{ Replica() string }); ok && (open == nil || open(e)) {
+				if st := r.Replica(); st != "" {
+					fmt.Fprintf(out, "  the trail's %s\n", safetext.Line(st))
+				}
+			}
 			if !eng.Options().AutoApprove && (open == nil || open(e)) {
 				err = promptGate(ctx, out, lines, eng, e, eng.Options().Operator)
 			}

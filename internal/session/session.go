@@ -192,6 +192,11 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 	if req.Detach {
 		return resumeDetached(ctx, id, takeOver, req, con)
 	}
+	if _, err := Ping(ctx, req.DB, id); err == nil {
+		// Its engine runs detached: this console attaches to it.
+		fmt.Fprintf(con.Err, "repli: run %d is driven by its detached engine; attaching to it\n", id)
+		return Attach(ctx, req.DB, id, con)
+	}
 	db, err := store.Open(ctx, req.DB)
 	if err != nil {
 		return usage(err)
