@@ -29,7 +29,8 @@ process killed), attach says so: carry on with repli resume.
 
 Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input
 (no such run, no engine), 3 this console left before the run's end.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRunIDs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := runIDArg(args[0])
 			if err != nil {
