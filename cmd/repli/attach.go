@@ -13,6 +13,7 @@ import (
 func newAttachCmd() *cobra.Command {
 	var db string
 	var plain bool
+	var takeOver string
 	cmd := &cobra.Command{
 		Use:   "attach RUN_ID",
 		Short: "Open a console on a run whose engine runs detached, and drive it",
@@ -21,7 +22,9 @@ in a process of its own, which goes on when the terminal goes away (an SSH
 link dropped, a tmux server killed), finishing the actions in flight and
 waiting at the next gate for a person. attach shows where the run stands
 and drives it from there: gates, checklists, failure choices, notes.
-Leaving the console leaves the run going.
+Leaving the console leaves the run going. One console drives a run at a
+time: another is refused, unless it takes over with --take-over "reason",
+recorded in the audit trail.
 
 repli watch follows a run read-only; repli approve answers a gate from
 another console. If the engine itself is gone (the host rebooted, the
@@ -36,11 +39,12 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input
 			if err != nil {
 				return err
 			}
-			return sessionExit(session.Attach(cmd.Context(), dbPath(db), id, consoleOf(cmd, plain)))
+			return sessionExit(session.Attach(cmd.Context(), dbPath(db), id, takeOver, consoleOf(cmd, plain)))
 		},
 	}
 	dbFlag(cmd, &db)
 	cmd.Flags().BoolVar(&plain, "plain", false, "print plain progress lines instead of the terminal UI")
+	cmd.Flags().StringVar(&takeOver, "take-over", "", "drive the run although another console is attached to it, giving the reason (recorded); that console stops driving")
 	return cmd
 }
 

@@ -408,3 +408,32 @@ func childNamed(t *testing.T, pid int, name string) int {
 	t.Fatalf("process %d has no child %s", pid, name)
 	return 0
 }
+
+// TestOneConsoleDrivesADetachedRun: a second console is refused while one
+// is attached, and takes the run over only with a reason, recorded.
+func TestOneConsoleDrivesADetachedRun(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	stopEngineAtEnd(t, db)
+	a := startRepli(t, nil, "run", referenceDrill, "--plain", "--detach", "--speed", "5", "--db", db)
+	waitRun(t, db, "the first gate", gateOpen("announce"))
+	r := runRepli(t, "", "attach", "1", "--plain", "--db", db)
+	if r.code != 2 || !strings.Contains(r.stderr, "driven from another console") || !strings.Contains(r.stderr, "--take-over") {
+		t.Fatalf("a second console: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runRepliEnv(t, []string{"SUDO_USER=bob"}, "y\ny\ny\nprimary\ny\ny\n", "attach", "1", "--plain", "--db", db, "--take-over", "alice's laptop froze")
+	if r.code != 0 {
+		t.Fatalf("take over: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if code := a.exit(t, time.Minute, "the first console"); code != 3 || !strings.Contains(a.errOut.String(), "took this run over") {
+		t.Errorf("the first console after the takeover: exit %d\n%s", code, a.errOut.String())
+	}
+	p, _, _ := runProgress(t, db)
+	var noted bool
+	for _, n := range p.Notes {
+		noted = noted || (n.Operator == "bob" && strings.Contains(n.Text, "alice's laptop froze"))
+	}
+	if !noted || p.Ended == nil || p.Ended.Outcome != engine.OutcomeSucceeded {
+		t.Errorf("takeover noted %v, run ended %+v", noted, p.Ended)
+	}
+}

@@ -67,6 +67,7 @@ type remote struct {
 	runID    int64
 	operator string
 	sock     string
+	token    string // from the engine: this console drives
 	events   chan engine.Event
 	holder   chan ui.HolderStatus
 
@@ -82,12 +83,12 @@ func (r *remote) Options() engine.Options {
 }
 
 func (r *remote) Send(in engine.Input) error {
-	_, err := call(context.Background(), r.sock, wireRequest{Op: "input", Input: in}, 0)
+	_, err := call(context.Background(), r.sock, wireRequest{Op: "input", Input: in, Token: r.token}, 0)
 	return err
 }
 
 func (r *remote) Note(ctx context.Context, operator, text string) error {
-	_, err := call(ctx, r.sock, wireRequest{Op: "note", Operator: operator, Text: text}, 30*time.Second)
+	_, err := call(ctx, r.sock, wireRequest{Op: "note", Operator: operator, Text: text, Token: r.token}, 30*time.Second)
 	return err
 }
 
@@ -99,6 +100,45 @@ func (r *remote) Replica() string {
 		return ""
 	}
 	return rep.Replica
+}
+
+// hold asks the engine to let this console drive, and keeps the
+// connection that says so open. If another console takes the run over, the
+// engine says why on it: lost gets it, and stop is called.
+func (r *remote) hold(ctx context.Context, who, takeOver string, stop func()) (chan string, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", r.sock)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrNoEngine, err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	dec := json.NewDecoder(c)
+	var rep wireReply
+	if err := json.NewEncoder(c).Encode(wireRequest{Op: "hold", Who: who, Operator: r.operator, TakeOver: takeOver}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ask the engine to drive: %w", err)
+	}
+	if err := dec.Decode(&rep); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ask the engine to drive: %w", err)
+	}
+	if rep.Err != "" {
+		c.Close()
+		return nil, errors.New(rep.Err)
+	}
+	c.SetDeadline(time.Time{})
+	r.token = rep.Token
+	lost := make(chan string, 1)
+	go func() {
+		defer c.Close()
+		var bye wireReply
+		if dec.Decode(&bye) == nil && bye.Err != "" {
+			lost <- bye.Err
+			stop()
+		}
+	}()
+	context.AfterFunc(ctx, func() { c.Close() })
+	return lost, nil
 }
 
 // open tells whether a gate or failure read from the trail still waits
@@ -188,13 +228,16 @@ func (r *remote) engineStatus(ctx context.Context, db *store.Store) (ui.HolderSt
 // Attach opens a console on a run whose engine runs detached: it shows
 // where the run stands, from its trail, and drives it from there. Leaving
 // the console (quit, end of input, a terminal gone) leaves the run going.
-func Attach(ctx context.Context, dbPath string, runID int64, con Console) error {
-	return attach(ctx, dbPath, runID, con, false)
+//
+// One console drives a run at a time: another is refused, unless it takes
+// the run over with a reason (takeOver), which is recorded as a note.
+func Attach(ctx context.Context, dbPath string, runID int64, takeOver string, con Console) error {
+	return attach(ctx, dbPath, runID, takeOver, con, false)
 }
 
 // attach is Attach; spawned: this console just started the engine, and
 // shows the run even if it already ended (a short run may).
-func attach(ctx context.Context, dbPath string, runID int64, con Console, spawned bool) error {
+func attach(ctx context.Context, dbPath string, runID int64, takeOver string, con Console, spawned bool) error {
 	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
 		return usage(err)
@@ -228,6 +271,12 @@ func attach(ctx context.Context, dbPath string, runID int64, con Console, spawne
 		events: make(chan engine.Event, 256), holder: make(chan ui.HolderStatus, 1), prog: engine.NewProgress()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var lost chan string
+	if pong.PID != 0 {
+		if lost, err = r.hold(ctx, store.LocalHolder(con.Operator, con.Name()).String(), takeOver, cancel); err != nil {
+			return usage(err)
+		}
+	}
 	go r.follow(ctx, db)
 	if pong.PID != 0 {
 		fmt.Fprintf(con.Err, "repli: attached to run %d, which runs detached (engine pid %d, its log: %s); leaving this console leaves the run going\n", runID, pong.PID, safetext.Line(LogPath(dbPath, runID)))
@@ -273,6 +322,12 @@ func attach(ctx context.Context, dbPath string, runID int64, con Console, spawne
 	r.mu.Lock()
 	gone := r.gone
 	r.mu.Unlock()
+	select {
+	case why := <-lost:
+		fmt.Fprintf(con.Err, "repli: run %d: %s; this console no longer drives it\n", runID, safetext.Line(why))
+		return ErrStopped
+	default:
+	}
 	if gone != "" {
 		fmt.Fprintf(con.Err, "repli: run %d: %s%s\n", runID, safetext.Line(gone), dbHint(dbPath))
 	} else {

@@ -39,7 +39,7 @@ func startDetached(ctx context.Context, rb *runbooks.Runbook, mode string, req R
 	if err != nil {
 		return err
 	}
-	return attach(ctx, req.DB, id, con, true)
+	return attach(ctx, req.DB, id, "", con, true)
 }
 
 // resumeDetached carries on with a run in a detached engine, or attaches
@@ -47,7 +47,7 @@ func startDetached(ctx context.Context, rb *runbooks.Runbook, mode string, req R
 func resumeDetached(ctx context.Context, id int64, takeOver string, req Request, con Console) error {
 	if _, err := Ping(ctx, req.DB, id); err == nil {
 		fmt.Fprintf(con.Err, "repli: run %d is already driven by its detached engine; attaching to it\n", id)
-		return Attach(ctx, req.DB, id, con)
+		return Attach(ctx, req.DB, id, takeOver, con)
 	}
 	db, err := store.OpenReadOnly(ctx, req.DB)
 	if err != nil {
@@ -64,7 +64,7 @@ func resumeDetached(ctx context.Context, id int64, takeOver string, req Request,
 	if _, err := spawn(ctx, Spec{Resume: id, TakeOver: takeOver, Request: req, Console: con}); err != nil {
 		return err
 	}
-	return attach(ctx, req.DB, id, con, true)
+	return attach(ctx, req.DB, id, "", con, true)
 }
 
 // spawn starts the engine process: the repli binary again, with the hidden

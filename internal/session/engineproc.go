@@ -3,7 +3,9 @@ package session
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,11 +67,17 @@ func LogPath(dbPath string, runID int64) string {
 
 // wireRequest is one request of a console to the engine, one JSON line.
 type wireRequest struct {
-	Op    string       `json:"op"` // ping, input, note
+	Op    string       `json:"op"` // ping, hold, input, note
 	Input engine.Input `json:"input,omitempty"`
 	// Operator and Text of a note.
 	Operator string `json:"operator,omitempty"`
 	Text     string `json:"text,omitempty"`
+	// Hold: the console asking to drive (Who), and the reason it takes the
+	// run from another attached console (TakeOver). Token: what the engine
+	// gave the console that drives, sent with its inputs and notes.
+	Who      string `json:"who,omitempty"`
+	TakeOver string `json:"take_over,omitempty"`
+	Token    string `json:"token,omitempty"`
 }
 
 // wireReply is the engine's answer.
@@ -79,9 +87,15 @@ type wireReply struct {
 	RunID int64  `json:"run_id,omitempty"`
 	// Replica is the replica's lag in a few words, "" without one.
 	Replica string `json:"replica,omitempty"`
+	// Token: the console now drives (hold).
+	Token string `json:"token,omitempty"`
 }
 
 type server struct {
+	// mu guards the console that drives: one at a time.
+	mu     sync.Mutex
+	driver *attached
+
 	ln   net.Listener
 	path string
 	fi   os.FileInfo // the socket file, removed at the end only if still this one
@@ -126,16 +140,78 @@ func serve(ctx context.Context, dbPath string, runID int64, eng *engine.Engine, 
 	return s, nil
 }
 
+// attached is the console that drives the run through this engine.
+type attached struct {
+	who   string
+	token string
+	since time.Time
+	conn  net.Conn
+}
+
+// hold makes the asking console the one that drives, if none does or it
+// takes the run over with a reason (recorded as a note); the connection
+// stays open while it drives.
+func (s *server) hold(ctx context.Context, c net.Conn, req wireRequest, eng *engine.Engine, runID int64, con Console, reply wireReply) {
+	s.mu.Lock()
+	old := s.driver
+	if old != nil && req.TakeOver == "" {
+		s.mu.Unlock()
+		reply.Err = fmt.Sprintf("run %d is driven from another console: %s, since %s; follow it with repli watch %d, or take it over with repli attach %d --take-over \"the reason\" (recorded)",
+			runID, old.who, old.since.Local().Format("15:04:05"), runID, runID)
+		json.NewEncoder(c).Encode(reply)
+		return
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	me := &attached{who: safetext.Line(req.Who), token: hex.EncodeToString(b[:]), since: time.Now(), conn: c}
+	s.driver = me
+	s.mu.Unlock()
+	if old != nil {
+		json.NewEncoder(old.conn).Encode(wireReply{Err: fmt.Sprintf("%s took this run over: %s", me.who, safetext.Line(req.TakeOver))})
+		old.conn.Close()
+		if err := eng.Note(ctx, req.Operator, fmt.Sprintf("took the console over from %s: %s", old.who, req.TakeOver)); err != nil {
+			fmt.Fprintf(con.Err, "repli: record the takeover: %s\n", safetext.Line(err.Error()))
+		}
+	}
+	fmt.Fprintf(con.Err, "repli: %s console attached: %s\n", time.Now().UTC().Format(time.RFC3339), me.who)
+	reply.Token = me.token
+	if json.NewEncoder(c).Encode(reply) == nil {
+		io.Copy(io.Discard, c) // until the console leaves, or is taken over
+	}
+	s.mu.Lock()
+	if s.driver == me {
+		s.driver = nil
+		fmt.Fprintf(con.Err, "repli: %s console left: %s\n", time.Now().UTC().Format(time.RFC3339), me.who)
+	}
+	s.mu.Unlock()
+}
+
+// drives tells whether token is the driving console's.
+func (s *server) drives(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.driver != nil && token != "" && s.driver.token == token
+}
+
 func (s *server) handle(ctx context.Context, c net.Conn, eng *engine.Engine, runID int64, con Console, rep *trailReplica) {
 	var req wireRequest
-	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&req); err != nil {
+	dec := json.NewDecoder(io.LimitReader(c, 1<<20))
+	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	reply := wireReply{PID: os.Getpid(), RunID: runID, Replica: rep.status()}
 	var err error
-	switch req.Op {
-	case "ping":
-	case "input":
+	switch {
+	case req.Op == "hold":
+		s.hold(ctx, c, req, eng, runID, con, reply)
+		return
+	case req.Op != "ping" && !s.drives(req.Token):
+		err = errors.New("this console does not drive the run (another console took it over, or it left): attach again with repli attach")
+	}
+	switch {
+	case err != nil:
+	case req.Op == "ping":
+	case req.Op == "input":
 		fmt.Fprintf(con.Err, "repli: %s input from %s: kind %v at %s\n", time.Now().UTC().Format(time.RFC3339), safetext.Line(req.Input.Operator), req.Input.Kind, safetext.Line(req.Input.Step))
 		// Send returns once the engine has taken the input, or the run is
 		// over; a console gone meanwhile changes nothing.
@@ -146,7 +222,7 @@ func (s *server) handle(ctx context.Context, c net.Conn, eng *engine.Engine, run
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-	case "note":
+	case req.Op == "note":
 		err = eng.Note(ctx, req.Operator, req.Text)
 	default:
 		err = fmt.Errorf("unknown request %q", req.Op)

@@ -195,7 +195,7 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 	if _, err := Ping(ctx, req.DB, id); err == nil {
 		// Its engine runs detached: this console attaches to it.
 		fmt.Fprintf(con.Err, "repli: run %d is driven by its detached engine; attaching to it\n", id)
-		return Attach(ctx, req.DB, id, con)
+		return Attach(ctx, req.DB, id, takeOver, con)
 	}
 	db, err := store.Open(ctx, req.DB)
 	if err != nil {
