@@ -65,7 +65,7 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 		// The run's end is at the other site, or a warning says it is not
 		// (the run is over: the warning goes to the console, not the trail).
 		if warn := rep.wait(context.WithoutCancel(ctx), "the end of the run"); warn != "" {
-			fmt.Fprintln(con.Err, "repli: warning: "+warn)
+			fmt.Fprintln(con.Err, "repli: warning: "+safetext.Line(warn))
 		}
 	}
 	switch {

@@ -53,7 +53,8 @@ type trailReplica struct {
 }
 
 // startReplica starts Litestream on the trail when a replica is asked for.
-func startReplica(ctx context.Context, dbPath string, req Request, log io.Writer) (*trailReplica, error) {
+func startReplica(ctx context.Context, dbPath string, req Request, con Console) (*trailReplica, error) {
+	log := con.Err
 	if req.Replica == "" {
 		return nil, nil
 	}
@@ -64,6 +65,9 @@ func startReplica(ctx context.Context, dbPath string, req Request, log io.Writer
 		return nil, usage(fmt.Errorf("start the replica of the audit trail: %w; fix it, or run without one with --no-replica \"the reason\" (recorded)", err))
 	}
 	fmt.Fprintf(log, "repli: audit trail replicated to %s (Litestream's log: %s)\n", safetext.Line(sc.URL()), safetext.Line(sc.LogPath()))
+	if con.TUI {
+		log = io.Discard // the terminal UI has the screen; lags that matter are journaled
+	}
 	return &trailReplica{sc: sc, log: log}, nil
 }
 

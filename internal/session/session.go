@@ -154,7 +154,7 @@ func Start(ctx context.Context, rb *runbooks.Runbook, mode string, req Request, 
 		return usage(err)
 	}
 	defer db.Close()
-	rep, err := startReplica(ctx, db.Path(), req, con.Err)
+	rep, err := startReplica(ctx, db.Path(), req, con)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 			return usage(err)
 		}
 	}
-	rep, err := startReplica(ctx, db.Path(), req, con.Err)
+	rep, err := startReplica(ctx, db.Path(), req, con)
 	if err != nil {
 		return err
 	}
