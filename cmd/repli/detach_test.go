@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/engine/libvirt/libvirtlab"
 	"github.com/repli-dr/repli/internal/session"
 	"github.com/repli-dr/repli/store"
 )
@@ -326,6 +327,7 @@ func TestTrailLostResumedAtTheOtherSite(t *testing.T) {
 	if s := p.Steps["stop-primary"]; s == nil || !s.Approved {
 		t.Fatalf("the replica lacks the decision at the gate of stop-primary: last seq %d", p.LastSeq)
 	}
+	copySimState(t, db, other)
 	c2 := startRepli(t, nil, "resume", "1", "--take-over", "site A lost", "--auto-approve", "--plain", "--foreground", "--db", other)
 	waitRun(t, other, "resumed", func(p *engine.Progress) bool { return len(p.Sessions) > 1 })
 	t.Logf("MEASURE trail lost → resumed at the other site: %s", time.Since(lost).Round(time.Millisecond))
@@ -435,5 +437,89 @@ func TestOneConsoleDrivesADetachedRun(t *testing.T) {
 	}
 	if !noted || p.Ended == nil || p.Ended.Outcome != engine.OutcomeSucceeded {
 		t.Errorf("takeover noted %v, run ended %+v", noted, p.Ended)
+	}
+}
+
+// TestTrailReplicatedOverSFTP: the same drill with the replica on a real
+// sshd at "the other site" (host key pinned), the primary's trail lost,
+// restored over sftp, verified and resumed there.
+func TestTrailReplicatedOverSFTP(t *testing.T) {
+	t.Parallel()
+	env := litestreamFor(t)
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := libvirtlab.StartSSHD(t, dir, libvirtlab.SSHHost{Alias: "site-b"})
+	remote := filepath.Join(d.Dir, "site-b", "repli")
+	if err := os.MkdirAll(remote, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Dir(remote), remote} {
+		if err := os.Chown(p, d.UID, d.GID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	known, err := os.ReadFile(filepath.Join(d.Home, ".ssh", "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := fmt.Sprintf("sftp://%s@127.0.0.1:%d%s", d.User, d.Port, remote)
+	env = append(env, "REPLI_REPLICA="+u,
+		"REPLI_REPLICA_IDENTITY="+filepath.Join(d.Home, ".ssh", "id_site-b"),
+		"REPLI_REPLICA_HOST_KEY="+strings.Join(strings.Fields(string(known))[1:3], " "))
+	db := filepath.Join(t.TempDir(), "audit.db")
+	stopEngineAtEnd(t, db)
+	c := startRepli(t, env, "run", referenceDrill, "--plain", "--detach", "--speed", "5", "--db", db)
+	c.answer("y\ny\ny\nprimary\n")
+	waitRun(t, db, "the gate of start-secondary", gateOpen("start-secondary"))
+	pid := enginePID(t, db)
+	log, _ := os.ReadFile(db + ".run-1.log")
+	if !strings.Contains(string(log), "replica lag at the gate of stop-primary: in step") {
+		t.Errorf("no replica wait at the gate of stop-primary over sftp:\n%s\nsshd:\n%s", log, d.Log())
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	c.kill()
+	waitGone(t, pid)
+	pp, _, _ := runProgress(t, db)
+	primarySeq := pp.LastSeq
+	lost := time.Now()
+	for _, f := range []string{db, db + "-wal", db + "-shm"} {
+		os.Remove(f)
+	}
+	other := filepath.Join(t.TempDir(), "audit.db")
+	stopEngineAtEnd(t, other)
+	if r := runRepliEnv(t, env, "", "trail", "restore", u, "--db", other); r.code != 0 {
+		t.Fatalf("trail restore over sftp: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("MEASURE trail lost → restored over sftp: %s", time.Since(lost).Round(time.Millisecond))
+	if v := runRepli(t, "", "verify", "--db", other); v.code != 0 {
+		t.Fatalf("verify at the other site: %s %s", v.stdout, v.stderr)
+	}
+	p, _, _ := runProgress(t, other)
+	t.Logf("the replica holds %d events; the primary had %d", p.LastSeq, primarySeq)
+	// The simulated world is the same at both sites (the VMs are where
+	// they are): its state goes along, as the real VMs would.
+	copySimState(t, db, other)
+	r := runRepli(t, "", "resume", "1", "--take-over", "site A lost", "--auto-approve", "--plain", "--foreground", "--db", other)
+	if r.code != 0 {
+		t.Fatalf("resume at the other site: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("MEASURE trail lost → run finished at the other site: %s", time.Since(lost).Round(time.Millisecond))
+	checkNoRepeatedActions(t, other)
+}
+
+// copySimState carries the simulated lab's state (the VMs' states) from
+// one trail's place to another's.
+func copySimState(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from + ".sim-run-1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to+".sim-run-1.json", b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
