@@ -476,8 +476,9 @@ func TestTrailReplicatedOverSFTP(t *testing.T) {
 	c.answer("y\ny\ny\nprimary\n")
 	waitRun(t, db, "the gate of start-secondary", gateOpen("start-secondary"))
 	pid := enginePID(t, db)
-	log, _ := os.ReadFile(db + ".run-1.log")
-	if !strings.Contains(string(log), "replica lag at the gate of stop-primary: in step") {
+	// The run waits for a person: the replica is told to ship at once.
+	log := waitLog(t, db+".run-1.log", "replica lag with the gate of start-secondary open: in step")
+	if !strings.Contains(log, "replica lag at the gate of stop-primary: in step") {
 		t.Errorf("no replica wait at the gate of stop-primary over sftp:\n%s\nsshd:\n%s", log, d.Log())
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
@@ -498,8 +499,9 @@ func TestTrailReplicatedOverSFTP(t *testing.T) {
 	if v := runRepli(t, "", "verify", "--db", other); v.code != 0 {
 		t.Fatalf("verify at the other site: %s %s", v.stdout, v.stderr)
 	}
-	p, _, _ := runProgress(t, other)
-	t.Logf("the replica holds %d events; the primary had %d", p.LastSeq, primarySeq)
+	if p, _, _ := runProgress(t, other); p.LastSeq != primarySeq || p.Gate == nil || p.Gate.Step != "start-secondary" {
+		t.Errorf("the replica holds %d events, the primary had %d: the open gate is not at the other site", p.LastSeq, primarySeq)
+	}
 	// The simulated world is the same at both sites (the VMs are where
 	// they are): its state goes along, as the real VMs would.
 	copySimState(t, db, other)
@@ -522,4 +524,17 @@ func copySimState(t *testing.T, from, to string) {
 	if err := os.WriteFile(to+".sim-run-1.json", b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitLog waits until the file at path holds text, and returns it.
+func waitLog(t *testing.T, path, text string) string {
+	t.Helper()
+	var b []byte
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, _ = os.ReadFile(path); strings.Contains(string(b), text) {
+			return string(b)
+		}
+	}
+	t.Fatalf("%s never said %q:\n%s", path, text, b)
+	return ""
 }

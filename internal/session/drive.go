@@ -20,7 +20,7 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 	if rep != nil {
 		opts.AfterDecision = rep.afterDecision
 	}
-	eng, err := engine.New(rb, sites, db, opts)
+	eng, err := engine.New(rb, sites, rep.journal(db), opts)
 	if err != nil {
 		return usage(err)
 	}

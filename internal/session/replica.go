@@ -117,3 +117,44 @@ func (r *trailReplica) status() string {
 	}
 	return r.sc.Last().Short()
 }
+
+// journal is the trail as the engine writes it, with the replica told to
+// ship at once when the run comes to wait for a person (a gate opens, a
+// failure asks for a choice) or ends: a site lost while the run waits
+// leaves the other site the question too. It does not wait for the ship.
+func (r *trailReplica) journal(j engine.Journal) engine.Journal {
+	if r == nil {
+		return j
+	}
+	return &shippingJournal{Journal: j, r: r}
+}
+
+type shippingJournal struct {
+	engine.Journal
+	r *trailReplica
+}
+
+func (j *shippingJournal) Append(ctx context.Context, ev engine.Event) error {
+	if err := j.Journal.Append(ctx, ev); err != nil {
+		return err
+	}
+	var what string
+	switch e := ev.(type) {
+	case *engine.GateOpened:
+		what = "the gate of " + e.Step + " open"
+	case *engine.FailureOpened:
+		what = "the failure of " + e.Step + " open"
+	default:
+		return nil
+	}
+	go func() {
+		t0 := time.Now()
+		lag, err := j.r.sc.WaitCaughtUp(context.WithoutCancel(ctx), ReplicaBound)
+		if err != nil {
+			fmt.Fprintf(j.r.log, "repli: replica lag with %s: %s\n", safetext.Line(what), safetext.Line(lag.String()))
+			return
+		}
+		fmt.Fprintf(j.r.log, "repli: replica lag with %s: in step after %s (txid %d)\n", safetext.Line(what), time.Since(t0).Round(time.Millisecond), lag.ReplicaTXID)
+	}()
+	return nil
+}
