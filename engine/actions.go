@@ -91,9 +91,9 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 // stops, resumable, and resume reconciles the action against live state.
 // An action is never reported failed because the trail was busy.
 func (e *Engine) emitOutcome(ctx context.Context, out *ActionOutcome) error {
-	const budget = 30 * time.Second
+	budget := e.opts.OutcomeBudget
 	deadline := time.Now().Add(budget)
-	delay := 100 * time.Millisecond
+	delay := min(100*time.Millisecond, budget/8)
 	for {
 		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		err := e.emit(octx, out)

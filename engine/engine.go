@@ -31,6 +31,9 @@ type Options struct {
 	Poll time.Duration
 	// CallTimeout bounds each single hypervisor call.
 	CallTimeout time.Duration
+	// OutcomeBudget is how long an action's outcome is tried again while
+	// the trail cannot take it (30s by default), before the run stops.
+	OutcomeBudget time.Duration
 	// Resume continues a run from its journal instead of starting one: the
 	// run's progress, as its recorded events give it.
 	Resume *Progress
@@ -75,7 +78,10 @@ type Engine struct {
 	resumeFailed map[string]string
 	execDoubt    map[string]*ActionIntent
 	execAlive    map[string]*ExecStarted // in-doubt commands whose process still runs
-	started      time.Time
+	// approvedTargets are the domains a glob or "all" matched at the
+	// step's gate: what the operator approved, and what the step acts on.
+	approvedTargets map[string][]string
+	started         time.Time
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.
@@ -96,6 +102,9 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 30 * time.Second
+	}
+	if opts.OutcomeBudget <= 0 {
+		opts.OutcomeBudget = 30 * time.Second
 	}
 	if opts.Mode == "" {
 		opts.Mode = "test"
@@ -197,7 +206,7 @@ func (e *Engine) Run(ctx context.Context) (Outcome, error) {
 	if outcome == OutcomeSucceeded && len(tolerated) > 0 {
 		reason = "failed but tolerated by the runbook (on_failure: continue): " + strings.Join(tolerated, ", ")
 	}
-	end := &RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: achieved, RTOTarget: e.rb.RTO}
+	end := e.withRPO(&RunEnded{Outcome: outcome, Reason: reason, Duration: time.Since(e.started), RTOAchieved: achieved, RTOTarget: e.rb.RTO})
 	if err := e.emit(ctx, end); err != nil {
 		return OutcomeRunning, err
 	}

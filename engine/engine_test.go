@@ -20,11 +20,21 @@ type memJournal struct {
 	events []engine.Event
 	failAt int
 	failOn string
+	// failTimes, when set, limits failOn to that many failures (a trail
+	// busy for a while, then free again).
+	failTimes int
 }
 
 func (j *memJournal) Append(_ context.Context, ev engine.Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.failOn != "" && ev.Kind() == j.failOn && j.failTimes > 0 {
+		j.failTimes--
+		if j.failTimes == 0 {
+			j.failOn = ""
+		}
+		return errors.New("database is locked")
+	}
 	if (j.failAt > 0 && len(j.events)+1 >= j.failAt) || (j.failOn != "" && ev.Kind() == j.failOn) {
 		return errors.New("disk I/O error")
 	}
@@ -100,6 +110,12 @@ func mustParse(t *testing.T, file, src string) *runbooks.Runbook {
 // newHarness builds an engine on a simulated lab populated from the runbook.
 func newHarness(t *testing.T, rb *runbooks.Runbook, auto bool, faults ...string) *harness {
 	t.Helper()
+	return newHarnessMode(t, rb, auto, "test", faults...)
+}
+
+// newHarnessMode is newHarness for a run in the given mode.
+func newHarnessMode(t *testing.T, rb *runbooks.Runbook, auto bool, mode string, faults ...string) *harness {
+	t.Helper()
 	lab := sim.NewLab(7, speed)
 	lab.Populate(rb, nil)
 	for _, f := range faults {
@@ -116,7 +132,7 @@ func newHarness(t *testing.T, rb *runbooks.Runbook, auto bool, faults ...string)
 		sites[s.Name] = hv
 	}
 	j := &memJournal{}
-	eng, err := engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "alice", AutoApprove: auto, TimeScale: speed})
+	eng, err := engine.New(rb, sites, j, engine.Options{RunID: 1, Operator: "alice", Mode: mode, AutoApprove: auto, TimeScale: speed, OutcomeBudget: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,9 +82,12 @@ type GateOpened struct {
 	Meta
 	Step string `json:"step"`
 	// Form is what the gate asks; Gate the runbook's gate setting.
-	Form      GateForm `json:"form,omitempty"`
-	Gate      string   `json:"gate"`
-	Prompt    string   `json:"prompt"`
+	Form   GateForm `json:"form,omitempty"`
+	Gate   string   `json:"gate"`
+	Prompt string   `json:"prompt"`
+	// Targets are the domains the step acts on, resolved at the gate: what
+	// the operator approves is this list, and the step acts on it only.
+	Targets   []string `json:"targets,omitempty"`
 	Expect    string   `json:"expect,omitempty"`
 	Checklist []string `json:"checklist,omitempty"`
 	// Record asks the operator for a free-text answer, kept in the trail.
@@ -154,6 +157,10 @@ type ActionIntent struct {
 	// Argv is the exact argument list an exec runs: its own list, or
 	// /bin/sh -c LINE for a shell line.
 	Argv []string `json:"argv,omitempty"`
+	// Volume is the storage volume a copy writes (pool/name, at Site);
+	// Bytes how many bytes it expects to copy.
+	Volume string `json:"volume,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
 }
 
 // ActionOutcome is written after an action, with how long it took.
@@ -211,6 +218,10 @@ type RunEnded struct {
 	Duration    time.Duration `json:"duration_ns"`
 	RTOAchieved time.Duration `json:"rto_achieved_ns,omitempty"`
 	RTOTarget   time.Duration `json:"rto_target_ns,omitempty"`
+	// RPOAchieved is the RPO measured (Progress.RPOAchieved), nil when the
+	// run recorded no recovery point; RPOTarget is the runbook's rpo.
+	RPOAchieved *time.Duration `json:"rpo_achieved_ns,omitempty"`
+	RPOTarget   time.Duration  `json:"rpo_target_ns,omitempty"`
 }
 
 // Kind names, as stored in the journal. Never rename one: stored runs use them.

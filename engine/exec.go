@@ -308,22 +308,7 @@ func (e *Engine) capture(ctx context.Context, step string, res *cmdResult) error
 // argument list as a shell would need it typed (each argument quoted when
 // it must be), so that ["rm", "-f", "a b"] and "rm -f a b" never read the
 // same. The trail also keeps the argument list itself (ActionIntent.Argv).
-func CommandString(argv []string, shell bool) string {
-	if shell && len(argv) == 1 {
-		return argv[0]
-	}
-	words := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && plainWord.MatchString(a) {
-			words[i] = a
-		} else {
-			words[i] = runbooks.ShellQuote(a)
-		}
-	}
-	return strings.Join(words, " ")
-}
-
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+func CommandString(argv []string, shell bool) string { return runbooks.CommandString(argv, shell) }
 
 func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 	x := st.Exec
@@ -352,6 +337,9 @@ func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 		in.Argv = argv
 		action = in.Action
 	})
+	if err == nil && x.RecoveryPoint == "stdout" {
+		return e.stdoutRecoveryPoint(ctx, st, res)
+	}
 	return err
 }
 

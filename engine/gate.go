@@ -69,58 +69,38 @@ func GateExpect(rb *runbooks.Runbook, st *runbooks.Step) string {
 	return rb.Name
 }
 
-func gatePrompt(rb *runbooks.Runbook, st *runbooks.Step) string {
+func gatePrompt(st *runbooks.Step, site string, doms []string) string {
 	if st.Kind == runbooks.KindManual {
 		return st.Manual.Text
 	}
-	site, doms := st.Target()
-	return fmt.Sprintf("%s %d domain(s) at site %s: %v", st.Kind, len(doms), site, doms)
+	if site == "" {
+		return fmt.Sprintf("%s: %s", st.Kind, st.Title)
+	}
+	return fmt.Sprintf("%s %d domain(s) at site %s: %s", st.Kind, len(doms), site, strings.Join(doms, ", "))
 }
 
 // gate opens the step's gate and waits for the operator's answer. It returns
 // nil when approved and ErrRefused when refused.
 func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
-	sp := e.step(st.ID)
-	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(e.rb, st), Approvers: max(1, st.Approvers), Approved: sp.Approvers}
-	if st.Manual != nil {
-		open.Record = st.Manual.Record
-	}
-	if st.Gate == runbooks.GateTyped {
-		open.Expect = GateExpect(e.rb, st)
-	}
-	var checklist []string
-	if st.Manual != nil {
-		checklist = st.Manual.Checklist
-		open.Checklist = checklist
-	}
-	open.Form = open.FormOf()
-	if e.state(st.ID) != StepWaiting {
-		if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
-			return err
-		}
-	}
-	if err := e.emit(ctx, open); err != nil {
+	open, err := e.openGate(ctx, st)
+	if err != nil {
 		return err
 	}
-	opened := time.Now()
-	needed := max(1, st.Approvers)
-	ticked := make([]bool, len(checklist))
-	for i := range ticked {
-		ticked[i] = sp.Ticked[i]
+	g := &openedGate{GateOpened: open, st: st, at: time.Now(), needed: max(1, st.Approvers), ticked: make([]bool, len(open.Checklist))}
+	sp := e.step(st.ID)
+	for i := range g.ticked {
+		g.ticked[i] = sp.Ticked[i]
 	}
-
 	if e.opts.AutoApprove {
-		for i, item := range checklist {
-			if ticked[i] {
-				continue
-			}
-			if err := e.tick(ctx, st.ID, i, item, AutoOperator); err != nil {
-				return err
+		for i, item := range open.Checklist {
+			if !g.ticked[i] {
+				if err := e.tick(ctx, st.ID, i, item, AutoOperator); err != nil {
+					return err
+				}
 			}
 		}
-		return e.decided(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(opened), Approvals: needed, Needed: needed})
+		return e.decided(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(g.at), Approvals: g.needed, Needed: g.needed})
 	}
-
 	for {
 		var in Input
 		select {
@@ -131,59 +111,93 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 		if in.Step != st.ID {
 			continue
 		}
-		switch in.Kind {
-		case InputTick:
-			if in.Item < 0 || in.Item >= len(ticked) || ticked[in.Item] {
-				continue
-			}
-			ticked[in.Item] = true
-			if err := e.tick(ctx, st.ID, in.Item, checklist[in.Item], in.Operator); err != nil {
-				return err
-			}
-		case InputRefuse:
-			if err := e.decided(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened)}); err != nil {
-				return err
-			}
-			return fmt.Errorf("%w by %s", ErrRefused, in.Operator)
-		case InputApprove:
-			if n := countFalse(ticked); n > 0 {
-				if err := e.logf(ctx, st.ID, "warn", "%d checklist item(s) not ticked yet; tick every item first", n); err != nil {
-					return err
-				}
-				continue
-			}
-			if open.Expect != "" && in.Text != open.Expect {
-				if err := e.logf(ctx, st.ID, "warn", "typed %q, expected %q: not confirmed", in.Text, open.Expect); err != nil {
-					return err
-				}
-				continue
-			}
-			if st.Manual != nil && st.Manual.Record && strings.TrimSpace(in.Text) == "" {
-				if err := e.logf(ctx, st.ID, "warn", "this step records an answer: type what was done or found"); err != nil {
-					return err
-				}
-				continue
-			}
-			sp := e.step(st.ID)
-			if sp.ApprovedBy(in.Operator) {
-				if err := e.logf(ctx, st.ID, "warn", "%s has already approved; a different operator must approve (repli approve %d %s)", in.Operator, e.opts.RunID, st.ID); err != nil {
-					return err
-				}
-				continue
-			}
-			got := len(sp.Approvers) + 1
-			dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(opened), Approvals: got, Needed: needed}
-			if err := e.decided(ctx, dec); err != nil {
-				return err
-			}
-			if got >= needed {
-				return nil
-			}
-			if err := e.logf(ctx, st.ID, "info", "%d of %d approvals; a second operator approves with: repli approve %d %s", got, needed, e.opts.RunID, st.ID); err != nil {
-				return err
-			}
+		done, err := e.answer(ctx, g, in)
+		if done || err != nil {
+			return err
 		}
 	}
+}
+
+// openedGate is a gate waiting for its answers.
+type openedGate struct {
+	*GateOpened
+	st     *runbooks.Step
+	at     time.Time
+	needed int
+	ticked []bool
+}
+
+// openGate resolves what the step acts on and opens its gate: the step
+// waits, and the question is in the trail.
+func (e *Engine) openGate(ctx context.Context, st *runbooks.Step) (*GateOpened, error) {
+	sp := e.step(st.ID)
+	site, targets, err := e.gateTargets(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	open := &GateOpened{Step: st.ID, Gate: string(st.Gate), Prompt: gatePrompt(st, site, targets), Targets: targets, Approvers: max(1, st.Approvers), Approved: sp.Approvers}
+	if st.Manual != nil {
+		open.Record = st.Manual.Record
+		open.Checklist = st.Manual.Checklist
+	}
+	if st.Gate == runbooks.GateTyped {
+		open.Expect = GateExpect(e.rb, st)
+	}
+	open.Form = open.FormOf()
+	if e.state(st.ID) != StepWaiting {
+		if err := e.setState(ctx, st, StepWaiting, ""); err != nil {
+			return nil, err
+		}
+	}
+	return open, e.emit(ctx, open)
+}
+
+// answer takes one input at an open gate; done when the gate is closed
+// (approved by everyone needed: nil, refused: ErrRefused).
+func (e *Engine) answer(ctx context.Context, g *openedGate, in Input) (done bool, err error) {
+	st := g.st
+	switch in.Kind {
+	case InputTick:
+		if in.Item < 0 || in.Item >= len(g.ticked) || g.ticked[in.Item] {
+			return false, nil
+		}
+		g.ticked[in.Item] = true
+		return false, e.tick(ctx, st.ID, in.Item, g.Checklist[in.Item], in.Operator)
+	case InputRefuse:
+		if err := e.decided(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(g.at)}); err != nil {
+			return true, err
+		}
+		return true, fmt.Errorf("%w by %s", ErrRefused, in.Operator)
+	case InputApprove:
+		if why := e.notYet(g, in); why != "" {
+			return false, e.logf(ctx, st.ID, "warn", "%s", why)
+		}
+		got := len(e.step(st.ID).Approvers) + 1
+		dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(g.at), Approvals: got, Needed: g.needed}
+		if err := e.decided(ctx, dec); err != nil {
+			return true, err
+		}
+		if got >= g.needed {
+			return true, nil
+		}
+		return false, e.logf(ctx, st.ID, "info", "%d of %d approvals; a second operator approves with: repli approve %d %s", got, g.needed, e.opts.RunID, st.ID)
+	}
+	return false, nil
+}
+
+// notYet says why an approval cannot close the gate yet, or "".
+func (e *Engine) notYet(g *openedGate, in Input) string {
+	switch {
+	case countFalse(g.ticked) > 0:
+		return fmt.Sprintf("%d checklist item(s) not ticked yet; tick every item first", countFalse(g.ticked))
+	case g.Expect != "" && in.Text != g.Expect:
+		return fmt.Sprintf("typed %q, expected %q: not confirmed", in.Text, g.Expect)
+	case g.st.Manual != nil && g.st.Manual.Record && strings.TrimSpace(in.Text) == "":
+		return "this step records an answer: type what was done or found"
+	case e.approvedBy(g.st.ID, in.Operator):
+		return fmt.Sprintf("%s has already approved; a different operator must approve (repli approve %d %s)", in.Operator, e.opts.RunID, g.st.ID)
+	}
+	return ""
 }
 
 // decided journals a gate decision, then lets Options.AfterDecision run
@@ -214,4 +228,9 @@ func countFalse(bs []bool) int {
 		}
 	}
 	return n
+}
+
+func (e *Engine) approvedBy(step, op string) bool {
+	sp := e.step(step)
+	return sp.ApprovedBy(op)
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,33 +28,103 @@ func (e *Engine) execute(ctx context.Context, st *runbooks.Step) error {
 }
 
 func (e *Engine) executeKind(ctx context.Context, st *runbooks.Step) error {
-	switch st.Kind {
-	case runbooks.KindCheck:
-		return e.check(ctx, st, st.Check, true)
-	case runbooks.KindShutdown:
-		return e.shutdown(ctx, st)
-	case runbooks.KindStart:
-		return e.start(ctx, st)
-	case runbooks.KindDestroy:
-		return e.power(ctx, st, "destroy", StateShutoff, func(hv Hypervisor) func(context.Context, string) error { return hv.Destroy })
-	case runbooks.KindSuspend:
-		return e.power(ctx, st, "suspend", StatePaused, func(hv Hypervisor) func(context.Context, string) error { return hv.Suspend })
-	case runbooks.KindResume:
-		return e.power(ctx, st, "resume", StateRunning, func(hv Hypervisor) func(context.Context, string) error { return hv.Resume })
-	case runbooks.KindUndefine:
-		return e.undefine(ctx, st)
-	case runbooks.KindDefine:
-		return e.define(ctx, st)
-	case runbooks.KindSnapshot:
-		return e.snapshot(ctx, st)
-	case runbooks.KindAutostart:
-		return e.autostart(ctx, st)
-	case runbooks.KindExec:
-		return e.execCommand(ctx, st)
-	case runbooks.KindWait:
-		return e.wait(ctx, st)
+	x, ok := executors[st.Kind]
+	if !ok {
+		return fmt.Errorf("step kind %q is not supported by this engine: update repli", st.Kind)
 	}
-	return fmt.Errorf("step kind %q is not supported by this engine", st.Kind)
+	return x.Run(e, ctx, st)
+}
+
+// Executor is how the engine carries out one step kind, declared beside
+// the kind's runbooks.KindSpec.
+type Executor struct {
+	// Run executes a step of the kind: it resolves the targets, skips what
+	// is already done, and journals each action through e.act.
+	Run func(e *Engine, ctx context.Context, st *runbooks.Step) error
+	// Verbs lists the action verbs the kind journals, each with the state
+	// a done action leaves the domain in: reconciling an in-doubt action
+	// reads the live state and compares. "" when the state does not tell
+	// (the step checks again before acting). Required: NoActions for a
+	// kind that journals no action on a domain.
+	Verbs map[string]DomainState
+}
+
+// NoActions is the Verbs of a kind that journals no action on a domain
+// (manual, check, wait): nothing of it is ever in doubt.
+var NoActions = map[string]DomainState{}
+
+var executors = map[runbooks.Kind]Executor{}
+
+// RegisterKind declares the executor of a step kind that runbooks declares
+// (runbooks.RegisterKind). It is called at package initialisation and
+// panics on a second executor for one kind or on a verb two kinds claim
+// with different states.
+func RegisterKind(kind runbooks.Kind, x Executor) {
+	if _, dup := executors[kind]; dup {
+		panic(fmt.Sprintf("engine: step kind %q has two executors", kind))
+	}
+	for verb, want := range x.Verbs {
+		if w, ok := verbWant(verb); ok && w != want {
+			panic(fmt.Sprintf("engine: verb %q leads to %q in one kind and %q in another", verb, w, want))
+		}
+	}
+	executors[kind] = x
+}
+
+// verbWant is the state a done action of this verb leaves a domain in.
+func verbWant(verb string) (DomainState, bool) {
+	for _, x := range executors {
+		if w, ok := x.Verbs[verb]; ok {
+			return w, true
+		}
+	}
+	return "", false
+}
+
+// after is the state a step of a kind leads its domains to, as the kind's
+// declaration says (runbooks.Precondition.After).
+func after(k runbooks.Kind) DomainState {
+	return DomainState(runbooks.SpecOf(k).Precondition(&runbooks.Step{Kind: k}, 0).After)
+}
+
+// The built-in executors, registered before any init function runs.
+var _ = registerBuiltins()
+
+func registerBuiltins() bool {
+	off, on := after(runbooks.KindShutdown), after(runbooks.KindStart)
+	for k, x := range map[runbooks.Kind]Executor{
+		runbooks.KindManual: {Run: func(*Engine, context.Context, *runbooks.Step) error { return nil }, Verbs: NoActions},
+		runbooks.KindCheck: {Run: func(e *Engine, ctx context.Context, st *runbooks.Step) error {
+			return e.check(ctx, st, st.Check, true)
+		}, Verbs: NoActions},
+		runbooks.KindShutdown:  {Run: (*Engine).shutdown, Verbs: map[string]DomainState{"shutdown": off, "destroy": off}},
+		runbooks.KindStart:     {Run: (*Engine).start, Verbs: map[string]DomainState{"start": on}},
+		runbooks.KindDestroy:   powerExecutor(runbooks.KindDestroy, "destroy", func(hv Hypervisor) func(context.Context, string) error { return hv.Destroy }),
+		runbooks.KindSuspend:   powerExecutor(runbooks.KindSuspend, "suspend", func(hv Hypervisor) func(context.Context, string) error { return hv.Suspend }),
+		runbooks.KindResume:    powerExecutor(runbooks.KindResume, "resume", func(hv Hypervisor) func(context.Context, string) error { return hv.Resume }),
+		runbooks.KindUndefine:  {Run: (*Engine).undefine, Verbs: map[string]DomainState{"undefine": ""}},
+		runbooks.KindDefine:    {Run: (*Engine).define, Verbs: map[string]DomainState{"define": ""}},
+		runbooks.KindSnapshot:  {Run: (*Engine).snapshot, Verbs: map[string]DomainState{"snapshot-create": "", "snapshot-revert": "", "snapshot-delete": ""}},
+		runbooks.KindAutostart: {Run: (*Engine).autostart, Verbs: map[string]DomainState{"autostart-on": "", "autostart-off": ""}},
+		// A command's effect cannot be read back: resume never re-runs it blindly.
+		runbooks.KindExec: {Run: (*Engine).execCommand, Verbs: map[string]DomainState{"exec": ""}},
+		runbooks.KindWait: {Run: (*Engine).wait, Verbs: NoActions},
+	} {
+		RegisterKind(k, x)
+	}
+	return true
+}
+
+// powerExecutor runs destroy, suspend or resume: one verb on each domain,
+// leading it to the state the kind's declaration gives.
+func powerExecutor(k runbooks.Kind, verb string, op func(Hypervisor) func(context.Context, string) error) Executor {
+	want := after(k)
+	return Executor{
+		Run: func(e *Engine, ctx context.Context, st *runbooks.Step) error {
+			return e.power(ctx, st, verb, want, op)
+		},
+		Verbs: map[string]DomainState{verb: want},
+	}
 }
 
 // resolve turns a target into domain names: a glob or "all" is matched
@@ -65,34 +133,21 @@ func (e *Engine) resolve(ctx context.Context, st *runbooks.Step, t runbooks.Targ
 	if !t.Dynamic() {
 		return t.Domains, nil
 	}
-	var doms []Domain
-	err := e.do(ctx, func(ctx context.Context) (err error) {
-		doms, err = e.sites[t.Site].ListDomains(ctx)
-		return err
-	})
+	if doms, ok, err := e.shownAtGate(ctx, st, t); ok {
+		return doms, err
+	}
+	out, err := e.match(ctx, t)
 	if err != nil {
-		return nil, e.siteError(t.Site, "", fmt.Errorf("list domains: %w", err))
-	}
-	var out []string
-	for _, d := range doms {
-		if ok, _ := path.Match(t.Glob, d.Name); t.All || ok {
-			out = append(out, d.Name)
-		}
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, e.siteError(t.Site, "", fmt.Errorf("%s matches no domain", t))
+		return nil, err
 	}
 	return out, e.logf(ctx, st.ID, "info", "%s: %s", t, strings.Join(out, ", "))
 }
 
+// stateMatches is the one reading of "a domain in state got is in state
+// want" that the readiness check and the simulator share: a blocked domain
+// is running.
 func stateMatches(got DomainState, want string) bool {
-	switch want {
-	case "running":
-		return got == StateRunning || got == StateBlocked
-	default:
-		return string(got) == want
-	}
+	return runbooks.Reached(string(got), want, false)
 }
 
 // check evaluates a check. With journal, each observation is logged; a wait
@@ -121,6 +176,9 @@ func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check
 		age := time.Since(fi.ModTime())
 		if age > c.MaxAge {
 			return fmt.Errorf("file %s is %s old, older than the %s allowed", c.File, age.Round(time.Minute), c.MaxAge)
+		}
+		if err := e.fileRecoveryPoint(ctx, st, c, fi.ModTime()); err != nil {
+			return err
 		}
 		return logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge)
 	case len(c.Command) > 0:
@@ -187,52 +245,96 @@ func (e *Engine) path(p string) string {
 
 func (e *Engine) shutdown(ctx context.Context, st *runbooks.Step) error {
 	s := st.Shutdown
-	site := s.Target.Site
-	hv := e.sites[site]
 	doms, err := e.resolve(ctx, st, s.Target)
 	if err != nil {
 		return err
 	}
-	for _, d := range doms {
-		state, err := e.domainState(ctx, site, d)
-		if err != nil {
-			return e.siteError(site, d, err)
-		}
-		if state == StateShutoff {
-			if err := e.logf(ctx, st.ID, "info", "%s/%s is already shut off", site, d); err != nil {
+	// One at a time, in the order written, unless max_parallel says more:
+	// then that many at once, still taken in order.
+	return bounded(ctx, doms, max(1, s.MaxParallel), func(ctx context.Context, d string) error {
+		return e.shutdownOne(ctx, st, d)
+	})
+}
+
+// bounded runs fn on each domain, at most limit at once, in order. With a
+// limit of 1 it stops at the first failure; otherwise the domains already
+// started finish and every failure is returned.
+func bounded(ctx context.Context, doms []string, limit int, fn func(context.Context, string) error) error {
+	if limit <= 1 {
+		for _, d := range doms {
+			if err := fn(ctx, d); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	errs := make([]error, len(doms))
+	for i, d := range doms {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
 			continue
 		}
-		err = e.act(ctx, st, site, d, "shutdown", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) }); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// shutdownOne shuts one domain down gracefully, and forces it off after
+// the timeout when the runbook allows it.
+func (e *Engine) shutdownOne(ctx context.Context, st *runbooks.Step, d string) error {
+	s := st.Shutdown
+	site := s.Target.Site
+	hv := e.sites[site]
+	state, err := e.domainState(ctx, site, d)
+	if err != nil {
+		return e.siteError(site, d, err)
+	}
+	if state == StateShutoff {
+		return e.logf(ctx, st.ID, "info", "%s/%s is already shut off", site, d)
+	}
+	err = e.act(ctx, st, site, d, "shutdown", func(ctx context.Context) error {
+		// A guest found "in shutdown" (a resumed run, a request already
+		// sent) is not asked again: it is on its way.
+		if state != StateShuttingDown {
+			err := e.do(ctx, func(ctx context.Context) error { return hv.Shutdown(ctx, d) })
+			if err != nil && !e.isOff(ctx, site, d) {
 				return fmt.Errorf("request guest shutdown: %w", err)
 			}
-			return e.waitState(ctx, site, d, StateShutoff, s.Timeout)
-		})
-		if err == nil {
-			continue
 		}
-		if !errors.Is(err, ErrTimeout) {
-			return err
-		}
-		if !s.Force {
-			return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
-		}
-		if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", site, d, s.Timeout); err != nil {
-			return err
-		}
-		err = e.act(ctx, st, site, d, "destroy", func(ctx context.Context) error {
-			if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil {
-				return fmt.Errorf("force off: %w", err)
-			}
-			return e.waitState(ctx, site, d, StateShutoff, time.Minute)
-		})
-		if err != nil {
-			return err
-		}
+		return e.waitState(ctx, site, d, StateShutoff, s.Timeout)
+	})
+	if err == nil || !errors.Is(err, ErrTimeout) {
+		return err
 	}
-	return nil
+	if !s.Force {
+		return fmt.Errorf("%w; the guest ignored the shutdown request and force is off: stop it by hand or set force: true", err)
+	}
+	if err := e.logf(ctx, st.ID, "warn", "%s/%s did not shut off within %s; forcing it off (force: true)", site, d, s.Timeout); err != nil {
+		return err
+	}
+	return e.act(ctx, st, site, d, "destroy", func(ctx context.Context) error {
+		if err := e.do(ctx, func(ctx context.Context) error { return hv.Destroy(ctx, d) }); err != nil && !e.isOff(ctx, site, d) {
+			return fmt.Errorf("force off: %w", err)
+		}
+		return e.waitState(ctx, site, d, StateShutoff, time.Minute)
+	})
+}
+
+// isOff reports whether a domain is shut off now: a shutdown or destroy
+// that finds its target already off (it got there meanwhile) succeeded.
+func (e *Engine) isOff(ctx context.Context, site, d string) bool {
+	s, err := e.domainState(ctx, site, d)
+	return err == nil && s == StateShutoff
 }
 
 func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
@@ -247,6 +349,13 @@ func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
 		for _, d := range doms {
 			groups = append(groups, []string{d})
 		}
+	}
+	if s.Listed && s.MaxParallel > 1 {
+		// domains: started one by one; with max_parallel, that many at a
+		// time, in the order written.
+		return bounded(ctx, flatten(groups), s.MaxParallel, func(ctx context.Context, d string) error {
+			return e.startOne(ctx, st, s, d)
+		})
 	}
 	for gi, group := range groups {
 		if len(s.Groups) > 1 {
@@ -504,4 +613,12 @@ func (e *Engine) wait(ctx context.Context, st *runbooks.Step) error {
 		return err
 	}
 	return e.logf(ctx, st.ID, "info", "%s holds", w.Until.Probe())
+}
+
+func flatten(groups [][]string) []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }

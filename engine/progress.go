@@ -48,6 +48,8 @@ type Progress struct {
 	RTOStartStep string
 	RTOStopStep  string
 	RTOAchieved  time.Duration
+	// RecoveryPoints are the recovery points recorded, in order (rpo.go).
+	RecoveryPoints []*RecoveryPoint
 
 	// Failures are steps skipped after a failure (the run cannot succeed);
 	// Tolerated are failures the runbook allows (on_failure: continue).
@@ -256,7 +258,12 @@ func (p *Progress) RTO(now time.Time) (time.Duration, bool) {
 func (p *Progress) Apply(ev Event) {
 	m := ev.EventMeta()
 	at := m.At
-	p.LastSeq, p.LastAt = m.Seq, at
+	p.LastSeq = m.Seq
+	if _, handover := ev.(SessionEvent); !handover {
+		// A takeover is written by the console that takes the run over,
+		// when it does: it says nothing of when the run last moved.
+		p.LastAt = at
+	}
 	p.Events++
 	switch e := ev.(type) {
 	case *RunStarted:
@@ -324,6 +331,8 @@ func (p *Progress) Apply(ev Event) {
 		}
 	case *RTOStopped:
 		p.RTOStop, p.RTOStopStep, p.RTOAchieved = at, e.Step, e.Achieved
+	case *RecoveryPoint:
+		p.applyRecoveryPoint(e)
 	case *RunEnded:
 		p.Ended = e
 		p.Gate, p.Failure = nil, nil

@@ -165,3 +165,34 @@ steps:
 		})
 	}
 }
+
+// A trail that is busy when an outcome is due: the outcome is tried again
+// and recorded; the action is not reported failed because of the trail.
+// When the trail stays unwritable, the run stops resumable, never failed.
+func TestOutcomeWaitsForABusyTrail(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, referenceRunbook(t), true)
+	h.journal.failOn, h.journal.failTimes = "action.outcome", 3
+	if o, err := h.run(nil); o != engine.OutcomeSucceeded || err != nil {
+		t.Fatalf("outcome %s err %v with a trail busy three times", o, err)
+	}
+	p, _ := engine.ProgressOf(h.journal.events)
+	if n := len(p.InDoubt()); n != 0 {
+		t.Errorf("%d actions without outcome", n)
+	}
+	for _, a := range p.Actions {
+		if a.Result != engine.ActionOK {
+			t.Errorf("action %d %s %s: %s", a.Intent.Action, a.Intent.Verb, a.Intent.Domain, a.Result)
+		}
+	}
+
+	h = newHarness(t, referenceRunbook(t), true)
+	h.journal.failOn = "action.outcome" // never free again
+	o, err := h.run(nil)
+	if err == nil || o != engine.OutcomeRunning {
+		t.Fatalf("outcome %s err %v with a trail that never takes the outcome; want stopped, resumable", o, err)
+	}
+	if len(h.journal.find("run.ended")) != 0 {
+		t.Error("the run was closed although the trail could not take an outcome")
+	}
+}

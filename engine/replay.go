@@ -105,7 +105,7 @@ func (e *Engine) resume(ctx context.Context) error {
 // an action that did complete is not repeated.
 func (e *Engine) reconcile(ctx context.Context, in *ActionIntent) error {
 	rec := &ActionReconciled{Action: in.Action, Step: in.Step, Site: in.Site, Domain: in.Domain, Verb: in.Verb}
-	want := map[string]DomainState{"shutdown": StateShutoff, "destroy": StateShutoff, "start": StateRunning, "suspend": StatePaused, "resume": StateRunning}[in.Verb]
+	want, _ := verbWant(in.Verb)
 	if _, ok := e.sites[in.Site]; ok && in.Domain != "" {
 		s, err := e.domainState(ctx, in.Site, in.Domain)
 		switch {

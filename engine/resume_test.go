@@ -22,7 +22,7 @@ func (h *harness) resumed(t *testing.T, auto bool) *harness {
 		hv, _ := h.lab.Hypervisor(s.URI)
 		sites[s.Name] = hv
 	}
-	eng, err := engine.New(h.rb, sites, h.journal, engine.Options{RunID: 1, Operator: "erin", AutoApprove: auto, TimeScale: speed, Resume: rep})
+	eng, err := engine.New(h.rb, sites, h.journal, engine.Options{RunID: 1, Operator: "erin", AutoApprove: auto, TimeScale: speed, Resume: rep, OutcomeBudget: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func usable(t *testing.T, rb *runbooks.Runbook) {
 		ids[st.ID] = true
 		bodies := 0
 		for _, set := range []bool{st.Manual != nil, st.Check != nil, st.Shutdown != nil, st.Start != nil, st.Power != nil,
-			st.Define != nil, st.Snapshot != nil, st.Autostart != nil, st.Exec != nil, st.Wait != nil} {
+			st.Define != nil, st.Snapshot != nil, st.Autostart != nil, st.Exec != nil, st.Wait != nil, st.Body != nil} {
 			if set {
 				bodies++
 			}

@@ -110,69 +110,23 @@ var keyDocs = map[string]obj{
 	"step.checklist":   described("Manual steps only: items the operator must tick before saying the step is done.", "list"),
 	"step.record":      {"description": "Manual steps only: the operator also types an answer, kept in the audit trail.", "type": "boolean"},
 
-	"step.manual":    {"description": "A step a person performs: the instruction for the operator. repli waits until they say it is done.", "type": []any{"string", "number", "boolean"}, "pattern": `\S`, "maxLength": maxStrLength},
-	"step.check":     ref("check"),
-	"step.shutdown":  ref("shutdown"),
-	"step.start":     ref("start"),
-	"step.destroy":   described("Force domains off at once, like pulling the plug.", "domain_target"),
-	"step.suspend":   described("Pause domains (their memory is kept).", "domain_target"),
-	"step.resume":    described("Resume paused domains.", "domain_target"),
-	"step.define":    ref("define"),
-	"step.undefine":  described("Remove the definitions of domains (their disks are kept).", "domain_target"),
-	"step.snapshot":  ref("snapshot"),
-	"step.autostart": ref("autostart"),
-	"step.exec":      ref("exec"),
-	"step.wait":      ref("wait"),
-
 	"*.site":    withVar(obj{"type": "string", "pattern": idPattern.String()}, "Name of the site the step acts on: one of the runbook's sites."),
 	"*.domains": ref("domains"),
-
-	"check.state":   enumOf("The domains must all be in this state.", strs(CheckStates)),
-	"check.agent":   {"description": "The domains' QEMU guest agents must answer.", "const": true},
-	"check.tcp":     withVar(obj{"type": "string", "pattern": hostPort.String()}, "A TCP port that must accept a connection, as host:port."),
-	"check.file":    described("A local file that must exist and be younger than max_age (a backup, a replication marker).", "text"),
-	"check.max_age": withVar(ref("duration"), "With file: how old the file may be, e.g. 26h."),
-	"check.command": ref("command"),
-	"check.shell":   {"description": "With command: run command as one line of /bin/sh.", "type": "boolean"},
-	"check.timeout": withVar(ref("duration"), "How long one probe may take. Default 30s."),
-
-	"shutdown.timeout": withVar(ref("duration"), "How long to wait for each domain to shut off. Default 5m."),
-	"shutdown.force":   {"description": "Force a domain off when it has not shut off within timeout; without it the step fails instead.", "type": "boolean"},
-
-	"start.groups":       {"description": "Domains in start order: a list of groups, each a list of domains started together once the group before runs.", "type": "array", "minItems": 1, "items": ref("list")},
-	"start.max_parallel": {"description": "At most this many domains of a group start at once (1 to 1000). Default: the whole group.", "type": "integer", "minimum": 1, "maximum": 1000},
-	"start.wait":         enumOf("What started means: running (libvirt says so, the default) or agent (the guest agent answers).", strs(startWaits)),
-	"start.timeout":      withVar(ref("duration"), "How long to wait for each domain to be started. Default 5m."),
-
-	"define.xml":       {"description": "Domain XML file(s) to define, relative to the runbook.", "anyOf": []any{obj{"type": "string", "minLength": 1}, ref("list")}},
-	"define.copy_from": withVar(obj{"type": "string", "pattern": idPattern.String()}, "Another site to copy the domains' definitions from."),
-	"define.domains":   described("With copy_from: the domains whose definitions are copied.", "unique_list"),
-
-	"snapshot.name":   described("Name of the snapshot.", "text"),
-	"snapshot.action": enumOf("create (the default), revert to it, or delete it. revert and delete default to gate: confirm.", strs(snapActions)),
-
-	"autostart.enabled": {"description": "true to start the domains when their host boots, false to stop doing so.", "type": "boolean"},
-
-	"exec.command":    ref("command"),
-	"exec.shell":      {"description": "Run command as one line of /bin/sh instead of an argument list.", "type": "boolean"},
-	"exec.timeout":    withVar(ref("duration"), "How long the command may run. Default 10m."),
-	"exec.env":        described("Environment variables for the command: NAME: value.", "env"),
-	"exec.secret_env": described("Environment variables read from files: NAME: path. The content is never stored, logged or shown.", "env"),
-	"exec.dir":        described("Working directory of the command.", "text"),
-	"exec.redact":     {"description": "Regular expressions whose matches are masked in the captured output.", "anyOf": []any{obj{"type": "array", "minItems": 1, "items": obj{"type": "string", "minLength": 1, "format": "regex"}}, ref("list_var")}},
-
-	"wait.duration": withVar(ref("duration"), "Pause for this long."),
-	"wait.until":    described("Wait until this check passes (polled), at most timeout.", "check"),
-	"wait.timeout":  withVar(ref("duration"), "With until: how long to wait at most. Default 30m."),
 }
 
 // props builds the properties of a mapping from the parser's key list.
 func props(where string, keys []string) obj {
 	out := obj{}
 	for _, k := range keys {
-		s, ok := keyDocs[where+"."+k]
+		var s any
+		d, ok := keyDocs[where+"."+k]
 		if !ok {
-			s, ok = keyDocs["*."+k]
+			d, ok = keyDocs["*."+k]
+		}
+		if kd, kok := kindDoc(where + "." + k); kok {
+			s, ok = kd, true
+		} else if ok {
+			s = d
 		}
 		if !ok {
 			panic(fmt.Sprintf("runbooks: the schema does not describe %s key %q", where, k))
@@ -222,37 +176,6 @@ func schemaDoc() obj {
 				obj{"type": "array", "items": text},
 			}},
 		},
-		"origin": obj{
-			"description":          "Written by repli reverse: the runbook this one is the way back of. Runs of this runbook are recorded in mode failback, linked to the forward runbook's runs.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             strs(originKeys),
-			"properties":           props("origin", originKeys),
-		},
-		"sites": obj{
-			"description": "The sites: each site's name maps to its libvirt URI and role, or a list of site names whose URIs are in repli's config (sites: {NAME: {uri: …}} in ~/.config/repli/config.yaml).",
-			"anyOf": []any{
-				obj{
-					"type":                 "object",
-					"minProperties":        1,
-					"propertyNames":        obj{"pattern": idPattern.String()},
-					"additionalProperties": obj{"anyOf": []any{ref("site"), obj{"type": "null"}}},
-				},
-				obj{
-					"type":        "array",
-					"minItems":    1,
-					"uniqueItems": true,
-					"items":       obj{"type": "string", "pattern": idPattern.String()},
-				},
-			},
-		},
-		"site": obj{
-			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role. Without either, its URI comes from repli's config.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"properties":           props("site", siteKeys),
-			"not":                  obj{"required": []any{"uri", "uris"}},
-		},
 		"steps": obj{
 			"description": "The steps, run in order.",
 			"type":        "array",
@@ -260,60 +183,19 @@ func schemaDoc() obj {
 			"maxItems":    MaxSteps,
 			"items":       ref("step"),
 		},
-		"step":          stepSchema(),
-		"check":         checkSchema(),
-		"domain_target": targetSchema("target", "Domains at a site.", targetKeys),
-		"shutdown":      targetSchema("shutdown", "Stop domains gracefully, one at a time in order, and wait until each is shut off.", shutdownKeys),
-		"snapshot":      targetSchema("snapshot", "Create, revert to or delete a named snapshot of domains.", snapshotKeys, "name"),
-		"autostart":     targetSchema("autostart", "Turn the domains' autostart on or off.", autostartKeys, "enabled"),
-		"start": obj{
-			"description":          "Start domains: groups in order (each group together), or domains one by one.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             []any{"site"},
-			"properties":           props("start", startKeys),
-			"allOf": []any{exactlyOne(
-				obj{"required": []any{"groups"}, "properties": obj{"domains": forbidden}},
-				obj{"required": []any{"domains"}, "properties": obj{"groups": forbidden}},
-			)},
-		},
-		"define": obj{
-			"description":          "Define domains at a site, from XML files or by copying their definitions from another site.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             []any{"site"},
-			"properties":           props("define", defineKeys),
-			"allOf": []any{exactlyOne(
-				obj{"required": []any{"xml"}, "properties": obj{
-					"copy_from": forbidden,
-					"domains":   forbidden,
-				}},
-				obj{"required": []any{"copy_from", "domains"}, "properties": obj{"xml": forbidden}},
-			)},
-		},
-		"exec": withShellRules(obj{
-			"description":          "Run a local command; its output is captured into the audit trail, with secrets redacted.",
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             []any{"command"},
-			"properties":           props("exec", execKeys),
-		}),
-		"wait": obj{
-			"description": "Pause: a duration (wait: 2m), or until a check passes.",
-			"anyOf": []any{
-				withVar(ref("duration"), "Pause for this long."),
-				obj{
-					"type":                 "object",
-					"additionalProperties": false,
-					"properties":           props("wait", waitKeys),
-					"allOf": []any{exactlyOne(
-						obj{"required": []any{"duration"}, "properties": obj{"until": forbidden}},
-						obj{"required": []any{"until"}, "properties": obj{"duration": forbidden}},
-					)},
-				},
-			},
-		},
 	}
+	for name, d := range siteDefs() {
+		defs[name] = d
+	}
+	kindKeys := obj{}
+	for _, k := range Kinds {
+		key, kd := SpecOf(k).Schema()
+		kindKeys[string(k)] = key
+		for name, d := range kd {
+			defs[name] = d
+		}
+	}
+	defs["step"] = stepSchema(kindKeys)
 	return obj{
 		"$schema":              SchemaDraft,
 		"title":                "repli runbook, version 1",
@@ -383,6 +265,7 @@ func checkSchema() obj {
 		}
 		if probe != "file" {
 			p["max_age"] = forbidden
+			p["recovery_point"] = forbidden
 		}
 		if probe != "command" {
 			p["shell"] = forbidden
@@ -402,7 +285,115 @@ func checkSchema() obj {
 	}
 }
 
-func stepSchema() obj {
+// siteDefs are the definitions of the runbook's sites and origin.
+func siteDefs() obj {
+	return obj{
+		"origin": obj{
+			"description":          "Written by repli reverse: the runbook this one is the way back of. Runs of this runbook are recorded in mode failback, linked to the forward runbook's runs.",
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             strs(originKeys),
+			"properties":           props("origin", originKeys),
+		},
+		"sites": obj{
+			"description": "The sites: each site's name maps to its libvirt URI and role, or a list of site names whose URIs are in repli's config (sites: {NAME: {uri: …}} in ~/.config/repli/config.yaml).",
+			"anyOf": []any{
+				obj{
+					"type":                 "object",
+					"minProperties":        1,
+					"propertyNames":        obj{"pattern": idPattern.String()},
+					"additionalProperties": obj{"anyOf": []any{ref("site"), obj{"type": "null"}}},
+				},
+				obj{
+					"type":        "array",
+					"minItems":    1,
+					"uniqueItems": true,
+					"items":       obj{"type": "string", "pattern": idPattern.String()},
+				},
+			},
+		},
+		"site": obj{
+			"description":          "A site: one libvirt URI (uri) or several hosts (uris), and its role. Without either, its URI comes from repli's config.",
+			"type":                 "object",
+			"additionalProperties": false,
+			"properties":           props("site", siteKeys),
+			"not":                  obj{"required": []any{"uri", "uris"}},
+		},
+	}
+}
+
+// kindDoc finds the documentation of a kind's key among the declarations.
+func kindDoc(key string) (any, bool) {
+	for _, k := range Kinds {
+		if d, ok := SpecOf(k).Docs[key]; ok {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+func startSchema() obj {
+	return obj{
+		"description":          "Start domains: groups in order (each group together), or domains one by one.",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"site"},
+		"properties":           props("start", startKeys),
+		"allOf": []any{exactlyOne(
+			obj{"required": []any{"groups"}, "properties": obj{"domains": forbidden}},
+			obj{"required": []any{"domains"}, "properties": obj{"groups": forbidden}},
+		)},
+	}
+}
+
+func defineSchema() obj {
+	return obj{
+		"description":          "Define domains at a site, from XML files or by copying their definitions from another site.",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"site"},
+		"properties":           props("define", defineKeys),
+		"allOf": []any{exactlyOne(
+			obj{"required": []any{"xml"}, "properties": obj{
+				"copy_from": forbidden,
+				"domains":   forbidden,
+			}},
+			obj{"required": []any{"copy_from", "domains"}, "properties": obj{"xml": forbidden}},
+		)},
+	}
+}
+
+func execSchema() obj {
+	return withShellRules(obj{
+		"description":          "Run a local command; its output is captured into the audit trail, with secrets redacted.",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"command"},
+		"properties":           props("exec", execKeys),
+	})
+}
+
+func waitSchema() obj {
+	return obj{
+		"description": "Pause: a duration (wait: 2m), or until a check passes.",
+		"anyOf": []any{
+			withVar(ref("duration"), "Pause for this long."),
+			obj{
+				"type":                 "object",
+				"additionalProperties": false,
+				"properties":           props("wait", waitKeys),
+				"allOf": []any{exactlyOne(
+					obj{"required": []any{"duration"}, "properties": obj{"until": forbidden}},
+					obj{"required": []any{"until"}, "properties": obj{"duration": forbidden}},
+				)},
+			},
+		},
+	}
+}
+
+// stepSchema allows exactly one kind per step; kindKeys holds the schema
+// of each kind's key.
+func stepSchema(kindKeys obj) obj {
 	var branches []any
 	for _, k := range Kinds {
 		b := obj{"title": string(k), "required": []any{string(k)}}
@@ -412,9 +403,10 @@ func stepSchema() obj {
 				p[string(other)] = forbidden
 			}
 		}
-		if k != KindManual {
-			p["checklist"] = forbidden
-			p["record"] = forbidden
+		for _, key := range commonStepKeys {
+			if owner := ownerOf(key); owner != "" && owner != k {
+				p[key] = forbidden
+			}
 		}
 		b["properties"] = p
 		// More than one approver needs a gate: kinds that only observe or
@@ -423,7 +415,7 @@ func stepSchema() obj {
 		gated := obj{"properties": obj{"gate": obj{"not": obj{"const": string(GateNone)}}}}
 		// Destructive kinds default to confirm (snapshot only for revert
 		// and delete, which the schema does not tell apart).
-		if !(&Step{Kind: k, Snapshot: &Snapshot{Action: SnapshotRevert}}).Destructive() {
+		if SpecOf(k).Harm == "" {
 			gated["required"] = []any{"gate"}
 		}
 		b["if"], b["then"] = moreApprovers, gated
@@ -434,7 +426,16 @@ func stepSchema() obj {
 		"type":                 "object",
 		"additionalProperties": false,
 		"required":             []any{"id"},
-		"properties":           props("step", stepKeys()),
+		"properties":           stepProps(kindKeys),
 		"allOf":                []any{exactlyOne(branches...)},
 	}
+}
+
+// stepProps are the keys of a step: the common ones and one per kind.
+func stepProps(kindKeys obj) obj {
+	out := props("step", commonStepKeys)
+	for k, v := range kindKeys {
+		out[k] = v
+	}
+	return out
 }

@@ -95,11 +95,30 @@ func TestSchemaIsDraft07(t *testing.T) {
 func TestSchemaKeysAreTheParsersKeys(t *testing.T) {
 	t.Parallel()
 	lists := map[string][]string{
-		"runbook": runbookKeys, "site": siteKeys, "step": stepKeys(), "check": checkKeys,
-		"shutdown": shutdownKeys, "start": startKeys, "define": defineKeys, "snapshot": snapshotKeys,
-		"autostart": autostartKeys, "exec": execKeys, "wait": waitKeys, "origin": originKeys, "*": targetKeys,
+		"runbook": runbookKeys, "site": siteKeys, "step": stepKeys(), "origin": originKeys, "*": targetKeys,
+		// A copy's volumes are mappings of their own.
+		"volume": volumeKeys,
 	}
-	for k := range keyDocs {
+	docs := map[string]any{}
+	for k, d := range keyDocs {
+		docs[k] = d
+	}
+	for _, k := range Kinds {
+		sp := SpecOf(k)
+		if sp.Keys != nil {
+			lists[string(k)] = sp.Keys
+		}
+		docs["step."+string(k)], _ = sp.Schema()
+		for key, d := range sp.Docs {
+			if _, dup := docs[key]; dup {
+				t.Errorf("kind %s documents %s, which is documented already", k, key)
+			}
+			docs[key] = d
+		}
+	}
+	// Power kinds take a plain target: their keys are the shared ones.
+	lists["target"] = targetKeys
+	for k := range docs {
 		where, key, _ := strings.Cut(k, ".")
 		if !contains(lists[where], key) {
 			t.Errorf("the schema documents %s, which the parser does not read", k)
@@ -107,8 +126,8 @@ func TestSchemaKeysAreTheParsersKeys(t *testing.T) {
 	}
 	for where, keys := range lists {
 		for _, key := range keys {
-			_, own := keyDocs[where+"."+key]
-			_, shared := keyDocs["*."+key]
+			_, own := docs[where+"."+key]
+			_, shared := docs["*."+key]
 			if !own && !shared {
 				t.Errorf("the parser reads %s key %q, which the schema does not document", where, key)
 			}

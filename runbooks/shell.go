@@ -53,153 +53,198 @@ func (p *parser) expandShell(n *yaml.Node, what, s string) string {
 	if !strings.Contains(s, "${") {
 		return s
 	}
-	var out strings.Builder
-	stack := []shellCtx{shTop}
-	top := func() shellCtx { return stack[len(stack)-1] }
-	push := func(c shellCtx) { stack = append(stack, c) }
-	pop := func() {
-		if len(stack) > 1 {
-			stack = stack[:len(stack)-1]
+	sc := &shellScan{p: p, n: n, what: what, s: s, stack: []shellCtx{shTop}, seen: map[string]int{}, wordStart: true}
+	for sc.i < len(s) {
+		sc.step()
+	}
+	return sc.out.String()
+}
+
+// shellScan is expandShell's walk over one shell line: where it is, the
+// stack of quoting contexts it is in, and what it has written.
+type shellScan struct {
+	p    *parser
+	n    *yaml.Node
+	what string
+	s    string
+	i    int
+	out  strings.Builder
+
+	stack          []shellCtx
+	heredoc, ansiC bool
+	seen           map[string]int // occurrences of each reference so far, to find its column
+	wordStart      bool
+}
+
+func (sc *shellScan) top() shellCtx   { return sc.stack[len(sc.stack)-1] }
+func (sc *shellScan) push(c shellCtx) { sc.stack = append(sc.stack, c) }
+func (sc *shellScan) pop() {
+	if len(sc.stack) > 1 {
+		sc.stack = sc.stack[:len(sc.stack)-1]
+	}
+}
+
+// emit writes tok, which the line has at the current place, and moves past it.
+func (sc *shellScan) emit(tok string) {
+	sc.out.WriteString(tok)
+	sc.i += len(tok)
+}
+
+// step reads what starts at the current place: a reference, else one
+// character (or token) in the current quoting context.
+func (sc *shellScan) step() {
+	rest := sc.s[sc.i:]
+	// $${ is a literal ${ for the shell's own parameter expansion.
+	if strings.HasPrefix(rest, escapedRef) {
+		sc.out.WriteString("${")
+		if sc.top() != shSingle {
+			sc.push(shParam)
+		}
+		sc.i += len(escapedRef)
+		sc.wordStart = false
+		return
+	}
+	if m := varRef.FindStringSubmatchIndex(rest); m != nil && m[0] == 0 {
+		sc.ref(rest[:m[1]], rest[m[2]:m[3]])
+		return
+	}
+	var done bool
+	switch ctx := sc.top(); ctx {
+	case shSingle:
+		if sc.s[sc.i] == '\'' {
+			sc.pop()
+		}
+	case shDouble, shBack:
+		done = sc.quoted(ctx, rest)
+	default: // unquoted: top level, $(…), the shell's ${…}, $((…))
+		done = sc.unquoted(ctx, rest)
+	}
+	if done {
+		return
+	}
+	c := sc.s[sc.i]
+	sc.wordStart = strings.IndexByte(" \t\n;&|()<>", c) >= 0
+	sc.out.WriteByte(c)
+	sc.i++
+}
+
+// ref writes the replacement of the reference ref to var name.
+func (sc *shellScan) ref(ref, name string) {
+	k := sc.seen[ref]
+	sc.seen[ref]++
+	ctx := sc.top()
+	for _, c := range sc.stack {
+		if c == shBack { // inside `…` the value's own ` would end the command
+			ctx = shBack
 		}
 	}
-	heredoc, ansiC := false, false
-	seen := map[string]int{} // occurrences of each reference so far, to find its column
-	wordStart := true
-	for i := 0; i < len(s); {
-		c := s[i]
-		rest := s[i:]
-		// $${ is a literal ${ for the shell's own parameter expansion.
-		if strings.HasPrefix(rest, escapedRef) {
-			out.WriteString("${")
-			if top() != shSingle {
-				push(shParam)
-			}
-			i += len(escapedRef)
-			wordStart = false
-			continue
-		}
-		if m := varRef.FindStringSubmatchIndex(rest); m != nil && m[0] == 0 {
-			ref := rest[:m[1]]
-			name := rest[m[2]:m[3]]
-			k := seen[ref]
-			seen[ref]++
-			ctx := top()
-			for _, c := range stack {
-				if c == shBack { // inside `…` the value's own ` would end the command
-					ctx = shBack
-				}
-			}
-			out.WriteString(p.shellVar(n, what, ref, name, k, ctx, heredoc, ansiC))
-			i += m[1]
-			wordStart = false
-			continue
-		}
-		switch ctx := top(); ctx {
-		case shSingle:
-			if c == '\'' {
-				pop()
-			}
-		case shDouble, shBack:
-			switch {
-			case c == '\\' && i+1 < len(s):
-				if p.escapedVar(n, what, s[i+1:], seen) {
-					out.WriteByte(c)
-					i++
-					continue
-				}
-				out.WriteString(s[i : i+2])
-				i += 2
-				continue
-			case c == '"' && ctx == shDouble, c == '`' && ctx == shBack:
-				pop()
-			case c == '`':
-				push(shBack)
-			case strings.HasPrefix(rest, "$(("):
-				push(shArith)
-				out.WriteString("$((")
-				i += 3
-				continue
-			case strings.HasPrefix(rest, "$("):
-				push(shCmd)
-				out.WriteString("$(")
-				i += 2
-				continue
-			case strings.HasPrefix(rest, "${"):
-				push(shParam)
-				out.WriteString("${")
-				i += 2
-				continue
-			}
-		default: // unquoted: top level, $(…), the shell's ${…}, $((…))
-			switch {
-			case c == '\\' && i+1 < len(s):
-				if p.escapedVar(n, what, s[i+1:], seen) {
-					out.WriteByte(c)
-					i++
-					continue
-				}
-				out.WriteString(s[i : i+2])
-				i += 2
-				wordStart = false
-				continue
-			case c == '#' && wordStart && (ctx == shTop || ctx == shCmd):
-				// A comment runs to the end of the line; its quotes mean nothing.
-				end := strings.IndexByte(rest, '\n')
-				if end < 0 {
-					end = len(rest)
-				}
-				out.WriteString(rest[:end])
-				i += end
-				continue
-			case strings.HasPrefix(rest, "$'"):
-				ansiC = true // bash reads $'…' as a quote, dash does not
-				push(shSingle)
-				out.WriteString("$'")
-				i += 2
-				continue
-			case c == '\'':
-				push(shSingle)
-			case c == '"':
-				push(shDouble)
-			case c == '`':
-				push(shBack)
-			case strings.HasPrefix(rest, "$(("):
-				push(shArith)
-				out.WriteString("$((")
-				i += 3
-				continue
-			case strings.HasPrefix(rest, "$("):
-				push(shCmd)
-				out.WriteString("$(")
-				i += 2
-				continue
-			case strings.HasPrefix(rest, "${"):
-				push(shParam)
-				out.WriteString("${")
-				i += 2
-				continue
-			case c == '(' && (ctx == shCmd || ctx == shArith):
-				push(ctx)
-			case c == ')' && ctx == shCmd:
-				pop()
-			case strings.HasPrefix(rest, "))") && ctx == shArith:
-				pop()
-				out.WriteString("))")
-				i += 2
-				continue
-			case c == ')' && ctx == shArith:
-				pop()
-			case c == '}' && ctx == shParam:
-				pop()
-			case strings.HasPrefix(rest, "<<") && (ctx == shTop || ctx == shCmd):
-				heredoc = true
-			}
-		}
-		wordStart = strings.IndexByte(" \t\n;&|()<>", c) >= 0
-		out.WriteByte(c)
-		i++
+	sc.out.WriteString(sc.p.shellVar(sc.n, sc.what, ref, name, k, ctx, sc.heredoc, sc.ansiC))
+	sc.i += len(ref)
+	sc.wordStart = false
+}
+
+// backslash writes a backslash and the character it escapes, and reports
+// true; or it refuses a reference right after it, writes the backslash
+// alone, and reports false.
+func (sc *shellScan) backslash() bool {
+	if sc.p.escapedVar(sc.n, sc.what, sc.s[sc.i+1:], sc.seen) {
+		sc.out.WriteByte('\\')
+		sc.i++
+		return false
 	}
-	return out.String()
+	sc.emit(sc.s[sc.i : sc.i+2])
+	return true
+}
+
+// subst opens a $((…)), $(…) or ${…} that starts rest, if one does.
+func (sc *shellScan) subst(rest string) bool {
+	switch {
+	case strings.HasPrefix(rest, "$(("):
+		sc.push(shArith)
+		sc.emit("$((")
+	case strings.HasPrefix(rest, "$("):
+		sc.push(shCmd)
+		sc.emit("$(")
+	case strings.HasPrefix(rest, "${"):
+		sc.push(shParam)
+		sc.emit("${")
+	default:
+		return false
+	}
+	return true
+}
+
+// quoted reads inside "…" or `…`; it reports whether it wrote what it read.
+func (sc *shellScan) quoted(ctx shellCtx, rest string) bool {
+	c := sc.s[sc.i]
+	switch {
+	case c == '\\' && sc.i+1 < len(sc.s):
+		sc.backslash()
+		return true
+	case c == '"' && ctx == shDouble, c == '`' && ctx == shBack:
+		sc.pop()
+	case c == '`':
+		sc.push(shBack)
+	default:
+		return sc.subst(rest)
+	}
+	return false
+}
+
+// unquoted reads outside quotes; it reports whether it wrote what it read.
+func (sc *shellScan) unquoted(ctx shellCtx, rest string) bool {
+	c := sc.s[sc.i]
+	switch {
+	case c == '\\' && sc.i+1 < len(sc.s):
+		if sc.backslash() {
+			sc.wordStart = false
+		}
+		return true
+	case c == '#' && sc.wordStart && (ctx == shTop || ctx == shCmd):
+		// A comment runs to the end of the line; its quotes mean nothing.
+		end := strings.IndexByte(rest, '\n')
+		if end < 0 {
+			end = len(rest)
+		}
+		sc.emit(rest[:end])
+		return true
+	case strings.HasPrefix(rest, "$'"):
+		sc.ansiC = true // bash reads $'…' as a quote, dash does not
+		sc.push(shSingle)
+		sc.emit("$'")
+		return true
+	case sc.subst(rest):
+		return true
+	case strings.HasPrefix(rest, "))") && ctx == shArith:
+		sc.pop()
+		sc.emit("))")
+		return true
+	}
+	sc.unquotedChar(ctx, c, rest)
+	return false
+}
+
+// unquotedChar updates the quoting context for one unquoted character,
+// which the caller then writes.
+func (sc *shellScan) unquotedChar(ctx shellCtx, c byte, rest string) {
+	switch {
+	case c == '\'':
+		sc.push(shSingle)
+	case c == '"':
+		sc.push(shDouble)
+	case c == '`':
+		sc.push(shBack)
+	case c == '(' && (ctx == shCmd || ctx == shArith):
+		sc.push(ctx)
+	case c == ')' && ctx == shCmd:
+		sc.pop()
+	case c == ')' && ctx == shArith:
+		sc.pop()
+	case c == '}' && ctx == shParam:
+		sc.pop()
+	case strings.HasPrefix(rest, "<<") && (ctx == shTop || ctx == shCmd):
+		sc.heredoc = true
+	}
 }
 
 // escapedVar refuses a ${name} right after a backslash: the backslash would

@@ -18,13 +18,13 @@ var (
 	startWaits     = []string{"running", "agent"}
 
 	targetKeys    = []string{"site", "domains"}
-	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout"}
-	shutdownKeys  = []string{"site", "domains", "timeout", "force"}
+	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout", "recovery_point"}
+	shutdownKeys  = []string{"site", "domains", "timeout", "force", "max_parallel"}
 	startKeys     = []string{"site", "domains", "groups", "max_parallel", "wait", "timeout"}
 	defineKeys    = []string{"site", "xml", "copy_from", "domains"}
 	snapshotKeys  = []string{"site", "domains", "name", "action"}
 	autostartKeys = []string{"site", "domains", "enabled"}
-	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact"}
+	execKeys      = []string{"command", "shell", "timeout", "env", "secret_env", "dir", "redact", "site", "recovery_point"}
 	waitKeys      = []string{"duration", "until", "timeout"}
 )
 
@@ -83,75 +83,44 @@ func (p *parser) step(n *yaml.Node, rb *Runbook, ids map[string]int) *Step {
 		p.errf(f.key[kinds[1]], "%s has two kinds (%s and %s); split it into two steps", what, kinds[0], kinds[1])
 		return nil
 	}
-	for _, k := range []string{"checklist", "record"} {
-		if f.has(k) && st.Kind != KindManual {
-			p.errf(f.key[k], "%s: %s belongs to manual steps, not %s steps", what, k, st.Kind)
+	for _, k := range commonStepKeys {
+		if owner := ownerOf(k); f.has(k) && owner != "" && owner != st.Kind {
+			p.errf(f.key[k], "%s: %s belongs to %s steps, not %s steps", what, k, owner, st.Kind)
 		}
 	}
-	body := f.val[string(st.Kind)]
-	bwhat := what + " " + string(st.Kind) // names the kind's mapping in key errors
-	switch st.Kind {
-	case KindManual:
-		text, tn := p.str(f, "manual", what+" manual")
-		if tn != nil && strings.TrimSpace(text) == "" && len(tn.Value) <= maxStrLength {
-			p.errf(tn, "%s: manual needs the instruction for the operator", what)
-		}
-		st.Manual = &Manual{Text: text, Record: p.boolean(f, "record", what+" record")}
-		if f.has("checklist") {
-			st.Manual.Checklist, _ = p.strList(f.val["checklist"], what+" checklist")
-		}
-	case KindCheck:
-		st.Check = p.check(body, rb, what, what)
-	case KindShutdown:
-		sf := p.mapping(body, bwhat, shutdownKeys...)
-		s := &Shutdown{Timeout: DefaultShutdownTimeout}
-		if sf != nil {
-			s.Target = p.target(sf, rb, what)
-			s.Timeout = p.durationOr(sf, "timeout", what+" timeout", s.Timeout)
-			s.Force = p.boolean(sf, "force", what+" force")
-		}
-		st.Shutdown = s
-	case KindStart:
-		st.Start = p.start(body, rb, what, what)
-	case KindDestroy, KindSuspend, KindResume, KindUndefine:
-		t := Target{}
-		if tf := p.mapping(body, bwhat, targetKeys...); tf != nil {
-			t = p.target(tf, rb, what)
-		}
-		st.Power = &t
-	case KindDefine:
-		st.Define = p.define(body, rb, what, what)
-	case KindSnapshot:
-		sf := p.mapping(body, bwhat, snapshotKeys...)
-		s := &Snapshot{Action: SnapshotCreate}
-		if sf != nil {
-			s.Target = p.target(sf, rb, what)
-			p.required(sf, what, "name")
-			s.Name, _ = p.str(sf, "name", what+" name")
-			if a, an := p.str(sf, "action", what+" action"); an != nil {
-				if !contains(snapActions, a) {
-					p.errf(an, "%s: action must be create, revert or delete, not %q%s", what, a, suggest(a, snapActions))
-				}
-				s.Action = SnapshotAction(a)
-			}
-		}
-		st.Snapshot = s
-	case KindAutostart:
-		sf := p.mapping(body, bwhat, autostartKeys...)
-		a := &Autostart{}
-		if sf != nil {
-			a.Target = p.target(sf, rb, what)
-			p.required(sf, what, "enabled")
-			a.Enabled = p.boolean(sf, "enabled", what+" enabled")
-		}
-		st.Autostart = a
-	case KindExec:
-		st.Exec = p.exec(body, what, what)
-	case KindWait:
-		st.Wait = p.wait(body, rb, what, what)
-	}
+	SpecOf(st.Kind).Parse(p, f, rb, st, what)
 	p.stepOptions(f, st, what)
 	return st
+}
+
+func (p *parser) manual(f *fields, what string) *Manual {
+	text, tn := p.str(f, "manual", what+" manual")
+	if tn != nil && strings.TrimSpace(text) == "" && len(tn.Value) <= maxStrLength {
+		p.errf(tn, "%s: manual needs the instruction for the operator", what)
+	}
+	m := &Manual{Text: text, Record: p.boolean(f, "record", what+" record")}
+	if f.has("checklist") {
+		m.Checklist, _ = p.strList(f.val["checklist"], what+" checklist")
+	}
+	return m
+}
+
+func (p *parser) snapshot(body *yaml.Node, rb *Runbook, what string) *Snapshot {
+	sf := p.mapping(body, what+" snapshot", snapshotKeys...)
+	s := &Snapshot{Action: SnapshotCreate}
+	if sf == nil {
+		return s
+	}
+	s.Target = p.target(sf, rb, what)
+	p.required(sf, what, "name")
+	s.Name, _ = p.str(sf, "name", what+" name")
+	if a, an := p.str(sf, "action", what+" action"); an != nil {
+		if !contains(snapActions, a) {
+			p.errf(an, "%s: action must be create, revert or delete, not %q%s", what, a, suggest(a, snapActions))
+		}
+		s.Action = SnapshotAction(a)
+	}
+	return s
 }
 
 func kindList() string {
@@ -174,9 +143,7 @@ func (p *parser) stepOptions(f *fields, st *Step, what string) {
 		} else {
 			st.Gate = Gate(g)
 			if st.Gate == GateNone && st.Destructive() {
-				p.warnf(gn, "%s %s without asking anyone (gate: none)", what, map[Kind]string{
-					KindShutdown: "shuts domains down", KindDestroy: "forces domains off", KindUndefine: "removes domain definitions",
-					KindSnapshot: "rolls domains back or deletes their snapshots"}[st.Kind])
+				p.warnf(gn, "%s %s without asking anyone (gate: none)", what, SpecOf(st.Kind).Harm)
 			}
 		}
 	}
@@ -318,6 +285,7 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		return c
 	}
 	c.Timeout = p.durationOr(cf, "timeout", what+" timeout", c.Timeout)
+	c.RecoveryPoint = p.recoveryPointKey(cf, what, probes[0])
 	// Keys that belong to another probe would be silently ignored: refuse them.
 	switch probes[0] {
 	case "state", "agent":
@@ -438,7 +406,7 @@ func (p *parser) start(body *yaml.Node, rb *Runbook, what, mwhat string) *Start 
 		p.errf(sf.key["domains"], "%s has both groups and domains; use one", what)
 	case sf.has("domains"):
 		t := p.domainSet(sf, what)
-		s.Glob, s.All = t.Glob, t.All
+		s.Glob, s.All, s.Listed = t.Glob, t.All, true
 		for _, d := range t.Domains {
 			s.Groups = append(s.Groups, []string{d})
 		}
@@ -519,7 +487,7 @@ func (p *parser) define(body *yaml.Node, rb *Runbook, what, mwhat string) *Defin
 	return d
 }
 
-func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
+func (p *parser) exec(body *yaml.Node, rb *Runbook, what, mwhat string) *Exec {
 	e := &Exec{Timeout: DefaultExecTimeout}
 	ef := p.mapping(body, mwhat, execKeys...)
 	if ef == nil {
@@ -566,6 +534,7 @@ func (p *parser) exec(body *yaml.Node, what, mwhat string) *Exec {
 		}
 		e.Redact = list
 	}
+	p.execEstate(ef, rb, e, what)
 	return e
 }
 

@@ -5,6 +5,8 @@ package runbooks
 
 import (
 	"fmt"
+	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -165,7 +167,7 @@ const DefaultRetryDelay = 5 * time.Second
 // Kind is what a step does.
 type Kind string
 
-// Step kinds.
+// Step kinds. Each is declared by a KindSpec (kinds_builtin.go).
 const (
 	KindManual    Kind = "manual"
 	KindCheck     Kind = "check"
@@ -181,10 +183,6 @@ const (
 	KindExec      Kind = "exec"
 	KindWait      Kind = "wait"
 )
-
-// Kinds lists every step kind, for messages and the schema.
-var Kinds = []Kind{KindManual, KindCheck, KindShutdown, KindStart, KindDestroy, KindSuspend, KindResume,
-	KindDefine, KindUndefine, KindSnapshot, KindAutostart, KindExec, KindWait}
 
 // Modes a run can be in.
 var Modes = []string{"test", "planned", "disaster", "failback"}
@@ -223,6 +221,10 @@ type Step struct {
 	Autostart *Autostart
 	Exec      *Exec
 	Wait      *Wait
+	// Body is the body of a kind declared in a file of its own (see
+	// KindSpec): its Parse sets it, and its executor reads it back with a
+	// type assertion.
+	Body any
 }
 
 // Target is a set of domains at one site: a list, a glob such as "web-*",
@@ -238,6 +240,20 @@ type Target struct {
 // Dynamic reports whether the target is resolved only at run time.
 func (t Target) Dynamic() bool { return t.Glob != "" || t.All }
 
+// Match resolves a glob or "all" against the names of the domains defined
+// at the target's site: those it matches, sorted. The engine (at the step
+// and its gate) and the readiness check (at preflight) resolve the same way.
+func (t Target) Match(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if ok, _ := path.Match(t.Glob, n); t.All || ok {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // String renders the target for plans and prompts.
 func (t Target) String() string {
 	switch {
@@ -245,39 +261,10 @@ func (t Target) String() string {
 		return "all domains at " + t.Site
 	case t.Glob != "":
 		return t.Glob + " at " + t.Site
+	case len(t.Domains) == 0:
+		return "site " + t.Site
 	}
 	return strings.Join(t.Domains, ", ") + " at " + t.Site
-}
-
-// Targets returns every domain set the step touches, in order.
-func (s *Step) Targets() []Target {
-	switch s.Kind {
-	case KindCheck:
-		if s.Check.Target.Site != "" {
-			return []Target{s.Check.Target}
-		}
-	case KindShutdown:
-		return []Target{s.Shutdown.Target}
-	case KindStart:
-		return []Target{s.Start.Target()}
-	case KindDestroy, KindSuspend, KindResume, KindUndefine:
-		return []Target{*s.Power}
-	case KindDefine:
-		t := []Target{{Site: s.Define.Site, Domains: s.Define.Domains}}
-		if s.Define.CopyFrom != "" {
-			t = append(t, Target{Site: s.Define.CopyFrom, Domains: s.Define.Domains})
-		}
-		return t
-	case KindSnapshot:
-		return []Target{s.Snapshot.Target}
-	case KindAutostart:
-		return []Target{s.Autostart.Target}
-	case KindWait:
-		if s.Wait.Until != nil && s.Wait.Until.Target.Site != "" {
-			return []Target{s.Wait.Until.Target}
-		}
-	}
-	return nil
 }
 
 // Target returns the site a step acts on and the domains it names, in order.
@@ -289,7 +276,8 @@ func (s *Step) Target() (site string, domains []string) {
 	return ts[0].Site, ts[0].Domains
 }
 
-// Sites lists the sites a step touches.
+// Sites lists the sites a step touches: those of its targets, then those
+// its kind says it concerns without targeting domains there (KindSpec.Sites).
 func (s *Step) Sites() []string {
 	var out []string
 	for _, t := range s.Targets() {
@@ -297,18 +285,14 @@ func (s *Step) Sites() []string {
 			out = append(out, t.Site)
 		}
 	}
-	return out
-}
-
-// Destructive reports whether the step stops, removes or rolls back domains.
-func (s *Step) Destructive() bool {
-	switch s.Kind {
-	case KindShutdown, KindDestroy, KindUndefine:
-		return true
-	case KindSnapshot:
-		return s.Snapshot.Action != SnapshotCreate
+	if sp := s.spec(); sp.Sites != nil {
+		for _, site := range sp.Sites(s) {
+			if site != "" && !contains(out, site) {
+				out = append(out, site)
+			}
+		}
 	}
-	return false
+	return out
 }
 
 // RunsIn reports whether the step runs in a mode, and why not. In disaster
@@ -349,6 +333,9 @@ type Check struct {
 	Command []string
 	Shell   bool
 	Timeout time.Duration
+	// RecoveryPoint: with File, the file's modification time is the
+	// recovery point the run records.
+	RecoveryPoint bool
 }
 
 // Probe names what the check looks at, for plans and logs.
@@ -374,14 +361,20 @@ type Shutdown struct {
 	Target  Target
 	Timeout time.Duration
 	Force   bool
+	// MaxParallel is how many domains shut down at once (default 1: one
+	// at a time, in the order written).
+	MaxParallel int
 }
 
 // Start starts domains group by group; the members of a group start
 // together, at most MaxParallel at once (0: all). Wait says what "started"
 // means: the domain runs, or its guest agent answers.
 type Start struct {
-	Site        string
-	Groups      [][]string
+	Site   string
+	Groups [][]string
+	// Listed: the domains were given as a list (domains:), each its own
+	// group; with max_parallel they start that many at a time, in order.
+	Listed      bool
 	Glob        string
 	All         bool
 	MaxParallel int
@@ -442,6 +435,12 @@ type Exec struct {
 	SecretEnv map[string]string
 	Dir       string
 	Redact    []string
+	// Site is the site the command concerns, if any: in disaster mode a
+	// command concerning the lost primary site is skipped.
+	Site string
+	// RecoveryPoint "stdout": the command prints the recovery point, an
+	// RFC 3339 time, on its last line.
+	RecoveryPoint string
 }
 
 // Wait pauses for a fixed duration, or until a check passes.

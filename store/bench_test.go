@@ -86,6 +86,12 @@ func BenchmarkOpen(b *testing.B) {
 // minutes one fsync per event would take.
 func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 	tb.Helper()
+	genTrailWith(tb, s, runs, perRun, eventHash)
+}
+
+// genTrailWith is genTrail with the given hash function.
+func genTrailWith(tb testing.TB, s *Store, runs, perRun int, eventHash func(prev string, id, runID, seq int64, at, kind, step, body string) string) {
+	tb.Helper()
 	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -120,7 +126,7 @@ func genTrail(tb testing.TB, s *Store, runs, perRun int) {
 			body, _ := engine.EncodeEvent(ev)
 			at := base.Add(time.Duration(id) * time.Millisecond).Format(timeFormat)
 			id++
-			step := stepOf(ev)
+			step := stepOfBody(body)
 			h := eventHash(prev, id, runID, seq, at, ev.Kind(), step, string(body))
 			if _, err := ins.ExecContext(ctx, id, runID, seq, at, ev.Kind(), step, string(body), prev, h); err != nil {
 				tb.Fatal(err)

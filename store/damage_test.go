@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// damageIndex overwrites bytes of the index events_run in a closed trail,
+// damageIndex overwrites bytes of the index of UNIQUE (run_id, seq) in a closed trail,
 // as a bad disk or a stray write would: the events table, and with it the
 // hash chain, is untouched: the chain is read in rowid order, through no
 // index, so it verifies.
@@ -17,7 +17,7 @@ func damageIndex(t *testing.T, path string) {
 	t.Helper()
 	db := plainDB(t, path)
 	var page, size int64
-	if err := db.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'events_run'`).Scan(&page); err != nil {
+	if err := db.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1'`).Scan(&page); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {

@@ -290,8 +290,8 @@ func (l *Lease) lost(ctx context.Context) error {
 
 // checkDriver refuses a write to a run whose lease another console holds. A
 // run with no lease at all is written as before leases existed.
-func (s *Store) checkDriver(ctx context.Context, tx *sql.Tx, runID int64) error {
-	cur, held, err := readLease(ctx, tx, runID)
+func (s *Store) checkDriver(ctx context.Context, q querier, runID int64) error {
+	cur, held, err := readLease(ctx, q, runID)
 	if err != nil || !held {
 		return err
 	}

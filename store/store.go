@@ -67,6 +67,12 @@ type Store struct {
 	now        func() time.Time
 	staleAfter time.Duration
 
+	// stmts are the statements of the append path, prepared once (see
+	// cachedTx).
+	stmts stmtCache
+	// seqs is each run's last sequence number, as of a head of the chain.
+	seqs seqCache
+
 	mu     sync.Mutex
 	leases map[int64]string // run id → token of the lease this Store holds
 	sign   signing          // see SetSigner
@@ -281,6 +287,7 @@ func (s *Store) Close() error {
 	}
 	s.sign.signer = nil
 	s.mu.Unlock()
+	s.stmts.close()
 	return s.db.Close()
 }
 

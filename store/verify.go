@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/mattn/go-sqlite3"
@@ -140,27 +141,17 @@ func (e storedEvent) String() string {
 // only against a hash kept outside the file: the head hash printed when each
 // run ends (Run.EndHash), which the operator writes into the ticket, and
 // which CheckAnchor compares.
-func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
-	v := Verification{RunID: runID, Head: GenesisHash}
-	// One read transaction, so that runs and events are one snapshot even
-	// while a console appends. A plain BEGIN on a pinned connection: the
-	// pool's transactions are BEGIN IMMEDIATE, which would hold writers off
-	// for the whole check.
-	c, err := s.db.Conn(ctx)
+func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err error) {
+	v = Verification{RunID: runID, Head: GenesisHash}
+	// SQLite's integrity check reads the whole file, as the chain check
+	// does: both run at once, on two connections (see integrityAside).
+	damage := s.integrityAside(ctx)
+	defer func() { v, err = damage.verdict(v, err) }()
+	c, done, err := s.snapshot(ctx, "read events")
 	if err != nil {
-		return v, fmt.Errorf("read events: %w", s.explain(err))
-	}
-	defer c.Close()
-	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
-		return v, fmt.Errorf("read events: %w", s.explain(err))
-	}
-	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	if problem, err := integrityCheck(ctx, c, "integrity_check"); err != nil {
 		return v, err
-	} else if problem != "" {
-		v.Break, v.Problem = BreakDamaged, damagedAdvice(s.path, problem)
-		return v, nil
 	}
+	defer done()
 	ends, err := s.runEnds(ctx, c)
 	if err != nil {
 		return v, err
@@ -170,62 +161,28 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
 	defer rows.Close()
-	prev := GenesisHash
-	var prevID, prevRun, prevSeq int64
-	lastSeq := map[int64]int64{}
-	f := chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
-		first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}}
-	ended := map[int64]bool{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return v, fmt.Errorf("read event: %w", err)
-		}
-		// A signature event is numbered -seq of the event it signs, and is
-		// written right after it (same transaction): it is chained like
-		// every event but takes no place in its run's sequence.
-		sig := e.kind == KindSignature
-		inSeq := e.seq == lastSeq[e.run]+1
-		if sig {
-			inSeq = e.seq < 0 && prevRun == e.run && prevSeq == -e.seq
-		}
-		if e.id != prevID+1 || e.prevHash != prev || !inSeq || e.hashAs(e.id) != e.hash {
+	events := newChainReader(rows, runtime.GOMAXPROCS(0))
+	defer events.Close()
+	p := newChainPass(runID)
+	for events.Next() {
+		e, selfOK := events.Event()
+		if !p.fits(e, selfOK) {
+			events.Close()
 			rows.Close()
-			return s.diagnose(ctx, c, v, e, prevID, prev, lastSeq[e.run])
+			v.Events, v.RunCount = p.events, p.runCount
+			return s.diagnose(ctx, c, v, e, p.prevID, p.prev, p.lastSeq[e.run])
 		}
-		prev, prevID, prevRun, prevSeq = e.hash, e.id, e.run, e.seq
-		v.Events++
-		if e.run == runID {
-			v.RunCount++
-		}
-		if sig {
-			continue
-		}
-		lastSeq[e.run] = e.seq
-		switch {
-		case e.seq == 1:
-			f.first[e.run] = e
-		case e.kind == "run.ended":
-			f.ended[e.run] = e
-		}
-		e.body = ""
-		f.last[e.run] = e
-		if _, after := f.afterEnd[e.run]; ended[e.run] && !after {
-			f.afterEnd[e.run] = e
-		}
-		if r, ok := ends.byEvent[e.id]; ok {
-			f.endHashes[e.id] = e.hash
-			ended[r.run] = r.run == e.run
-		}
+		p.add(e, ends)
 	}
-	if err := rows.Err(); err != nil {
+	if err := events.Err(); err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
-	v.Head, v.HeadID = prev, prevID
-	f.headID = prevID
-	bad := ends.check(f)
+	v.Events, v.RunCount = p.events, p.runCount
+	v.Head, v.HeadID = p.prev, p.prevID
+	p.f.headID = p.prevID
+	bad := ends.check(p.f)
 	if bad == nil {
-		bad = ends.checkRows(f, s.version >= schemaStartEvent)
+		bad = ends.checkRows(p.f, s.version >= schemaStartEvent)
 	}
 	if bad != nil {
 		v.Break, v.BadID, v.BadRun, v.BadSeq, v.Problem = bad.brk, bad.id, bad.run, bad.seq, bad.problem
@@ -235,100 +192,207 @@ func (s *Store) Verify(ctx context.Context, runID int64) (Verification, error) {
 	return v, nil
 }
 
+// snapshot pins a connection and opens one read transaction on it, so
+// that runs and events are one snapshot even while a console appends. A
+// plain BEGIN on a pinned connection: the pool's transactions are BEGIN
+// IMMEDIATE, which would hold writers off for the whole check. done rolls
+// back and releases the connection. Errors are wrapped with what.
+func (s *Store) snapshot(ctx context.Context, what string) (c *sql.Conn, done func(), err error) {
+	c, err = s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, s.explain(err))
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("%s: %w", what, s.explain(err))
+	}
+	return c, func() {
+		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		c.Close()
+	}, nil
+}
+
+// chainPass is what Verify's pass over the chain carries from one event to
+// the next: the last link, each run's sequence, and the facts check needs.
+type chainPass struct {
+	runID                    int64
+	prev                     string
+	prevID, prevRun, prevSeq int64
+	lastSeq                  map[int64]int64
+	f                        chainFacts
+	ended                    map[int64]bool
+	events, runCount         int64
+}
+
+func newChainPass(runID int64) *chainPass {
+	return &chainPass{runID: runID, prev: GenesisHash, lastSeq: map[int64]int64{},
+		f: chainFacts{last: map[int64]storedEvent{}, afterEnd: map[int64]storedEvent{}, endHashes: map[int64]string{},
+			first: map[int64]storedEvent{}, ended: map[int64]storedEvent{}},
+		ended: map[int64]bool{}}
+}
+
+// fits reports whether e comes next: the next id, linked to the event
+// before, next in its run's sequence, and (selfOK) matching its own hash.
+func (p *chainPass) fits(e storedEvent, selfOK bool) bool {
+	// A signature event is numbered -seq of the event it signs, and is
+	// written right after it (same transaction): it is chained like
+	// every event but takes no place in its run's sequence.
+	inSeq := e.seq == p.lastSeq[e.run]+1
+	if e.kind == KindSignature {
+		inSeq = e.seq < 0 && p.prevRun == e.run && p.prevSeq == -e.seq
+	}
+	return e.id == p.prevID+1 && e.prevHash == p.prev && inSeq && selfOK
+}
+
+// add takes e, which fits, into the pass.
+func (p *chainPass) add(e storedEvent, ends runEnds) {
+	p.prev, p.prevID, p.prevRun, p.prevSeq = e.hash, e.id, e.run, e.seq
+	p.events++
+	if e.run == p.runID {
+		p.runCount++
+	}
+	if e.kind == KindSignature {
+		return
+	}
+	p.lastSeq[e.run] = e.seq
+	f := &p.f
+	switch {
+	case e.seq == 1:
+		f.first[e.run] = e
+	case e.kind == "run.ended":
+		f.ended[e.run] = e
+	}
+	e.body = ""
+	f.last[e.run] = e
+	if _, after := f.afterEnd[e.run]; p.ended[e.run] && !after {
+		f.afterEnd[e.run] = e
+	}
+	if r, ok := ends.byEvent[e.id]; ok {
+		f.endHashes[e.id] = e.hash
+		p.ended[r.run] = r.run == e.run
+	}
+}
+
 // diagnose names what is wrong at the first event that does not verify. It
 // may read other rows: a moved event still carries the hash of the event it
 // was written after, and its own hash says at which id it was written.
 func (s *Store) diagnose(ctx context.Context, q querier, v Verification, e storedEvent, prevID int64, prev string, runLast int64) (Verification, error) {
-	set := func(brk Break, id, run, seq int64, format string, a ...any) (Verification, error) {
-		v.Break, v.BadID, v.BadRun, v.BadSeq = brk, id, run, seq
-		v.Problem = fmt.Sprintf(format, a...)
-		return v, nil
+	f, err := s.diagnoseAt(ctx, q, e, prevID, prev, runLast)
+	if err != nil {
+		return v, err
 	}
+	v.Break, v.BadID, v.BadRun, v.BadSeq, v.Problem = f.brk, f.id, f.run, f.seq, f.problem
+	return v, nil
+}
+
+// newFinding is a finding with its problem formatted.
+func newFinding(brk Break, id, run, seq int64, format string, a ...any) *finding {
+	return &finding{brk, id, run, seq, fmt.Sprintf(format, a...)}
+}
+
+func (s *Store) diagnoseAt(ctx context.Context, q querier, e storedEvent, prevID int64, prev string, runLast int64) (*finding, error) {
 	if e.id != prevID+1 {
-		if prevID == 0 {
-			if e.id == 2 {
-				return set(BreakMissing, 1, 0, 0, "event 1 is missing: the chain starts at %s", e)
-			}
-			return set(BreakMissing, 1, 0, 0, "events 1 to %d are missing: the chain starts at %s", e.id-1, e)
-		}
-		if e.id == prevID+2 {
-			return set(BreakMissing, prevID+1, 0, 0, "event %d is missing: the chain goes from event %d to %s", prevID+1, prevID, e)
-		}
-		return set(BreakMissing, prevID+1, 0, 0, "events %d to %d are missing: the chain goes from event %d to %s", prevID+1, e.id-1, prevID, e)
+		return missingBefore(e, prevID), nil
 	}
 	self := e.hashAs(e.id) == e.hash
 	linked := e.prevHash == prev
 	switch {
 	case linked && !self:
-		// Changed in place, or a forgery slotted in before the genuine event,
-		// which then follows it, renumbered.
-		next, err := s.eventAt(ctx, q, e.id+1)
-		if err != nil {
-			return v, err
-		}
-		if next != nil && next.prevHash == prev && next.hashAs(e.id) == next.hash {
-			return set(BreakInserted, e.id, e.run, e.seq, "%s was inserted: it was never written by repli (the event after it was written as event %d)", e, e.id)
-		}
-		return set(BreakChanged, e.id, e.run, e.seq, "%s was changed after it was written: its content no longer matches its hash", e)
-
+		return s.diagnoseChanged(ctx, q, e, prev)
 	case linked && self:
-		// Hashes agree but the run's sequence does not: the chain was
-		// rewritten by someone who recomputed the hashes.
-		if e.kind == KindSignature {
-			return set(BreakReordered, e.id, e.run, e.seq, "%s is not right after the event it signs (#%d of run %d): it was moved, or forged, and the hashes recomputed to hide it", e, -e.seq, e.run)
-		}
-		if e.seq > runLast+1 {
-			return set(BreakMissing, e.id, e.run, runLast+1, "run %d events #%d to #%d are missing before %s, and the hashes after them were recomputed to hide it", e.run, runLast+1, e.seq-1, e)
-		}
-		return set(BreakReordered, e.id, e.run, e.seq, "%s comes after #%d of its run: events were reordered or duplicated, and the hashes recomputed to hide it", e, runLast)
-
+		return diagnoseRewritten(e, runLast), nil
 	case self:
-		// This event is where it was written, but after a different event:
-		// the one before it is not the original.
-		p, err := s.eventAt(ctx, q, prevID)
-		if err != nil {
-			return v, err
-		}
-		if p == nil {
-			return set(BreakChanged, e.id, e.run, e.seq, "%s does not start the chain as written", e)
-		}
-		if at, err := s.eventWithHash(ctx, q, e.prevHash); err != nil {
-			return v, err
-		} else if at != 0 {
-			return set(BreakReordered, p.id, p.run, p.seq, "%s is out of place: the event written there is now event %d", p, at)
-		}
-		return set(BreakChanged, p.id, p.run, p.seq, "%s was replaced: %s was written after a different event (the replacement's hash was recomputed to hide it)", p, e)
+		return s.diagnoseReplaced(ctx, q, e, prevID)
 	}
+	return s.diagnoseMoved(ctx, q, e)
+}
 
-	// Neither linked nor self-consistent: the event was written at another
-	// id, or forged. The event it was written after, and that one's own
-	// origin, say at which id it was written.
+// missingBefore is the finding for a gap in the ids before e.
+func missingBefore(e storedEvent, prevID int64) *finding {
+	if prevID == 0 {
+		if e.id == 2 {
+			return newFinding(BreakMissing, 1, 0, 0, "event 1 is missing: the chain starts at %s", e)
+		}
+		return newFinding(BreakMissing, 1, 0, 0, "events 1 to %d are missing: the chain starts at %s", e.id-1, e)
+	}
+	if e.id == prevID+2 {
+		return newFinding(BreakMissing, prevID+1, 0, 0, "event %d is missing: the chain goes from event %d to %s", prevID+1, prevID, e)
+	}
+	return newFinding(BreakMissing, prevID+1, 0, 0, "events %d to %d are missing: the chain goes from event %d to %s", prevID+1, e.id-1, prevID, e)
+}
+
+// diagnoseChanged: e is linked but does not match its own hash. Changed in
+// place, or a forgery slotted in before the genuine event, which then
+// follows it, renumbered.
+func (s *Store) diagnoseChanged(ctx context.Context, q querier, e storedEvent, prev string) (*finding, error) {
+	next, err := s.eventAt(ctx, q, e.id+1)
+	if err != nil {
+		return nil, err
+	}
+	if next != nil && next.prevHash == prev && next.hashAs(e.id) == next.hash {
+		return newFinding(BreakInserted, e.id, e.run, e.seq, "%s was inserted: it was never written by repli (the event after it was written as event %d)", e, e.id), nil
+	}
+	return newFinding(BreakChanged, e.id, e.run, e.seq, "%s was changed after it was written: its content no longer matches its hash", e), nil
+}
+
+// diagnoseRewritten: hashes agree but the run's sequence does not: the
+// chain was rewritten by someone who recomputed the hashes.
+func diagnoseRewritten(e storedEvent, runLast int64) *finding {
+	if e.kind == KindSignature {
+		return newFinding(BreakReordered, e.id, e.run, e.seq, "%s is not right after the event it signs (#%d of run %d): it was moved, or forged, and the hashes recomputed to hide it", e, -e.seq, e.run)
+	}
+	if e.seq > runLast+1 {
+		return newFinding(BreakMissing, e.id, e.run, runLast+1, "run %d events #%d to #%d are missing before %s, and the hashes after them were recomputed to hide it", e.run, runLast+1, e.seq-1, e)
+	}
+	return newFinding(BreakReordered, e.id, e.run, e.seq, "%s comes after #%d of its run: events were reordered or duplicated, and the hashes recomputed to hide it", e, runLast)
+}
+
+// diagnoseReplaced: e is where it was written, but after a different
+// event: the one before it is not the original.
+func (s *Store) diagnoseReplaced(ctx context.Context, q querier, e storedEvent, prevID int64) (*finding, error) {
+	p, err := s.eventAt(ctx, q, prevID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return newFinding(BreakChanged, e.id, e.run, e.seq, "%s does not start the chain as written", e), nil
+	}
+	if at, err := s.eventWithHash(ctx, q, e.prevHash); err != nil {
+		return nil, err
+	} else if at != 0 {
+		return newFinding(BreakReordered, p.id, p.run, p.seq, "%s is out of place: the event written there is now event %d", p, at), nil
+	}
+	return newFinding(BreakChanged, p.id, p.run, p.seq, "%s was replaced: %s was written after a different event (the replacement's hash was recomputed to hide it)", p, e), nil
+}
+
+// diagnoseMoved: e is neither linked nor self-consistent: it was written
+// at another id, or forged. The event it was written after, and that one's
+// own origin, say at which id it was written.
+func (s *Store) diagnoseMoved(ctx context.Context, q querier, e storedEvent) (*finding, error) {
 	orig, err := s.origin(ctx, q, e, maxOriginDepth)
 	if err != nil {
-		return v, err
+		return nil, err
 	}
 	if orig != 0 {
 		if orig > e.id {
-			return set(BreakReordered, e.id, e.run, e.seq, "%s is out of place: it was written as event %d; events were reordered", e, orig)
+			return newFinding(BreakReordered, e.id, e.run, e.seq, "%s is out of place: it was written as event %d; events were reordered", e, orig), nil
 		}
 		if orig == e.id-1 {
-			return set(BreakInserted, orig, 0, 0, "event %d was inserted: it was never written by repli (%s was written as event %d)", orig, e, orig)
+			return newFinding(BreakInserted, orig, 0, 0, "event %d was inserted: it was never written by repli (%s was written as event %d)", orig, e, orig), nil
 		}
-		return set(BreakInserted, orig, 0, 0, "events %d to %d were inserted: they were never written by repli (%s was written as event %d)", orig, e.id-1, e, orig)
+		return newFinding(BreakInserted, orig, 0, 0, "events %d to %d were inserted: they were never written by repli (%s was written as event %d)", orig, e.id-1, e, orig), nil
 	}
-	if orig == 0 {
-		// The event it was written after is gone: events were removed and
-		// the later ones renumbered to close the gap. Find by how many.
-		for o := e.id + 1; o <= e.id+maxRenumber; o++ {
-			if e.hashAs(o) == e.hash {
-				if o == e.id+1 {
-					return set(BreakMissing, e.id, 0, 0, "event %d is missing: the events after it were renumbered (%s was written as event %d)", e.id, e, o)
-				}
-				return set(BreakMissing, e.id, 0, 0, "events %d to %d are missing: the events after them were renumbered (%s was written as event %d)", e.id, o-1, e, o)
+	// The event it was written after is gone: events were removed and
+	// the later ones renumbered to close the gap. Find by how many.
+	for o := e.id + 1; o <= e.id+maxRenumber; o++ {
+		if e.hashAs(o) == e.hash {
+			if o == e.id+1 {
+				return newFinding(BreakMissing, e.id, 0, 0, "event %d is missing: the events after it were renumbered (%s was written as event %d)", e.id, e, o), nil
 			}
+			return newFinding(BreakMissing, e.id, 0, 0, "events %d to %d are missing: the events after them were renumbered (%s was written as event %d)", e.id, o-1, e, o), nil
 		}
 	}
-	return set(BreakChanged, e.id, e.run, e.seq, "%s matches neither its place in the chain nor its own hash: it was forged or altered", e)
+	return newFinding(BreakChanged, e.id, e.run, e.seq, "%s matches neither its place in the chain nor its own hash: it was forged or altered", e), nil
 }
 
 // origin is the id an event was written as, or 0 when that cannot be told:
@@ -566,168 +630,223 @@ type RunVerification struct {
 // events cut from the end of the trail after this run.
 func (s *Store) VerifyRun(ctx context.Context, runID int64) (RunVerification, error) {
 	v := RunVerification{RunID: runID}
-	c, err := s.db.Conn(ctx)
+	c, done, err := s.snapshot(ctx, fmt.Sprintf("read events of run %d", runID))
 	if err != nil {
-		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+		return v, err
 	}
-	defer c.Close()
-	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
-		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+	defer done()
+	if v.HeadID, v.Head, err = s.head(ctx, c); err != nil {
+		return v, err
 	}
-	defer c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-
-	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&v.HeadID); err != nil {
-		return v, fmt.Errorf("read the trail's head: %w", s.explain(err))
+	r, err := s.runEndOf(ctx, c, runID)
+	if err != nil {
+		return v, err
 	}
-	if v.HeadID > 0 {
-		if err := c.QueryRowContext(ctx, `SELECT hash FROM events WHERE id = ?`, v.HeadID).Scan(&v.Head); err != nil {
-			return v, fmt.Errorf("read the trail's head: %w", s.explain(err))
-		}
+	evs, err := s.runEvents(ctx, c, runID)
+	if err != nil {
+		return v, err
 	}
-	bad := func(brk Break, id int64, format string, a ...any) (RunVerification, error) {
-		v.Break, v.BadID, v.Problem = brk, id, fmt.Sprintf(format, a...)
+	fail := func(f *finding) (RunVerification, error) {
+		v.Break, v.BadID, v.Problem = f.brk, f.id, f.problem
 		return v, nil
 	}
-
-	var ends runEnds
-	{
-		startCol := "NULL"
-		if s.version >= schemaStartEvent {
-			startCol = "start_event_id"
+	if len(evs) == 0 {
+		if r.reserved {
+			return v, neverStarted(runID)
 		}
-		var r runEnd
-		var start sql.NullInt64
-		row, err := scanRun(prefixScanner{c.QueryRowContext(ctx, `SELECT ended_at IS NOT NULL, coalesce(end_event_id, 0), coalesce(end_hash, ''), `+startCol+`, `+runColumns+` FROM runs WHERE id = ?`, runID),
-			[]any{&r.ended, &r.eventID, &r.hash, &start}})
-		if errors.Is(err, sql.ErrNoRows) {
-			return v, fmt.Errorf("run %d: %w in %s", runID, ErrNoRun, s.path)
-		}
-		if err != nil {
-			return v, fmt.Errorf("read run %d: %w", runID, s.explain(err))
-		}
-		r.run, r.outcome, r.row = row.ID, string(row.Outcome), row
-		r.reserved = s.version >= schemaStartEvent && !start.Valid
-		r.startID = start.Int64
-		ends.runs = []runEnd{r}
+		return fail(runFinding(BreakTruncated, 0, "run %d is listed, but it has no events left", runID))
 	}
-	r := ends.runs[0]
+	rf, bad, err := s.checkRunChain(ctx, c, runID, evs)
+	v.Events = rf.events
+	if err != nil {
+		return v, err
+	}
+	if bad != nil {
+		return fail(bad)
+	}
+	last := evs[len(evs)-1]
+	v.FirstID, v.LastID, v.LastSeq, v.LastHash = evs[0].id, last.id, rf.lastSeq, last.hash
+	if bad := r.checkRun(runID, evs, rf, v.HeadID, s.version >= schemaStartEvent); bad != nil {
+		return fail(bad)
+	}
+	v.OK = true
+	return v, nil
+}
 
-	// The run's rows, in chain order: the index on (run_id, seq) finds them,
-	// signatures (negative seq) included.
+// runFinding is a finding at one event of the run VerifyRun checks.
+func runFinding(brk Break, id int64, format string, a ...any) *finding {
+	return &finding{brk: brk, id: id, problem: fmt.Sprintf(format, a...)}
+}
+
+// head is the id and hash of the trail's last event, or 0 and "" when empty.
+func (s *Store) head(ctx context.Context, c *sql.Conn) (id int64, hash string, err error) {
+	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id); err != nil {
+		return id, "", fmt.Errorf("read the trail's head: %w", s.explain(err))
+	}
+	if id > 0 {
+		if err := c.QueryRowContext(ctx, `SELECT hash FROM events WHERE id = ?`, id).Scan(&hash); err != nil {
+			return id, "", fmt.Errorf("read the trail's head: %w", s.explain(err))
+		}
+	}
+	return id, hash, nil
+}
+
+// runEndOf is what the runs table says about run runID.
+func (s *Store) runEndOf(ctx context.Context, c *sql.Conn, runID int64) (runEnd, error) {
+	startCol := "NULL"
+	if s.version >= schemaStartEvent {
+		startCol = "start_event_id"
+	}
+	var r runEnd
+	var start sql.NullInt64
+	row, err := scanRun(prefixScanner{c.QueryRowContext(ctx, `SELECT ended_at IS NOT NULL, coalesce(end_event_id, 0), coalesce(end_hash, ''), `+startCol+`, `+runColumns+` FROM runs WHERE id = ?`, runID),
+		[]any{&r.ended, &r.eventID, &r.hash, &start}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w in %s", runID, ErrNoRun, s.path)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read run %d: %w", runID, s.explain(err))
+	}
+	r.run, r.outcome, r.row = row.ID, string(row.Outcome), row
+	r.reserved = s.version >= schemaStartEvent && !start.Valid
+	r.startID = start.Int64
+	return r, nil
+}
+
+// runEvents are the run's rows, in chain order: the index on (run_id, seq)
+// finds them, signatures (negative seq) included.
+func (s *Store) runEvents(ctx context.Context, c *sql.Conn, runID int64) ([]storedEvent, error) {
 	rows, err := c.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE run_id = ? ORDER BY id`, runID)
 	if err != nil {
-		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}
 	var evs []storedEvent
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			rows.Close()
-			return v, fmt.Errorf("read event: %w", err)
+			return nil, fmt.Errorf("read event: %w", err)
 		}
 		evs = append(evs, e)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return v, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
+		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}
-	if len(evs) == 0 {
-		if r.reserved {
-			return v, neverStarted(runID)
-		}
-		return bad(BreakTruncated, 0, "run %d is listed, but it has no events left", runID)
-	}
+	return evs, nil
+}
 
-	var first, ended storedEvent
-	var lastSeq, prevSeq int64
+// runFacts is what VerifyRun's pass over a run's events remembers.
+type runFacts struct {
+	events       int64       // events that verified, signatures included
+	lastSeq      int64       // the run's last sequence number
+	first, ended storedEvent // its event #1 and its last run.ended
+}
+
+// checkRunChain checks each of the run's events against its own hash, the
+// run's sequence, and its links to the events before and after it.
+func (s *Store) checkRunChain(ctx context.Context, c *sql.Conn, runID int64, evs []storedEvent) (runFacts, *finding, error) {
+	var rf runFacts
+	var prevSeq int64
 	for i, e := range evs {
 		if e.hashAs(e.id) != e.hash {
-			return bad(BreakChanged, e.id, "%s was changed after it was written: its content no longer matches its hash", e)
+			return rf, runFinding(BreakChanged, e.id, "%s was changed after it was written: its content no longer matches its hash", e), nil
 		}
 		sig := e.kind == KindSignature
 		switch {
 		case sig && (i == 0 || evs[i-1].id != e.id-1 || prevSeq != -e.seq):
-			return bad(BreakReordered, e.id, "%s is not right after the event it signs (#%d of run %d)", e, -e.seq, runID)
-		case !sig && e.seq != lastSeq+1:
-			if e.seq > lastSeq+1 {
-				return bad(BreakMissing, e.id, "run %d events #%d to #%d are missing before %s", runID, lastSeq+1, e.seq-1, e)
+			return rf, runFinding(BreakReordered, e.id, "%s is not right after the event it signs (#%d of run %d)", e, -e.seq, runID), nil
+		case !sig && e.seq != rf.lastSeq+1:
+			if e.seq > rf.lastSeq+1 {
+				return rf, runFinding(BreakMissing, e.id, "run %d events #%d to #%d are missing before %s", runID, rf.lastSeq+1, e.seq-1, e), nil
 			}
-			return bad(BreakReordered, e.id, "%s comes after #%d of its run: events were reordered or duplicated", e, lastSeq)
+			return rf, runFinding(BreakReordered, e.id, "%s comes after #%d of its run: events were reordered or duplicated", e, rf.lastSeq), nil
 		}
-		// The link to the event before: in the run, or another run's.
-		if i > 0 && evs[i-1].id == e.id-1 {
-			if e.prevHash != evs[i-1].hash {
-				return bad(BreakChanged, e.id, "%s does not follow %s: the chain is broken between them", e, evs[i-1])
-			}
-		} else if e.id == 1 {
-			if e.prevHash != GenesisHash {
-				return bad(BreakChanged, e.id, "%s does not start the chain as written", e)
-			}
-		} else {
-			p, err := s.eventAt(ctx, c, e.id-1)
-			if err != nil {
-				return v, err
-			}
-			switch {
-			case p == nil:
-				return bad(BreakMissing, e.id-1, "event %d, before %s, is missing", e.id-1, e)
-			case p.hash != e.prevHash:
-				return bad(BreakChanged, p.id, "%s was changed or replaced: %s was written after an event with another hash", p, e)
-			}
+		if bad, err := s.checkRunLinks(ctx, c, evs, i); bad != nil || err != nil {
+			return rf, bad, err
 		}
-		// The link to the event after, when it belongs to another run.
-		if i+1 == len(evs) || evs[i+1].id != e.id+1 {
-			n, err := s.eventAt(ctx, c, e.id+1)
-			if err != nil {
-				return v, err
-			}
-			if n != nil && n.prevHash != e.hash {
-				return bad(BreakChanged, e.id, "%s is not the event %s was written after", e, n)
-			}
-		}
-		v.Events++
+		rf.events++
 		if sig {
 			continue
 		}
-		prevSeq, lastSeq = e.seq, e.seq
+		prevSeq, rf.lastSeq = e.seq, e.seq
 		switch {
 		case e.seq == 1:
-			first = e
+			rf.first = e
 		case e.kind == "run.ended":
-			ended = e
+			rf.ended = e
 		}
 	}
-	last := evs[len(evs)-1]
-	v.FirstID, v.LastID, v.LastSeq, v.LastHash = evs[0].id, last.id, lastSeq, last.hash
+	return rf, nil, nil
+}
 
-	// The runs table against the run's events, as Verify holds it.
-	lastEv := last
+// checkRunLinks checks the links of evs[i] to the event before it, in the
+// run or another run's, and to the event after it when that belongs to
+// another run.
+func (s *Store) checkRunLinks(ctx context.Context, c *sql.Conn, evs []storedEvent, i int) (*finding, error) {
+	e := evs[i]
+	if i > 0 && evs[i-1].id == e.id-1 {
+		if e.prevHash != evs[i-1].hash {
+			return runFinding(BreakChanged, e.id, "%s does not follow %s: the chain is broken between them", e, evs[i-1]), nil
+		}
+	} else if e.id == 1 {
+		if e.prevHash != GenesisHash {
+			return runFinding(BreakChanged, e.id, "%s does not start the chain as written", e), nil
+		}
+	} else {
+		p, err := s.eventAt(ctx, c, e.id-1)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case p == nil:
+			return runFinding(BreakMissing, e.id-1, "event %d, before %s, is missing", e.id-1, e), nil
+		case p.hash != e.prevHash:
+			return runFinding(BreakChanged, p.id, "%s was changed or replaced: %s was written after an event with another hash", p, e), nil
+		}
+	}
+	if i+1 == len(evs) || evs[i+1].id != e.id+1 {
+		n, err := s.eventAt(ctx, c, e.id+1)
+		if err != nil {
+			return nil, err
+		}
+		if n != nil && n.prevHash != e.hash {
+			return runFinding(BreakChanged, e.id, "%s is not the event %s was written after", e, n), nil
+		}
+	}
+	return nil, nil
+}
+
+// checkRun holds the runs table's row against the run's events, as Verify
+// does; headID is the trail's last event.
+func (r runEnd) checkRun(runID int64, evs []storedEvent, rf runFacts, headID int64, exactStart bool) *finding {
+	lastEv := evs[len(evs)-1]
 	for i := len(evs) - 1; i >= 0 && lastEv.kind == KindSignature; i-- {
 		lastEv = evs[i]
 	}
+	first, ended := rf.first, rf.ended
 	switch {
 	case r.reserved:
-		return bad(BreakIndex, first.id, "run %d has events, but the runs table says it never started, which hides it from history: the runs table was edited", runID)
+		return runFinding(BreakIndex, first.id, "run %d has events, but the runs table says it never started, which hides it from history: the runs table was edited", runID)
 	case !r.ended && lastEv.kind == "run.ended":
-		return bad(BreakIndex, lastEv.id, "run %d ended at event %d, but the runs table says it is still running: the runs table was edited", runID, lastEv.id)
+		return runFinding(BreakIndex, lastEv.id, "run %d ended at event %d, but the runs table says it is still running: the runs table was edited", runID, lastEv.id)
 	case r.ended && r.eventID == 0 && lastEv.kind != "run.ended":
-		return bad(BreakTruncated, lastEv.id, "run %d is recorded as %s, but its last event is #%d (%s), not run.ended", runID, r.outcome, lastEv.seq, lastEv.kind)
+		return runFinding(BreakTruncated, lastEv.id, "run %d is recorded as %s, but its last event is #%d (%s), not run.ended", runID, r.outcome, lastEv.seq, lastEv.kind)
 	case r.ended && r.eventID != 0 && ended.id != r.eventID:
-		if r.eventID > v.HeadID {
-			return bad(BreakTruncated, v.HeadID+1, "the trail was cut: it ends at event %d, but run %d was recorded as ending at event %d (hash %s)", v.HeadID, runID, r.eventID, r.hash)
+		if r.eventID > headID {
+			return runFinding(BreakTruncated, headID+1, "the trail was cut: it ends at event %d, but run %d was recorded as ending at event %d (hash %s)", headID, runID, r.eventID, r.hash)
 		}
-		return bad(BreakTruncated, r.eventID, "run %d was recorded as ending at event %d, but that event is not its run.ended", runID, r.eventID)
+		return runFinding(BreakTruncated, r.eventID, "run %d was recorded as ending at event %d, but that event is not its run.ended", runID, r.eventID)
 	case r.ended && r.eventID != 0 && ended.hash != r.hash:
-		return bad(BreakChanged, r.eventID, "run %d was recorded as ending at event %d with hash %s, but event %d now has hash %s: the trail was rewritten and its hashes recomputed", runID, r.eventID, r.hash, r.eventID, ended.hash)
+		return runFinding(BreakChanged, r.eventID, "run %d was recorded as ending at event %d with hash %s, but event %d now has hash %s: the trail was rewritten and its hashes recomputed", runID, r.eventID, r.hash, r.eventID, ended.hash)
 	case r.ended && r.eventID != 0 && lastEv.id > r.eventID:
-		return bad(BreakInserted, lastEv.id, "%s was added after run %d ended at event %d", lastEv, runID, r.eventID)
+		return runFinding(BreakInserted, lastEv.id, "%s was added after run %d ended at event %d", lastEv, runID, r.eventID)
 	}
-	if f := r.checkStart(first, s.version >= schemaStartEvent); f != nil {
-		return bad(f.brk, f.id, "%s", f.problem)
+	if f := r.checkStart(first, exactStart); f != nil {
+		return runFinding(f.brk, f.id, "%s", f.problem)
 	}
 	if f := r.checkEnd(ended); f != nil {
-		return bad(f.brk, f.id, "%s", f.problem)
+		return runFinding(f.brk, f.id, "%s", f.problem)
 	}
-	v.OK = true
-	return v, nil
+	return nil
 }

@@ -3,10 +3,10 @@
 package ui
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/textfmt"
 )
 
 // StateLabel is a step state as glyph and word, never colour alone.
@@ -29,43 +29,11 @@ func StateLabel(s engine.StepState) string {
 }
 
 // OutcomeLabel is a run outcome as glyph and word.
-func OutcomeLabel(o engine.Outcome) string {
-	switch o {
-	case engine.OutcomeSucceeded:
-		return "✓ succeeded"
-	case engine.OutcomeFailed:
-		return "✗ failed"
-	case engine.OutcomeAborted:
-		return "✗ aborted"
-	case engine.OutcomeRunning:
-		return "▶ running"
-	}
-	return string(o)
-}
+func OutcomeLabel(o engine.Outcome) string { return textfmt.Outcome(string(o)) }
 
 // FormatDuration renders a duration the way an operator reads a clock:
 // 42s, 3m07s, 30m, 1h02m.
-func FormatDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour && int(d.Seconds())%60 == 0:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	default:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-}
+func FormatDuration(d time.Duration) string { return textfmt.Duration(d) }
 
 // FormatClock renders elapsed time as H:MM:SS, for the RTO clock.
-func FormatClock(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	s := int(d.Seconds())
-	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-}
+func FormatClock(d time.Duration) string { return textfmt.Clock(d) }

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/repli-dr/repli/engine"
-	"github.com/repli-dr/repli/runbooks"
+	"github.com/repli-dr/repli/internal/readiness"
 )
 
 // TestCheckReal: repli check on a plan whose sites are ready (exit 0, also
@@ -32,7 +31,7 @@ func TestCheckReal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check --json: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var rep readiness
+	var rep readiness.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("check --json printed no JSON report: %v\n%s", err, out)
 	}
@@ -74,7 +73,7 @@ func TestCheckReal(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("check with an unreachable site: exit %d, want 1\n%s", code, out)
 	}
-	rep = readiness{}
+	rep = readiness.Report{}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -103,40 +102,5 @@ func TestCheckSimulated(t *testing.T) {
 	code, _, errOut = repli(t, runOpts{}, "check", "annual-pra-test", "--site", "nowhere=sim://x")
 	if code != 2 || !strings.Contains(errOut, "no site \"nowhere\"") {
 		t.Errorf("check with a bad --site: exit %d, want 2\n%s", code, errOut)
-	}
-}
-
-// TestAssess pins how check judges a state against the first step.
-func TestAssess(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		kind    runbooks.Kind
-		want    string
-		got     engine.DomainState
-		verdict string
-	}{
-		{runbooks.KindCheck, "", engine.StatePaused, "ok"},
-		{runbooks.KindDestroy, "running", engine.StateShutoff, "warning"},
-		{runbooks.KindSuspend, "running", engine.StatePaused, "warning"},
-		{runbooks.KindSuspend, "running", engine.StateShutoff, "blocker"},
-		{runbooks.KindResume, "paused", engine.StatePaused, "ok"},
-		{runbooks.KindResume, "paused", engine.StateRunning, "warning"},
-		{runbooks.KindUndefine, "shutoff", engine.StateRunning, "blocker"},
-		{runbooks.KindCheck, "running", engine.StateRunning, "ok"},
-		{runbooks.KindCheck, "running", engine.StateBlocked, "ok"},
-		{runbooks.KindCheck, "shutoff", engine.StateRunning, "blocker"},
-		{runbooks.KindShutdown, "running", engine.StateRunning, "ok"},
-		{runbooks.KindShutdown, "running", engine.StateShutoff, "warning"},
-		{runbooks.KindShutdown, "running", engine.StatePaused, "warning"},
-		{runbooks.KindStart, "shutoff", engine.StateShutoff, "ok"},
-		{runbooks.KindStart, "shutoff", engine.StateCrashed, "ok"},
-		{runbooks.KindStart, "shutoff", engine.StateRunning, "warning"},
-		{runbooks.KindStart, "shutoff", engine.StatePaused, "blocker"},
-	}
-	for _, tt := range tests {
-		v, note := assess(expectation{step: "s", kind: tt.kind, state: tt.want}, tt.got)
-		if v != tt.verdict || (v != "ok" && note == "") {
-			t.Errorf("assess(%s expects %s, is %s) = %s %q, want %s", tt.kind, tt.want, tt.got, v, note, tt.verdict)
-		}
 	}
 }

@@ -7,9 +7,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -17,96 +14,25 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/completion"
+	"github.com/repli-dr/repli/internal/config"
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
 )
 
 const noFiles = cobra.ShellCompDirectiveNoFileComp
 
-// completeRunbook completes a runbook argument: bundled names, names in the
-// runbook directories, and .yaml/.yml files and directories from where the
-// user is typing.
+// completeRunbook completes a runbook argument (completion.Runbooks).
 func completeRunbook(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, noFiles
 	}
 	useConfigFlag(cmd)
-	var out []string
-	seen := map[string]bool{}
-	add := func(name, desc string) {
-		if !seen[name] && strings.HasPrefix(name, toComplete) {
-			seen[name] = true
-			out = append(out, completion(name, desc))
-		}
+	out, dir := completion.Runbooks(runbookDirs(), toComplete)
+	if dir {
+		return out, noFiles | cobra.ShellCompDirectiveNoSpace
 	}
-	for _, dir := range runbookDirs() {
-		for _, ext := range []string{"*.yaml", "*.yml"} {
-			files, _ := filepath.Glob(filepath.Join(dir, ext))
-			for _, f := range files {
-				name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".yaml"), ".yml")
-				add(name, runbookTitle(f, nil, "in "+shortHome(dir)))
-			}
-		}
-	}
-	for _, name := range examples.Names() {
-		file, src, _ := examples.Source(name)
-		add(name, runbookTitle(file, src, "bundled"))
-	}
-	// Local files: what the shell's file completion would offer, kept to
-	// runbooks and directories (with NoSpace, to go on into a directory).
-	dir, base := filepath.Split(toComplete)
-	entries, _ := os.ReadDir(orDot(dir))
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") && !strings.HasPrefix(base, ".") {
-			continue
-		}
-		switch {
-		case e.IsDir():
-			add(dir+name+"/", "")
-		case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
-			add(dir+name, "")
-		}
-	}
-	directive := noFiles
-	for _, c := range out {
-		if strings.HasSuffix(strings.SplitN(c, "\t", 2)[0], "/") {
-			directive |= cobra.ShellCompDirectiveNoSpace
-		}
-	}
-	return out, directive
-}
-
-func orDot(dir string) string {
-	if dir == "" {
-		return "."
-	}
-	return dir
-}
-
-// runbookTitle is a runbook's title for a completion's description.
-func runbookTitle(file string, src []byte, where string) string {
-	if src == nil {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return where
-		}
-		src = b
-	}
-	rb, _ := runbooks.Parse(file, src)
-	if rb == nil || rb.Title == "" {
-		return where
-	}
-	return where + ": " + rb.Title
-}
-
-// completion is one candidate with its description, kept to one line.
-func completion(value, desc string) string {
-	if desc == "" {
-		return value
-	}
-	return value + "\t" + printable(desc)
+	return out, noFiles
 }
 
 // completeRunIDs completes a run id from the audit trail named by --db (or
@@ -117,21 +43,7 @@ func completeRunIDs(unfinished bool) cobra.CompletionFunc {
 		if len(args) > 0 {
 			return nil, noFiles
 		}
-		runs := completionRuns(cmd)
-		sort.Slice(runs, func(i, j int) bool { return runs[i].ID > runs[j].ID })
-		var out []string
-		for _, r := range runs {
-			id := strconv.FormatInt(r.ID, 10)
-			if !strings.HasPrefix(id, toComplete) || unfinished && r.EndedAt != nil {
-				continue
-			}
-			state := string(r.Outcome)
-			if r.EndedAt == nil {
-				state = "not ended"
-			}
-			out = append(out, completion(id, r.Runbook+" · "+r.Mode+" · "+r.StartedAt.Local().Format("2006-01-02 15:04")+" · "+state))
-		}
-		return out, noFiles | cobra.ShellCompDirectiveKeepOrder
+		return completion.RunIDs(completionRuns(cmd), toComplete, unfinished), noFiles | cobra.ShellCompDirectiveKeepOrder
 	}
 }
 
@@ -187,25 +99,7 @@ func completeSteps(cmd *cobra.Command, runArg, toComplete string) ([]string, cob
 	if err != nil {
 		return nil, noFiles
 	}
-	rb, prog, err := engine.LoadRun(events)
-	if err != nil {
-		return nil, noFiles
-	}
-	waiting := map[string]bool{}
-	if prog.Gate != nil {
-		waiting[prog.Gate.Step] = true
-	}
-	var out []string
-	for _, st := range rb.Steps {
-		if strings.HasPrefix(st.ID, toComplete) && (len(waiting) == 0 || waiting[st.ID]) {
-			desc := st.Title
-			if waiting[st.ID] {
-				desc = "waiting for approval: " + desc
-			}
-			out = append(out, completion(st.ID, desc))
-		}
-	}
-	return out, noFiles | cobra.ShellCompDirectiveKeepOrder
+	return completion.Steps(events, toComplete), noFiles | cobra.ShellCompDirectiveKeepOrder
 }
 
 // completeSiteFlag completes --site NAME=: the sites of the runbook given as
@@ -217,8 +111,6 @@ func completeSiteFlag(fromRun bool) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveDefault
 		}
 		useConfigFlag(cmd)
-		uris := map[string]string{}
-		var names []string
 		var rb *runbooks.Runbook
 		if len(args) > 0 && !fromRun {
 			if file, src, err := resolveRunbook(args[0]); err == nil {
@@ -239,47 +131,17 @@ func completeSiteFlag(fromRun bool) cobra.CompletionFunc {
 				}
 			}
 		}
-		if rb != nil {
-			for _, s := range rb.Sites {
-				names = append(names, s.Name)
-				uris[s.Name] = s.URI
-			}
-		} else {
-			c := configOrEmpty()
-			for _, n := range c.SiteNames() {
-				site, _, _ := c.Site(n)
-				names = append(names, n)
-				uris[n] = strings.Join(site.List(), ", ")
-			}
-			sort.Strings(names)
+		var c *config.Config
+		if rb == nil {
+			c = configOrEmpty()
 		}
-		var out []string
-		for _, n := range names {
-			if strings.HasPrefix(n+"=", toComplete) {
-				desc := uris[n]
-				if desc == "" {
-					desc = "no URI yet"
-				}
-				out = append(out, completion(n+"=", desc))
-			}
-		}
-		return out, noFiles | cobra.ShellCompDirectiveNoSpace
+		return completion.Sites(rb, c, toComplete), noFiles | cobra.ShellCompDirectiveNoSpace
 	}
 }
 
 // completeModes completes --mode.
 func completeModes(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	desc := map[string]string{
-		"test":     "a drill: the primary site is there",
-		"planned":  "a planned switchover",
-		"disaster": "the primary site is lost",
-		"failback": "back to the primary site",
-	}
-	var out []string
-	for _, m := range runbooks.Modes {
-		out = append(out, completion(m, desc[m]))
-	}
-	return out, noFiles
+	return completion.Modes(), noFiles
 }
 
 // completeRunbookArgs completes the runbook arguments of validate (several).

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -13,24 +9,6 @@ import (
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 )
-
-// configDoc is the JSON shape of repli config --output json; its keys are a
-// contract for scripts: add, never rename.
-type configDoc struct {
-	Precedence  []string       `json:"precedence"`
-	Files       []configFile   `json:"files"`
-	Unreadable  []string       `json:"unreadable"` // config files this user may not read, passed over
-	LibvirtConf string         `json:"libvirt_conf"`
-	URIAliases  []string       `json:"uri_aliases"`
-	Values      []config.Value `json:"values"`
-}
-
-type configFile struct {
-	Path string `json:"path"`
-	Kind string `json:"kind"`
-}
-
-var precedence = []string{config.FromFlag, config.FromEnv, config.FromRunbook, config.FromUser, config.FromSystem, config.FromDefault}
 
 func newConfigCmd() *cobra.Command {
 	var db string
@@ -76,9 +54,9 @@ A site URI may be one of libvirt's uri_aliases (libvirt.conf), as with virsh -c.
 				in.Flags[config.KeyDB] = []string{db}
 			}
 			for _, s := range sites {
-				name, uri, ok := strings.Cut(s, "=")
-				if !ok || name == "" || uri == "" {
-					return withCode(exitUsage, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", s))
+				name, uri, err := config.SiteFlag(s)
+				if err != nil {
+					return withCode(exitUsage, err)
 				}
 				in.Flags[config.SitePrefix+name] = []string{uri}
 				in.FlagNames[config.SitePrefix+name] = "--site " + name + "=…"
@@ -97,84 +75,18 @@ A site URI may be one of libvirt's uri_aliases (libvirt.conf), as with virsh -c.
 					in.Runbook[config.SitePrefix+s.Name] = s.URIs
 				}
 			}
-			doc := configDoc{Precedence: precedence, Files: []configFile{}, Unreadable: append([]string{}, c.Unreadable...), Values: c.All(in)}
-			doc.LibvirtConf = config.LibvirtConfPath(os.Getenv, os.Geteuid())
-			aliases, err := config.LoadAliases(doc.LibvirtConf)
+			doc, err := c.Describe(in, config.LibvirtConfPath(os.Getenv, os.Geteuid()))
 			if err != nil {
 				return withCode(exitUsage, err)
-			}
-			doc.URIAliases = append([]string{}, aliases.Names()...)
-			for _, f := range c.Files {
-				doc.Files = append(doc.Files, configFile{f.Path(), f.Kind()})
 			}
 			if output.json() {
 				return writeJSON(cmd.OutOrStdout(), doc)
 			}
-			printConfig(cmd, doc, aliases)
-			return nil
+			return doc.WriteText(cmd.OutOrStdout())
 		},
 	}
 	dbFlag(cmd, &db)
 	cmd.Flags().StringArrayVar(&sites, "site", nil, "a site's URI given on the command line: NAME=URI (repeatable)")
 	outputFlag(cmd, &output)
 	return cmd
-}
-
-func printConfig(cmd *cobra.Command, doc configDoc, aliases *config.Aliases) {
-	out := cmd.OutOrStdout()
-	if len(doc.Files) == 0 {
-		fmt.Fprintf(out, "config files: none (looked for %s and %s)\n", shortHome(config.UserPath(nil)), config.SystemPath)
-	} else {
-		var fs []string
-		for _, f := range doc.Files {
-			fs = append(fs, shortHome(f.Path)+" ("+f.Kind+")")
-		}
-		fmt.Fprintf(out, "config files: %s\n", printable(strings.Join(fs, ", ")))
-	}
-	for _, u := range doc.Unreadable {
-		fmt.Fprintf(out, "passed over:  %s (you may not read it)\n", printable(shortHome(u)))
-	}
-	al := "none"
-	if len(doc.URIAliases) > 0 {
-		al = strings.Join(doc.URIAliases, ", ")
-	}
-	fmt.Fprintf(out, "libvirt.conf: %s (uri_aliases: %s)\n", shortHome(doc.LibvirtConf), printable(al))
-	fmt.Fprintf(out, "precedence:   %s\n\n", strings.Join(doc.Precedence, " > "))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
-	for _, v := range doc.Values {
-		val := v.String()
-		if !v.Set() {
-			val = "—"
-		}
-		if strings.HasPrefix(v.Key, config.SitePrefix) {
-			var shown []string
-			for _, u := range v.Values {
-				if r, ok := aliases.Resolve(u); ok {
-					u += " → " + r
-				}
-				shown = append(shown, u)
-			}
-			if len(shown) > 0 {
-				val = strings.Join(shown, ", ")
-			}
-		}
-		from := v.Source
-		if v.Where != "" {
-			from += " " + shortHome(v.Where)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(v.Key), printable(val), printable(from))
-	}
-	tw.Flush()
-}
-
-// printable keeps text from files and the environment on one line, without
-// the control characters a terminal would obey.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return '?'
-		}
-		return r
-	}, s)
 }

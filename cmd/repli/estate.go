@@ -1,20 +1,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/catalog"
 	"github.com/repli-dr/repli/internal/config"
 	"github.com/repli-dr/repli/runbooks"
-	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
 )
 
@@ -83,48 +78,14 @@ func runbookDirs() []string {
 	return configOrEmpty().Resolve(config.KeyRunbooks, config.Inputs{}).Values
 }
 
-// resolveRunbook finds a runbook's text: a file path as given, else NAME.yaml
-// (or .yml) in the runbook directories, else the bundled runbook NAME. Every
-// command that takes a runbook takes it through here.
+// resolveRunbook finds a runbook's text in the runbook directories
+// (catalog.Find). Every command that takes a runbook takes it through here.
 func resolveRunbook(arg string) (file string, src []byte, err error) {
-	b, ferr := readRunbookFile(arg)
-	if ferr == nil {
-		return arg, b, nil
-	}
-	if !errors.Is(ferr, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("runbook %s: cannot read it: %w", arg, ferr)
-	}
-	name := strings.TrimSuffix(strings.TrimSuffix(arg, ".yaml"), ".yml")
-	if !strings.ContainsRune(name, filepath.Separator) {
-		for _, dir := range runbookDirs() {
-			for _, ext := range []string{".yaml", ".yml"} {
-				p := filepath.Join(dir, name+ext)
-				if b, err := readRunbookFile(p); err == nil {
-					return p, b, nil
-				}
-			}
-		}
-		if f, s, err := examples.Source(name); err == nil {
-			return f, s, nil
-		}
-	}
-	where := "no bundled runbook has that name (bundled: " + strings.Join(examples.Names(), ", ") + ")"
-	if dirs := runbookDirs(); len(dirs) > 0 {
-		where = "none in " + strings.Join(dirs, ", ") + ", and " + where
-	}
-	return "", nil, fmt.Errorf("runbook %s: no such file, %s", arg, where)
+	return catalog.Find(arg, runbookDirs())
 }
 
-// readRunbookFile reads a runbook, no more than the parser accepts (it
-// refuses a longer one).
-func readRunbookFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, runbooks.MaxFileSize+1))
-}
+// readRunbookFile reads a runbook, no more than the parser accepts.
+func readRunbookFile(path string) ([]byte, error) { return catalog.ReadFile(path) }
 
 // useConfigFlag loads the config named by --config for shell completion,
 // which runs no PersistentPreRun.
@@ -137,63 +98,22 @@ func useConfigFlag(cmd *cobra.Command) {
 	estate.Unlock()
 }
 
-// configureSites gives a site the runbook names without a URI the config's
-// URI(s) (flag > environment > runbook > user config > system config), and
-// resolves libvirt uri_aliases in every site's URIs, as virsh would.
+// configureSites gives the runbook's sites their URIs from the config and
+// resolves libvirt uri_aliases (config.ConfigureSites).
 func configureSites(rb *runbooks.Runbook) error {
-	c := configOrEmpty()
-	for _, s := range rb.Sites {
-		if s.URI == "" {
-			if cs, _, ok := c.Site(s.Name); ok {
-				s.URIs = append([]string(nil), cs.List()...)
-				s.URI = s.URIs[0]
-			}
-		}
-		for i, u := range s.URIs {
-			r, err := resolveSiteURI(u)
-			if err != nil {
-				return err
-			}
-			s.URIs[i] = r
-		}
-		if len(s.URIs) > 0 {
-			s.URI = s.URIs[0]
-		}
+	if err := configOrEmpty().ConfigureSites(rb); err != nil {
+		return withCode(exitUsage, err)
 	}
 	return nil
 }
 
-// resolveSiteURI resolves a libvirt uri_aliases name (libvirt.conf) to its URI.
-func resolveSiteURI(uri string) (string, error) {
-	r, err := config.ResolveURI(uri)
-	if err != nil {
-		return "", withCode(exitUsage, fmt.Errorf("resolve site URI %q: %w", uri, err))
-	}
-	return r, nil
+// requireSiteURIs refuses to connect when a site still has no URI.
+func requireSiteURIs(rb *runbooks.Runbook, uris map[string]string) error {
+	return withCode(exitUsage, configOrEmpty().RequireSiteURIs(rb, uris))
 }
 
-// requireSiteURIs refuses to connect when a site still has no URI: the
-// runbook names it only and neither --site nor a config file gives one.
-func requireSiteURIs(rb *runbooks.Runbook, uris map[string]string) error {
-	var missing []string
-	for _, s := range rb.Sites {
-		if uris[s.Name] == "" {
-			missing = append(missing, s.Name)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	c := configOrEmpty()
-	read := []string{}
-	for _, f := range c.Files {
-		read = append(read, shortHome(f.Path()))
-	}
-	what := "no config file was found"
-	if len(read) > 0 {
-		what = "the config (" + strings.Join(read, ", ") + ") does not give it"
-	}
-	ex := missing[0]
-	return withCode(exitUsage, fmt.Errorf("site %s has no URI: the runbook names it only and %s; add \"sites: {%s: {uri: qemu+ssh://HOST/system}}\" to %s, or give --site %s=URI",
-		strings.Join(missing, ", "), what, ex, shortHome(config.UserPath(nil)), ex))
+// resolveSiteURI resolves a libvirt uri_aliases name (libvirt.conf) to its URI.
+func resolveSiteURI(uri string) (string, error) {
+	r, err := config.ResolveSiteURI(uri)
+	return r, withCode(exitUsage, err)
 }

@@ -27,8 +27,9 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	}
 	s.keys("/")
 	s.keys("-l", "lab-switch")
+	s.waitFor("/lab-switch")
 	s.keys("Enter")
-	scr = s.waitFor("/lab-switch")
+	scr = s.waitFor("enter open")
 	if strings.Contains(scr, "Start the demo drill") {
 		t.Fatalf("the filter left the demo:\n%s", scr)
 	}
@@ -36,8 +37,9 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	s.waitFor("Start the demo drill")
 	s.keys("/")
 	s.keys("-l", "annual")
+	s.waitFor("/annual") // typed into the filter, not taken as keys
 	s.keys("Enter")
-	s.waitFor("/annual")
+	s.waitFor("enter open") // the filter is applied: back to the list
 	s.keys("Enter")
 	s.waitFor("Change ticket is open") // the run started, at its first gate
 	s.keys("q")

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/repli-dr/repli/internal/safetext"
 )
 
 // outputFormat is the value of --output, repli's one convention for commands
@@ -63,3 +66,7 @@ func outputFlag(cmd *cobra.Command, o *outputFormat) {
 	fl.Lookup("json").NoOptDefVal = "true"
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
 }
+
+// writeJSON writes v as indented JSON with no raw control characters
+// (safetext.WriteJSON): the one way every command prints JSON.
+func writeJSON(w io.Writer, v any) error { return safetext.WriteJSON(w, v) }

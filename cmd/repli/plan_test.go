@@ -233,9 +233,13 @@ func TestPlanJSONShape(t *testing.T) {
 		t.Errorf("stop-primary %v", stop)
 	}
 	for id, st := range steps {
-		if id != "stop-primary" && st["runs"] != true {
+		if id != "stop-primary" && id != "final-sync" && st["runs"] != true {
 			t.Errorf("%s does not run in disaster mode: %v", id, st["skip_reason"])
 		}
+	}
+	// The final replication pass reads from the lost primary (site: primary).
+	if fs := steps["final-sync"]; fs["runs"] != false || !strings.Contains(fs["skip_reason"].(string), "assumed lost") {
+		t.Errorf("final-sync in disaster mode: %v", fs)
 	}
 	start := steps["start-secondary"]
 	wantGroups := []any{[]any{"db-01"}, []any{"app-01", "app-02"}, []any{"web-01"}}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/catalog"
 	"github.com/repli-dr/repli/internal/reverse"
 )
 
@@ -50,7 +47,7 @@ runbook is printed on stdout; notes for the reviewer go to stderr.`,
 				_, err := cmd.OutOrStdout().Write(res.Source)
 				return err
 			}
-			if err := writeNew(out, res.Source, force); err != nil {
+			if err := catalog.WriteNew(out, res.Source, force); err != nil {
 				return withCode(exitUsage, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: the way back of %s (%s); review it, then: repli plan %s\n", out, rb.Name, res.Name, out)
@@ -61,35 +58,4 @@ runbook is printed on stdout; notes for the reviewer go to stderr.`,
 	cmd.Flags().BoolVar(&force, "force", false, "with -o, replace the file if it exists")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "override a runbook var before reversing: NAME=VALUE (repeatable)")
 	return cmd
-}
-
-// writeNew writes a file through a temporary one in the same directory, so
-// that a reader never sees half of it; an existing file is kept unless
-// force says otherwise (it may hold a reviewer's edits).
-func writeNew(path string, data []byte, force bool) error {
-	if _, err := os.Lstat(path); err == nil && !force {
-		return fmt.Errorf("write %s: the file exists (it may hold a reviewer's edits); choose another name or say --force", path)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".repli-reverse-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/catalog"
+	"github.com/repli-dr/repli/internal/textfmt"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 )
@@ -55,12 +54,8 @@ func dbFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", "", "audit database (default $REPLI_DB, else the config's db, else "+shortHome(store.DefaultPath())+")")
 }
 
-func shortHome(p string) string {
-	if home, err := os.UserHomeDir(); err == nil && strings.HasPrefix(p, home+"/") {
-		return "~" + p[len(home):]
-	}
-	return p
-}
+// shortHome writes a path under the home directory as ~/….
+func shortHome(p string) string { return textfmt.ShortHome(p) }
 
 // operator is who drives the console: the login behind sudo if any.
 func operator() string {
@@ -82,11 +77,11 @@ func loadRunbook(path string, vars ...string) (*runbooks.Runbook, error) {
 
 // loadRunbookSecrets is loadRunbook with --secret-var NAME=@FILE flags.
 func loadRunbookSecrets(path string, vars, secretVars []string) (*runbooks.Runbook, error) {
-	overrides, err := parseVars(vars)
+	overrides, err := catalog.Vars(vars)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
-	secrets, err := parseSecretVars(secretVars)
+	secrets, err := catalog.SecretVars(secretVars)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
@@ -104,53 +99,9 @@ func loadRunbookSecrets(path string, vars, secretVars []string) (*runbooks.Runbo
 	return rb, nil
 }
 
-// parseSecretVars turns NAME=@FILE flags into var → absolute file path (a
-// resume may run elsewhere). The file must be readable now; its content is
-// read only by the command that uses it, and never stored.
-func parseSecretVars(flags []string) (map[string]string, error) {
-	if len(flags) == 0 {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, f := range flags {
-		name, file, ok := strings.Cut(f, "=")
-		if !ok || name == "" || !strings.HasPrefix(file, "@") || len(file) < 2 {
-			// Never echo the flag: it may be the secret itself.
-			return nil, fmt.Errorf("--secret-var %s: write it as NAME=@FILE, the file holding the value (a value typed on the command line stays in the shell's history and in ps)", name)
-		}
-		abs, err := filepath.Abs(file[1:])
-		if err != nil {
-			return nil, fmt.Errorf("--secret-var %s: %w", name, err)
-		}
-		fh, err := os.Open(abs)
-		if err != nil {
-			return nil, fmt.Errorf("--secret-var %s: cannot read %s: %w", name, abs, errors.Unwrap(err))
-		}
-		fh.Close()
-		out[name] = abs
-	}
-	return out, nil
-}
-
 // secretVarFlag adds --secret-var to a command that runs a runbook.
 func secretVarFlag(cmd *cobra.Command, p *[]string) {
 	cmd.Flags().StringArrayVar(p, "secret-var", nil, "set a runbook var from a file: NAME=@FILE; its value is never stored or shown, and it may only be an exec step's env value (repeatable)")
-}
-
-// parseVars turns NAME=VALUE flags into overrides.
-func parseVars(flags []string) (map[string]string, error) {
-	if len(flags) == 0 {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, f := range flags {
-		name, value, ok := strings.Cut(f, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("--var %q: write it as NAME=VALUE (a list as a,b,c)", f)
-		}
-		out[name] = value
-	}
-	return out, nil
 }
 
 func checked(rb *runbooks.Runbook, diags runbooks.Diagnostics) (*runbooks.Runbook, error) {
@@ -162,3 +113,10 @@ func checked(rb *runbooks.Runbook, diags runbooks.Diagnostics) (*runbooks.Runboo
 	}
 	return rb, nil
 }
+
+// parseVars turns --var NAME=VALUE flags into overrides (catalog.Vars).
+func parseVars(flags []string) (map[string]string, error) { return catalog.Vars(flags) }
+
+// parseSecretVars turns --secret-var NAME=@FILE flags into var → file
+// (catalog.SecretVars).
+func parseSecretVars(flags []string) (map[string]string, error) { return catalog.SecretVars(flags) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/engine/sim"
+	"github.com/repli-dr/repli/internal/readiness"
 	"github.com/repli-dr/repli/internal/session"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/ui"
@@ -181,9 +182,9 @@ func sessionExit(err error) error {
 
 // preflightCheck is the preflight check the session runs: repli check's readiness.
 func preflightCheck(ctx context.Context, rb *runbooks.Runbook, mode string, done map[string]bool, uris map[string]string, sites map[string]engine.Hypervisor) *session.Readiness {
-	rep := assessRunbook(ctx, rb, mode, done, uris, sites, 5*time.Second)
+	rep := readiness.Assess(ctx, rb, mode, func(step string) bool { return done[step] }, uris, sites, 5*time.Second)
 	var b strings.Builder
-	printReadiness(&b, rep)
+	rep.Print(&b)
 	return &session.Readiness{Ready: rep.Ready, Blockers: rep.Blockers, Warnings: rep.Warnings, Text: b.String()}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -125,9 +126,9 @@ func TestDemoDrivenInTmux(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("note by")
 	s.keys("Enter")
-	s.waitFor("Head hash written into the change ticket")
+	s.waitFor("Outcome and recovery time recorded")
 	s.keys("Space")
-	s.waitFor("[✓] Head hash written")
+	s.waitFor("[✓] Outcome and recovery time recorded")
 	s.keys("Enter")
 	scr = s.waitFor("succeeded")
 	checkFits(t, scr, 80)
@@ -236,4 +237,95 @@ func TestPreflightScreenInTmux(t *testing.T) {
 	if !found {
 		t.Error("the override's reason is not in the audit trail")
 	}
+}
+
+// TestResumedRunShowsWhereItStands: a run killed (kill -9) after its RTO
+// clock started, then resumed in the terminal UI, shows the steps it did as
+// done with their real durations, and the clock counting from its real
+// start: the screen reads the run's projection rebuilt from the trail.
+func TestResumedRunShowsWhereItStands(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	bin := e2eBinary(t)
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	s.waitFor("Change ticket is open")
+	s.keys("Space")
+	s.waitFor("[✓] Change ticket is open")
+	s.keys("Space")
+	s.waitFor("[✓] Customers were notified")
+	s.keys("Enter")
+	s.waitFor(`type "primary"`)
+	s.keys("-l", "primary")
+	s.keys("Enter")
+	s.waitFor("confirm: press y") // start-secondary: the RTO clock runs
+	before := s.screen()
+	if !strings.Contains(before, "RTO 0:") {
+		t.Fatalf("the RTO clock is not running before the kill:\n%s", before)
+	}
+	// The console dies: no chance to record anything more.
+	if out, err := exec.Command("pkill", "-KILL", "-f", "^"+bin+" demo --db "+db).CombinedOutput(); err != nil {
+		t.Fatalf("pkill: %v %s", err, out)
+	}
+	s.waitFor("Killed")
+	time.Sleep(2 * time.Second) // the console was gone a while: the clock counts it
+
+	r := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s resume 1 --db %s --take-over 'console killed in a test'; echo EXITED $?; sleep 60", bin, db))
+	scr := r.waitFor("confirm: press y")
+	checkFits(t, scr, 80)
+	for _, id := range []string{"announce", "secondary-ready", "stop-primary", "final-sync"} {
+		line := lineWith(scr, id)
+		if !strings.Contains(line, "✓ done") {
+			t.Errorf("step %s after resume: %q, want ✓ done\n%s", id, line, scr)
+		}
+	}
+	if strings.Contains(scr, "RTO not started") || !strings.Contains(scr, "RTO 0:00:0") {
+		t.Errorf("the RTO clock after resume is wrong:\n%s", scr)
+	}
+	// No absurd duration (a zero start time gives 256204h…).
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, "2562") || strings.Contains(l, "-") && strings.Contains(l, "✓ done") && strings.Contains(l, "-1") {
+			t.Errorf("absurd duration: %q", l)
+		}
+	}
+	// The clock counts from the run's real start, console gap included.
+	evs := runRepli(t, "", "show", "1", "--db", db, "--output", "json")
+	if evs.code != 0 {
+		t.Fatalf("show: %d %s", evs.code, evs.stderr)
+	}
+	r.keys("y")
+	r.waitFor("Log in as the test user")
+	r.keys("Enter")
+	r.waitFor("Outcome and recovery time recorded")
+	r.keys("Space")
+	r.keys("Enter")
+	end := r.waitFor("succeeded")
+	if !strings.Contains(end, "RTO ✓") {
+		t.Errorf("end of the resumed run:\n%s", end)
+	}
+	d := rtoOf(t, db)
+	if d < 2*time.Second {
+		t.Errorf("RTO achieved %s, but the console alone was gone 2s: the clock did not count from the real start", d)
+	}
+}
+
+func lineWith(scr, s string) string {
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// rtoOf is the RTO achieved by run 1, as history --json says.
+func rtoOf(t *testing.T, db string) time.Duration {
+	t.Helper()
+	h := runRepli(t, "", "history", "--db", db, "--json")
+	var rows []struct {
+		RTOAchievedS *float64 `json:"rto_achieved_s"`
+	}
+	if err := json.Unmarshal([]byte(h.stdout), &rows); err != nil || len(rows) == 0 || rows[0].RTOAchievedS == nil {
+		t.Fatalf("history --json: %v\n%s", err, h.stdout)
+	}
+	return time.Duration(*rows[0].RTOAchievedS * float64(time.Second))
 }

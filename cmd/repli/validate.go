@@ -6,28 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/catalog"
 	"github.com/repli-dr/repli/internal/safetext"
-	"github.com/repli-dr/repli/runbooks"
 )
-
-// validation is the JSON shape of one runbook in repli validate --output
-// json; its keys are a contract for scripts: add, never rename.
-type validation struct {
-	Arg         string       `json:"arg"`
-	File        string       `json:"file"`
-	OK          bool         `json:"ok"`
-	Runbook     string       `json:"runbook,omitempty"`
-	Steps       int          `json:"steps"`
-	Sites       []string     `json:"sites"`
-	Diagnostics []diagnostic `json:"diagnostics"`
-}
-
-type diagnostic struct {
-	Line     int    `json:"line"`
-	Col      int    `json:"col"`
-	Severity string `json:"severity"` // error or warning
-	Message  string `json:"message"`
-}
 
 func newValidateCmd() *cobra.Command {
 	var output outputFormat
@@ -44,40 +25,27 @@ annual-pra-test). With --output json, one object per runbook on stdout.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad, unreadable := 0, 0
-			results := []validation{}
+			results := []catalog.Validation{}
+			dirs := runbookDirs()
 			for _, path := range args {
-				v := validation{Arg: path, Sites: []string{}, Diagnostics: []diagnostic{}}
-				file, src, err := resolveRunbook(path)
-				if err != nil {
+				v, diags, err := catalog.Validate(path, dirs)
+				results = append(results, v)
+				switch {
+				case err != nil:
 					unreadable++
-					v.Diagnostics = append(v.Diagnostics, diagnostic{Severity: "error", Message: err.Error()})
-					results = append(results, v)
 					if !output.json() {
 						fmt.Fprintln(cmd.ErrOrStderr(), safetext.Line(err.Error()))
 					}
 					continue
-				}
-				v.File = file
-				rb, diags := runbooks.Parse(file, src)
-				for _, d := range diags {
-					sev := "error"
-					if d.Severity == runbooks.SevWarning {
-						sev = "warning"
-					}
-					v.Diagnostics = append(v.Diagnostics, diagnostic{d.Pos.Line, d.Pos.Col, sev, d.Message})
-					if !output.json() {
+				case !output.json():
+					for _, d := range diags {
 						fmt.Fprintln(cmd.ErrOrStderr(), d)
 					}
 				}
-				if diags.HasErrors() || rb == nil {
+				if !v.OK {
 					bad++
-					results = append(results, v)
-					continue
-				}
-				v.OK, v.Runbook, v.Steps, v.Sites = true, rb.Name, len(rb.Steps), rb.SiteNames()
-				results = append(results, v)
-				if !output.json() {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", safetext.Line(file), rb.Name, len(rb.Steps), strings.Join(rb.SiteNames(), ", "))
+				} else if !output.json() {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok — %s, %d steps, sites %s\n", safetext.Line(v.File), v.Runbook, v.Steps, strings.Join(v.Sites, ", "))
 				}
 			}
 			if output.json() {

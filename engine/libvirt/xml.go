@@ -28,20 +28,7 @@ import (
 // (qemu:commandline, custom <metadata>) and text are kept as they are.
 func PortableXML(domXML string) (string, error) {
 	dec := xml.NewDecoder(strings.NewReader(domXML))
-	var out strings.Builder
-	var stack []xml.StartElement
-	var open *xml.StartElement // written when we know whether it is empty
-	var space string           // whitespace held back: dropped with a dropped element
-	skip := 0
-	sawDomain := false
-	flush := func() {
-		if open != nil {
-			writeStart(&out, *open, false)
-			open = nil
-		}
-		out.WriteString(space)
-		space = ""
-	}
+	w := &portableWriter{}
 	for {
 		tok, err := dec.RawToken()
 		if errors.Is(err, io.EOF) {
@@ -50,82 +37,132 @@ func PortableXML(domXML string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("read the domain XML: %w", err)
 		}
-		if skip > 0 {
-			switch tok.(type) {
-			case xml.StartElement:
-				skip++
-			case xml.EndElement:
-				skip--
-			}
+		if w.skipping(tok) {
 			continue
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(stack) == 0 {
-				if t.Name.Local != "domain" || t.Name.Space != "" {
-					return "", fmt.Errorf("not a domain definition: the root element is <%s>", qname(t.Name))
-				}
-				sawDomain = true
-			}
-			if dropElement(stack, t) {
-				if open != nil {
-					writeStart(&out, *open, false)
-					open = nil
-				}
-				space = ""
-				skip = 1
-				continue
-			}
-			flush()
-			t = t.Copy()
-			t.Attr = keepAttrs(stack, t)
-			stack = append(stack, t)
-			open = &t
-		case xml.EndElement:
-			if len(stack) == 0 {
-				return "", errors.New("read the domain XML: unbalanced end tag")
-			}
-			stack = stack[:len(stack)-1]
-			if open != nil {
-				writeStart(&out, *open, true) // <x/>: nothing was inside
-				open = nil
-				out.WriteString(space)
-				space = ""
-				continue
-			}
-			out.WriteString(space)
-			space = ""
-			out.WriteString("</" + qname(t.Name) + ">")
-		case xml.CharData:
-			if strings.TrimSpace(string(t)) == "" {
-				if open != nil {
-					writeStart(&out, *open, false)
-					open = nil
-				}
-				space += string(t)
-				continue
-			}
-			flush()
-			escapeText(&out, string(t), false)
-		case xml.Comment:
-			flush()
-			out.WriteString("<!--" + string(t) + "-->")
-		case xml.ProcInst:
-			flush()
-			out.WriteString("<?" + t.Target + " " + string(t.Inst) + "?>")
-		case xml.Directive:
-			flush()
-			out.WriteString("<!" + string(t) + ">")
+		if err := w.token(tok); err != nil {
+			return "", err
 		}
 	}
-	if !sawDomain {
+	return w.finish()
+}
+
+// portableWriter is PortableXML's copy in progress.
+type portableWriter struct {
+	out       strings.Builder
+	stack     []xml.StartElement
+	open      *xml.StartElement // written when we know whether it is empty
+	space     string            // whitespace held back: dropped with a dropped element
+	skip      int               // depth inside a dropped element
+	sawDomain bool
+}
+
+// writeOpen writes the start tag held back, as a non-empty element.
+func (w *portableWriter) writeOpen() {
+	if w.open != nil {
+		writeStart(&w.out, *w.open, false)
+		w.open = nil
+	}
+}
+
+// flush writes the start tag and the whitespace held back.
+func (w *portableWriter) flush() {
+	w.writeOpen()
+	w.out.WriteString(w.space)
+	w.space = ""
+}
+
+// skipping passes over tok when inside a dropped element.
+func (w *portableWriter) skipping(tok xml.Token) bool {
+	if w.skip == 0 {
+		return false
+	}
+	switch tok.(type) {
+	case xml.StartElement:
+		w.skip++
+	case xml.EndElement:
+		w.skip--
+	}
+	return true
+}
+
+// token copies one token, or drops it.
+func (w *portableWriter) token(tok xml.Token) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return w.start(t)
+	case xml.EndElement:
+		return w.end(t)
+	case xml.CharData:
+		if strings.TrimSpace(string(t)) == "" {
+			w.writeOpen()
+			w.space += string(t)
+			return nil
+		}
+		w.flush()
+		escapeText(&w.out, string(t), false)
+	case xml.Comment:
+		w.flush()
+		w.out.WriteString("<!--" + string(t) + "-->")
+	case xml.ProcInst:
+		w.flush()
+		w.out.WriteString("<?" + t.Target + " " + string(t.Inst) + "?>")
+	case xml.Directive:
+		w.flush()
+		w.out.WriteString("<!" + string(t) + ">")
+	}
+	return nil
+}
+
+func (w *portableWriter) start(t xml.StartElement) error {
+	if len(w.stack) == 0 {
+		if t.Name.Local != "domain" || t.Name.Space != "" {
+			return fmt.Errorf("not a domain definition: the root element is <%s>", qname(t.Name))
+		}
+		w.sawDomain = true
+	}
+	if dropElement(w.stack, t) {
+		w.writeOpen()
+		w.space = ""
+		w.skip = 1
+		return nil
+	}
+	w.flush()
+	t = t.Copy()
+	t.Attr = keepAttrs(w.stack, t)
+	w.stack = append(w.stack, t)
+	w.open = &t
+	return nil
+}
+
+func (w *portableWriter) end(t xml.EndElement) error {
+	if len(w.stack) == 0 {
+		return errors.New("read the domain XML: unbalanced end tag")
+	}
+	w.stack = w.stack[:len(w.stack)-1]
+	if w.open != nil {
+		writeStart(&w.out, *w.open, true) // <x/>: nothing was inside
+		w.open = nil
+		w.out.WriteString(w.space)
+		w.space = ""
+		return nil
+	}
+	w.out.WriteString(w.space)
+	w.space = ""
+	w.out.WriteString("</" + qname(t.Name) + ">")
+	return nil
+}
+
+// finish checks that the document was one whole domain and returns the copy.
+func (w *portableWriter) finish() (string, error) {
+	if !w.sawDomain {
 		return "", errors.New("not a domain definition: no <domain> element")
 	}
-	if len(stack) > 0 {
-		return "", fmt.Errorf("read the domain XML: <%s> is never closed", qname(stack[len(stack)-1].Name))
+	if len(w.stack) > 0 {
+		return "", fmt.Errorf("read the domain XML: <%s> is never closed", qname(w.stack[len(w.stack)-1].Name))
 	}
-	flush()
-	return out.String(), nil
+	w.flush()
+	return w.out.String(), nil
 }
 
 var autoIfname = regexp.MustCompile(`^(vnet|macvtap|macvlan)[0-9]+$`)

@@ -12,7 +12,7 @@ import (
 func (s *Site) uri() string { return "sim://" + s.name }
 
 // Locate implements engine.Hypervisor: a simulated site has one host, its
-// sim:// URI.
+// sim:// URI, and the copies AddCopy gave it.
 func (s *Site) Locate(ctx context.Context, name string) ([]engine.Placement, error) {
 	s.lab.mu.Lock()
 	defer s.lab.mu.Unlock()
@@ -24,12 +24,24 @@ func (s *Site) Locate(ctx context.Context, name string) ([]engine.Placement, err
 		return nil, nil
 	}
 	s.settle(d, time.Now())
+	if ps := s.placements(d); ps != nil {
+		return ps, nil
+	}
 	return []engine.Placement{{Host: s.uri(), State: d.state, Autostart: d.autostart}}, nil
 }
 
 // OnHost implements engine.Hypervisor: the site itself, its only host.
 func (s *Site) OnHost(uri string) (engine.Hypervisor, error) {
 	if uri != s.uri() {
+		s.lab.mu.Lock()
+		defer s.lab.mu.Unlock()
+		for _, ps := range s.copies {
+			for _, p := range ps {
+				if p.Host == uri {
+					return nil, s.copyHostError(uri)
+				}
+			}
+		}
 		return nil, fmt.Errorf("%w: %q is not %s", engine.ErrUnknownHost, uri, s.uri())
 	}
 	return s, nil

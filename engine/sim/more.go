@@ -30,7 +30,7 @@ func (s *Site) mutate(name string, fn func(d *domain) error) error {
 	if err := fn(d); err != nil {
 		return err
 	}
-	_ = s.lab.save()
+	_ = s.lab.save(s, name)
 	return nil
 }
 
@@ -98,7 +98,7 @@ func (s *Site) Define(ctx context.Context, domXML string) (string, error) {
 	} else {
 		s.domains[v.Name] = &domain{name: v.Name, state: engine.StateShutoff, xml: domXML, snapshots: map[string]engine.DomainState{}}
 	}
-	_ = s.lab.save()
+	_ = s.lab.save(s, v.Name)
 	return v.Name, nil
 }
 

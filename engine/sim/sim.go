@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +30,12 @@ type Lab struct {
 	seed  int64
 	speed float64
 	sites map[string]*Site
-	// statePath, when set, is where every change is saved (see Persist).
-	statePath string
+	// statePath, when set, is where every change is saved (see Persist):
+	// log is its change log, logged the lines in it, compactAt when it is
+	// folded into a new snapshot.
+	statePath         string
+	log               *os.File
+	logged, compactAt int
 }
 
 // NewLab returns an empty lab. speed > 1 makes everything faster.
@@ -82,35 +87,19 @@ func (l *Lab) AddDomain(site, name string, state engine.DomainState) {
 
 // Populate defines every domain the runbook names at every simulated site of
 // the runbook, in the state the runbook first expects it to be in there
-// (a check's state, shut off before a start, running before a shutdown).
+// (its first step's runbooks.Precondition: a check's state, shut off
+// before a start, running before a shutdown).
 // Domains the runbook never looks at first are running at a site called
 // "primary" and shut off elsewhere. uris maps site names to the URIs in use
 // (after any override); only sim:// ones are populated.
 func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 	expect := map[string]engine.DomainState{}
 	for _, st := range rb.Steps {
-		var want engine.DomainState
-		switch st.Kind {
-		case runbooks.KindCheck:
-			want = engine.DomainState(st.Check.State)
-			if st.Check.Agent {
-				want = engine.StateRunning
+		for i, t := range st.Targets() {
+			want := engine.DomainState(st.Precondition(i).Before)
+			if want == "" {
+				continue
 			}
-		case runbooks.KindShutdown, runbooks.KindDestroy, runbooks.KindSuspend, runbooks.KindSnapshot:
-			want = engine.StateRunning
-		case runbooks.KindStart, runbooks.KindUndefine:
-			want = engine.StateShutoff
-		case runbooks.KindResume:
-			want = engine.StatePaused
-		case runbooks.KindWait:
-			if u := st.Wait.Until; u != nil && u.State != "" {
-				want = engine.DomainState(u.State)
-			}
-		}
-		if want == "" {
-			continue
-		}
-		for _, t := range st.Targets() {
 			for _, d := range t.Domains {
 				if _, seen := expect[t.Site+"/"+d]; !seen {
 					expect[t.Site+"/"+d] = want
@@ -148,6 +137,7 @@ func (l *Lab) Populate(rb *runbooks.Runbook, uris map[string]string) {
 			l.AddDomain(simName, d, state)
 		}
 	}
+	l.populateVolumes(rb, uris)
 }
 
 // duration picks a deterministic duration in [lo, hi] for one operation,
@@ -170,6 +160,9 @@ type Site struct {
 	domains     map[string]*domain
 	unreachable bool
 	watchers    []chan engine.Domain
+	// copies are other hosts' definitions of a domain (AddCopy).
+	copies map[string][]engine.Placement
+	vol    volumeState // volume.go
 }
 
 type domain struct {
@@ -201,7 +194,7 @@ func (s *Site) set(d *domain, to engine.DomainState) {
 		return
 	}
 	d.state = to
-	_ = s.lab.save() // best effort: the simulation goes on if the file cannot be written
+	_ = s.lab.save(s, d.name) // best effort: the simulation goes on if the file cannot be written
 	for _, w := range s.watchers {
 		select {
 		case w <- engine.Domain{Name: d.name, State: to}:
@@ -236,7 +229,7 @@ func (s *Site) ListDomains(ctx context.Context) ([]engine.Domain, error) {
 	now := time.Now()
 	for _, d := range s.domains {
 		s.settle(d, now)
-		out = append(out, engine.Domain{Name: d.name, State: d.state})
+		out = append(out, s.listed(d))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -271,7 +264,7 @@ func (s *Site) Shutdown(ctx context.Context, name string) error {
 	s.set(d, engine.StateShuttingDown)
 	wait := s.lab.duration(ShutdownTime, fmt.Sprintf("%s/%s/shutdown/%d", s.name, name, d.ops))
 	d.next, d.at = engine.StateShutoff, time.Now().Add(wait)
-	_ = s.lab.save()
+	_ = s.lab.save(s, name)
 	time.AfterFunc(wait, func() {
 		s.lab.mu.Lock()
 		defer s.lab.mu.Unlock()

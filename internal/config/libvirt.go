@@ -119,118 +119,140 @@ func ResolveURI(uri string) (string, error) {
 // # comments (not inside a list: libvirt refuses them there). Only the
 // string values are kept.
 func parseVirConf(src string) (map[string][]string, error) {
+	p := &virConf{src: src, line: 1}
 	out := map[string][]string{}
-	i, line := 0, 1
-	errf := func(format string, a ...any) error {
-		return fmt.Errorf("line %d: "+format, append([]any{line}, a...)...)
-	}
-	// skip passes blanks, and newlines if asked; comments only outside a
-	// list, as libvirt's parser (a # inside a list is an error to virsh).
-	skip := func(newlines, comments bool) {
-		for i < len(src) {
-			switch c := src[i]; {
-			case c == '#' && comments:
-				for i < len(src) && src[i] != '\n' {
-					i++
-				}
-			case c == '\n' && !newlines:
-				return
-			case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-				if c == '\n' {
-					line++
-				}
-				i++
-			default:
-				return
-			}
-		}
-	}
-	str := func() (string, error) {
-		q := src[i]
-		end := strings.IndexByte(src[i+1:], q)
-		if end < 0 {
-			return "", errf("unterminated string")
-		}
-		s := src[i+1 : i+1+end]
-		line += strings.Count(s, "\n")
-		i += end + 2
-		return s, nil
-	}
-	scalar := func() (string, bool, error) {
-		if i >= len(src) {
-			return "", false, errf("a value is missing")
-		}
-		if src[i] == '"' || src[i] == '\'' {
-			s, err := str()
-			return s, true, err
-		}
-		j := i
-		for j < len(src) && strings.IndexByte(" \t\r\n#,]", src[j]) < 0 {
-			j++
-		}
-		if j == i {
-			return "", false, errf("expecting a value, found %q", src[i])
-		}
-		i = j
-		return "", false, nil
-	}
 	for {
-		skip(true, true)
-		if i >= len(src) {
+		p.skip(true, true)
+		if p.i >= len(src) {
 			return out, nil
 		}
-		j := i
-		for j < len(src) && (src[j] == '_' || src[j] == '-' || src[j] == '.' ||
-			src[j] >= 'a' && src[j] <= 'z' || src[j] >= 'A' && src[j] <= 'Z' || src[j] >= '0' && src[j] <= '9') {
-			j++
+		name, err := p.name()
+		if err != nil {
+			return nil, err
 		}
-		if j == i {
-			return nil, errf("expected a setting name, found %q", src[i])
+		p.skip(false, false)
+		if p.i >= len(src) || src[p.i] != '=' {
+			return nil, p.errf("expected = after %s", name)
 		}
-		name := src[i:j]
-		i = j
-		skip(false, false)
-		if i >= len(src) || src[i] != '=' {
-			return nil, errf("expected = after %s", name)
-		}
-		i++
-		skip(false, false)
+		p.i++
+		p.skip(false, false)
 		var vals []string
-		if i < len(src) && src[i] == '[' {
-			i++
-			for {
-				skip(true, false)
-				if i < len(src) && src[i] == ']' {
-					i++
-					break
-				}
-				s, isStr, err := scalar()
-				if err != nil {
-					return nil, err
-				}
-				if isStr {
-					vals = append(vals, s)
-				}
-				skip(true, false)
-				if i < len(src) && src[i] == ',' {
-					i++
-				} else if i >= len(src) || src[i] != ']' {
-					return nil, errf("expected , or ] in the list of %s", name)
-				}
-			}
+		if p.i < len(src) && src[p.i] == '[' {
+			vals, err = p.list(name)
 		} else {
-			s, isStr, err := scalar()
-			if err != nil {
-				return nil, err
-			}
-			if isStr {
-				vals = append(vals, s)
-			}
+			vals, err = p.value(nil)
+		}
+		if err != nil {
+			return nil, err
 		}
 		out[name] = vals
-		skip(false, true)
-		if i < len(src) && src[i] == ';' {
-			i++
+		p.skip(false, true)
+		if p.i < len(src) && src[p.i] == ';' {
+			p.i++
+		}
+	}
+}
+
+// virConf is the position of parseVirConf in its source.
+type virConf struct {
+	src     string
+	i, line int
+}
+
+func (p *virConf) errf(format string, a ...any) error {
+	return fmt.Errorf("line %d: "+format, append([]any{p.line}, a...)...)
+}
+
+// skip passes blanks, and newlines if asked; comments only outside a list,
+// as libvirt's parser (a # inside a list is an error to virsh).
+func (p *virConf) skip(newlines, comments bool) {
+	for p.i < len(p.src) {
+		switch c := p.src[p.i]; {
+		case c == '#' && comments:
+			for p.i < len(p.src) && p.src[p.i] != '\n' {
+				p.i++
+			}
+		case c == '\n' && !newlines:
+			return
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			if c == '\n' {
+				p.line++
+			}
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *virConf) name() (string, error) {
+	src, j := p.src, p.i
+	for j < len(src) && (src[j] == '_' || src[j] == '-' || src[j] == '.' ||
+		src[j] >= 'a' && src[j] <= 'z' || src[j] >= 'A' && src[j] <= 'Z' || src[j] >= '0' && src[j] <= '9') {
+		j++
+	}
+	if j == p.i {
+		return "", p.errf("expected a setting name, found %q", src[p.i])
+	}
+	name := src[p.i:j]
+	p.i = j
+	return name, nil
+}
+
+func (p *virConf) str() (string, error) {
+	q := p.src[p.i]
+	end := strings.IndexByte(p.src[p.i+1:], q)
+	if end < 0 {
+		return "", p.errf("unterminated string")
+	}
+	s := p.src[p.i+1 : p.i+1+end]
+	p.line += strings.Count(s, "\n")
+	p.i += end + 2
+	return s, nil
+}
+
+// value reads one value and appends it to vals if it is a string.
+func (p *virConf) value(vals []string) ([]string, error) {
+	if p.i >= len(p.src) {
+		return nil, p.errf("a value is missing")
+	}
+	if p.src[p.i] == '"' || p.src[p.i] == '\'' {
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return append(vals, s), nil
+	}
+	j := p.i
+	for j < len(p.src) && strings.IndexByte(" \t\r\n#,]", p.src[j]) < 0 {
+		j++
+	}
+	if j == p.i {
+		return nil, p.errf("expecting a value, found %q", p.src[p.i])
+	}
+	p.i = j
+	return vals, nil
+}
+
+// list reads [v, v, …], the opening bracket next.
+func (p *virConf) list(name string) ([]string, error) {
+	var vals []string
+	p.i++
+	for {
+		p.skip(true, false)
+		if p.i < len(p.src) && p.src[p.i] == ']' {
+			p.i++
+			return vals, nil
+		}
+		var err error
+		if vals, err = p.value(vals); err != nil {
+			return nil, err
+		}
+		p.skip(true, false)
+		if p.i < len(p.src) && p.src[p.i] == ',' {
+			p.i++
+		} else if p.i >= len(p.src) || p.src[p.i] != ']' {
+			return nil, p.errf("expected , or ] in the list of %s", name)
 		}
 	}
 }

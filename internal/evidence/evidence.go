@@ -22,6 +22,7 @@ import (
 
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/internal/report"
+	"github.com/repli-dr/repli/internal/textfmt"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
 )
@@ -633,10 +634,7 @@ func (m *mapper) objectives() report.Objectives {
 	if o.RTO.Target == 0 && m.rb != nil {
 		o.RTO.Target = m.rb.RTO
 	}
-	if m.rb != nil {
-		o.RPO.Target = m.rb.RPO
-	}
-	o.RPO.Basis = "not measured: repli does not record the recovery point of a run yet"
+	o.RPO = m.rpo()
 	switch {
 	case m.p.RTOStart.IsZero():
 		o.RTO.Basis = "not measured: the run did not reach the step that starts the recovery clock (rto: start)"
@@ -651,6 +649,26 @@ func (m *mapper) objectives() report.Objectives {
 		o.RTO.Basis = fmt.Sprintf("from the start of step %s to the end of step %s, as the engine's clock recorded them", m.p.RTOStartStep, m.p.RTOStopStep)
 	}
 	return o
+}
+
+// rpo is the RPO measure of the run, from its projection (Progress.RPO):
+// from the oldest recovery point recorded to the start of the outage.
+func (m *mapper) rpo() report.Measure {
+	rs := m.p.RPO(m.rb)
+	out := report.Measure{Target: m.p.RPOTarget(m.rb)}
+	if !rs.Measured {
+		out.Basis = "not measured: the run recorded no recovery point (check: {file, recovery_point: true}, exec: {recovery_point: stdout}, or a copy step)"
+		return out
+	}
+	out.Measured, out.Achieved = true, rs.Achieved
+	out.From, out.FromStep = rs.Point, rs.Step
+	out.To, out.ToStep = rs.Outage, rs.OutageStep
+	until := "the start of the run"
+	if rs.OutageStep != "" {
+		until = "the start of step " + rs.OutageStep + ", where the recovery clock started"
+	}
+	out.Basis = fmt.Sprintf("from the recovery point recorded at step %s (%s) to %s; the oldest recovery point of the run counts", rs.Step, rs.Source, until)
+	return out
 }
 
 var exitRe = regexp.MustCompile(`exit (?:status|code) (\d+)`)
@@ -762,7 +780,7 @@ func (m *mapper) deviations(timeline []report.Step, acc []report.Acceptance) []r
 			if kind == "aborted" || kind == "failed" {
 				kind = "error"
 			}
-			out = append(out, report.Deviation{Kind: kind, Step: s.ID, At: s.Ended, Detail: orDash(s.Reason)})
+			out = append(out, report.Deviation{Kind: kind, Step: s.ID, At: s.Ended, Detail: textfmt.OrDash(s.Reason)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -773,13 +791,6 @@ func (m *mapper) deviations(timeline []report.Step, acc []report.Acceptance) []r
 		return a.Before(b)
 	})
 	return out
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }
 
 // finalState is each planned domain as the run's last successful action on

@@ -106,83 +106,137 @@ func (m *mdWriter) kv(pairs ...string) {
 
 func (m *mdWriter) none() { m.p("_%s_\n\n", mdEscape(m.l.T("none"))) }
 
-func renderMarkdown(w io.Writer, d *Doc, l lang) error {
-	m := &mdWriter{w: w, l: l}
-	f := funcs(l, d)
-	e := mdEscape
-	t := func(k string) string { return e(l.T(k)) }
-	orDash := func(s string) string {
-		if s == "" {
-			return "—"
-		}
-		return e(s)
-	}
-	join := func(xs []string) string {
-		if len(xs) == 0 {
-			return "—"
-		}
-		cs := make([]string, len(xs))
-		for i, x := range xs {
-			cs[i] = mdCode(x)
-		}
-		return strings.Join(cs, ", ")
-	}
-	when := func(at time.Time) string { return e(f["when"].(func(time.Time) string)(at)) }
-	glyph := f["glyph"].(func(string) string)
-	verdict := func(ms Measure) string {
-		v := ms.Verdict()
-		return glyph(v) + " **" + e(l.Word("verdict", v)) + "**"
-	}
-	yes := func(b bool, key string) string {
-		if b {
-			return "✓ " + t(key)
-		}
-		return "✗ " + e(l.T("no"))
-	}
-	id := d.Identification
-	v := newView(d, l)
+// mdDoc renders one Doc as Markdown: the writer plus the helpers every
+// section shares. Each section is one method, in report order.
+type mdDoc struct {
+	*mdWriter
+	d *Doc
+}
 
-	m.p("# %s\n\n", e(v.Title))
-	m.p("%s · %s %s · %s %d · %s\n\n", orDash(id.Title), t("runbook"), mdCode(id.Runbook), t("run"), id.RunID, e(l.Date(id.Started)))
+func renderMarkdown(w io.Writer, d *Doc, l lang) error {
+	m := mdDoc{mdWriter: &mdWriter{w: w, l: l, f: funcs(l, d)}, d: d}
+	title := newView(d, l).Title
+	m.header(title)
+	m.summary()
+	m.identification()
+	m.people()
+	m.readiness()
+	m.timeline()
+	m.gates()
+	m.objectives()
+	m.validation()
+	m.deviations()
+	m.final()
+	m.findings()
+	m.restores()
+	m.integrity()
+	m.footer()
+	return m.err
+}
+
+// t is the escaped translation of key k.
+func (m mdDoc) t(k string) string { return mdEscape(m.l.T(k)) }
+
+// orDash is s escaped, or a dash when empty.
+func (m mdDoc) orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return mdEscape(s)
+}
+
+// join is xs as comma-separated code spans, or a dash when empty.
+func (m mdDoc) join(xs []string) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	cs := make([]string, len(xs))
+	for i, x := range xs {
+		cs[i] = mdCode(x)
+	}
+	return strings.Join(cs, ", ")
+}
+
+func (m mdDoc) when(at time.Time) string {
+	return mdEscape(m.f["when"].(func(time.Time) string)(at))
+}
+
+func (m mdDoc) glyph(v string) string { return m.f["glyph"].(func(string) string)(v) }
+
+func (m mdDoc) verdict(ms Measure) string {
+	v := ms.Verdict()
+	return m.glyph(v) + " **" + mdEscape(m.l.Word("verdict", v)) + "**"
+}
+
+func (m mdDoc) yes(b bool, key string) string {
+	if b {
+		return "✓ " + m.t(key)
+	}
+	return "✗ " + mdEscape(m.l.T("no"))
+}
+
+// measured is a verdict with the achieved and target figures when measured.
+func (m mdDoc) measured(ms Measure) string {
+	if !ms.Measured {
+		return m.verdict(ms)
+	}
+	return m.verdict(ms) + " — " + mdEscape(m.l.Duration(ms.Achieved)) + " / " + m.t("target") + " " + mdEscape(m.l.Duration(ms.Target))
+}
+
+// outcome is the run's outcome word with its glyph and reason.
+func (m mdDoc) outcome() string {
+	id := m.d.Identification
+	out := m.glyph(id.Outcome) + " **" + mdEscape(m.l.Word("outcome", id.Outcome)) + "**"
+	if id.Reason != "" {
+		out += " — " + mdEscape(id.Reason)
+	}
+	return out
+}
+
+// console is a host, with the SSH client it was reached from if any.
+func (m mdDoc) console(host, sshClient string) string {
+	c := m.orDash(host)
+	if sshClient != "" {
+		c += " (" + m.t("from") + " " + mdEscape(sshClient) + ")"
+	}
+	return c
+}
+
+func (m mdDoc) header(title string) {
+	e, t, id := mdEscape, m.t, m.d.Identification
+	m.p("# %s\n\n", e(title))
+	m.p("%s · %s %s · %s %d · %s\n\n", m.orDash(id.Title), t("runbook"), mdCode(id.Runbook), t("run"), id.RunID, e(m.l.Date(id.Started)))
 	if id.Simulated {
 		m.p("> ⚠ **%s**\n\n", t("banner.simulated"))
 	}
+}
+
+func (m mdDoc) summary() {
+	e, t, id, d := mdEscape, m.t, m.d.Identification, m.d
 	m.p("**%s**\n\n", t("summary"))
-	rto, rpo := d.Objectives.RTO, d.Objectives.RPO
-	measured := func(ms Measure) string {
-		if !ms.Measured {
-			return verdict(ms)
-		}
-		return verdict(ms) + " — " + e(l.Duration(ms.Achieved)) + " / " + t("target") + " " + e(l.Duration(ms.Target))
-	}
 	chain := "✓ " + t("chain.verified")
 	if !d.Integrity.Verified {
 		chain = "✗ **" + t("chain.not_verified") + "**"
 	}
-	outcome := glyph(id.Outcome) + " **" + e(l.Word("outcome", id.Outcome)) + "**"
-	if id.Reason != "" {
-		outcome += " — " + e(id.Reason)
-	}
-	m.kv(t("outcome"), outcome, t("rto"), measured(rto), t("rpo"), measured(rpo), t("integrity"), chain,
-		t("duration"), e(f["elapsed"].(func(time.Time, time.Time) string)(id.Started, id.Ended))+" ("+when(id.Started)+" → "+when(id.Ended)+")",
+	m.kv(t("outcome"), m.outcome(), t("rto"), m.measured(d.Objectives.RTO), t("rpo"), m.measured(d.Objectives.RPO), t("integrity"), chain,
+		t("duration"), e(m.f["elapsed"].(func(time.Time, time.Time) string)(id.Started, id.Ended))+" ("+m.when(id.Started)+" → "+m.when(id.Ended)+")",
 		t("sec.deviations"), strconv.Itoa(len(d.Deviations)), t("sec.findings"), strconv.Itoa(len(d.Findings)))
 	m.p("_%s_\n\n", t("times_utc"))
+}
 
-	// 1
+// identification is section 1.
+func (m mdDoc) identification() {
+	e, t, l, id := mdEscape, m.t, m.l, m.d.Identification
 	m.p("## 1. %s\n\n", t("sec.identification"))
 	sites := t("real")
 	if id.Simulated {
 		sites = "⚠ " + t("simulated")
 	}
-	console := orDash(id.ConsoleHost)
-	if id.SSHClient != "" {
-		console += " (" + t("from") + " " + e(id.SSHClient) + ")"
-	}
-	m.kv(t("run_id"), strconv.FormatInt(id.RunID, 10), t("runbook"), mdCode(id.Runbook)+" — "+orDash(id.Title),
-		t("runbook_version"), orDash(id.RunbookVersion), t("runbook_file"), mdCode(id.RunbookFile),
-		"SHA-256", mdCode(id.RunbookSHA256), t("repli_version"), e(id.RepliVersion), t("plan"), orDash(id.Plan),
+	m.kv(t("run_id"), strconv.FormatInt(id.RunID, 10), t("runbook"), mdCode(id.Runbook)+" — "+m.orDash(id.Title),
+		t("runbook_version"), m.orDash(id.RunbookVersion), t("runbook_file"), mdCode(id.RunbookFile),
+		"SHA-256", mdCode(id.RunbookSHA256), t("repli_version"), e(id.RepliVersion), t("plan"), m.orDash(id.Plan),
 		t("mode"), e(l.Word("mode", id.Mode)), t("sites_kind"), sites, t("started"), e(l.Date(id.Started)),
-		t("ended"), e(l.Date(id.Ended)), t("outcome"), outcome, t("console"), console)
+		t("ended"), e(l.Date(id.Ended)), t("outcome"), m.outcome(), t("console"), m.console(id.ConsoleHost, id.SSHClient))
 	m.p("### %s\n\n", t("scope"))
 	m.head(t("site"), t("role"), "URI", t("sites_kind"))
 	for _, s := range id.Sites {
@@ -193,31 +247,29 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 		m.row(e(s.Name), e(l.Word("role", s.Role)), mdCode(s.URI), kind)
 	}
 	m.line("")
-	m.kv(t("hosts"), join(id.Hosts), t("domains"), join(id.Domains), t("rto_target"), e(l.Duration(id.RTOTarget)), t("rpo_target"), e(l.Duration(id.RPOTarget)))
+	m.kv(t("hosts"), m.join(id.Hosts), t("domains"), m.join(id.Domains), t("rto_target"), e(l.Duration(id.RTOTarget)), t("rpo_target"), e(l.Duration(id.RPOTarget)))
+}
 
-	// 2
-	p := d.People
+// people is section 2.
+func (m mdDoc) people() {
+	e, t, p := mdEscape, m.t, m.d.People
 	m.p("## 2. %s\n\n### %s\n\n", t("sec.people"), t("operator"))
 	op := e(p.Operator.Name)
 	if p.Operator.Role != "" {
 		op += " — " + e(p.Operator.Role)
 	}
-	opc := orDash(p.Operator.Host)
-	if p.Operator.SSHClient != "" {
-		opc += " (" + t("from") + " " + e(p.Operator.SSHClient) + ")"
-	}
-	m.kv(t("name"), op, t("console"), opc)
+	m.kv(t("name"), op, t("console"), m.console(p.Operator.Host, p.Operator.SSHClient))
 	m.p("### %s\n\n", t("approvers"))
 	if len(p.Approvers) == 0 {
 		m.none()
 	} else {
 		m.head(t("name"), t("role"), t("step"), t("when"), t("signed"))
 		for _, a := range p.Approvers {
-			signed := yes(a.Signed, "yes")
+			signed := m.yes(a.Signed, "yes")
 			if a.Signed && a.Key != "" {
 				signed += " " + mdCode(a.Key)
 			}
-			m.row(e(a.Name), orDash(a.Role), mdCode(a.Step), when(a.At), signed)
+			m.row(e(a.Name), m.orDash(a.Role), mdCode(a.Step), m.when(a.At), signed)
 		}
 		m.line("")
 	}
@@ -227,61 +279,66 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 	} else {
 		m.head(t("name"), t("role"), t("console"))
 		for _, o := range p.Observers {
-			c := orDash(o.Host)
-			if o.SSHClient != "" {
-				c += " (" + t("from") + " " + e(o.SSHClient) + ")"
-			}
-			m.row(e(o.Name), orDash(o.Role), c)
+			m.row(e(o.Name), m.orDash(o.Role), m.console(o.Host, o.SSHClient))
 		}
 		m.line("")
 	}
+}
 
-	// 3
-	inventory := func(inv Inventory) {
-		m.p("%s %s\n\n", t("inventory_at"), e(l.Date(inv.At)))
-		if len(inv.Sites) == 0 {
-			m.none()
-		}
-		for _, s := range inv.Sites {
-			reach := "✓ " + t("reachable")
-			if !s.Reachable {
-				reach = "✗ **" + t("unreachable") + "**"
-			}
-			role := ""
-			if s.Role != "" {
-				role = " (" + e(l.Word("role", s.Role)) + ")"
-			}
-			m.p("### %s%s — %s\n\n", e(s.Site), role, reach)
-			if s.Error != "" {
-				m.p("%s\n\n", e(s.Error))
-			}
-			if len(s.Domains) > 0 {
-				m.head(t("domain"), t("host"), t("state"), t("detail"))
-				for _, dm := range s.Domains {
-					m.row(mdCode(dm.Name), mdCode(dm.Host), e(l.Word("state", dm.State)), orDash(dm.Detail))
-				}
-				m.line("")
-			}
-		}
-	}
-	m.p("## 3. %s\n\n", t("sec.readiness"))
-	inventory(d.Readiness)
-	m.p("### %s\n\n", t("accepted"))
-	if len(d.Accepted) == 0 {
+// inventory writes the domains of every site at one moment.
+func (m mdDoc) inventory(inv Inventory) {
+	e, t, l := mdEscape, m.t, m.l
+	m.p("%s %s\n\n", t("inventory_at"), e(l.Date(inv.At)))
+	if len(inv.Sites) == 0 {
 		m.none()
-	} else {
-		m.head(t("severity"), t("check"), t("message"), t("by"), t("when"), t("reason"))
-		for _, a := range d.Accepted {
-			m.row(glyph(a.Severity)+" "+e(l.Word("severity", a.Severity)), mdCode(a.Check), e(a.Message), e(a.By), when(a.At), e(a.Reason))
-		}
-		m.line("")
 	}
+	for _, s := range inv.Sites {
+		reach := "✓ " + t("reachable")
+		if !s.Reachable {
+			reach = "✗ **" + t("unreachable") + "**"
+		}
+		role := ""
+		if s.Role != "" {
+			role = " (" + e(l.Word("role", s.Role)) + ")"
+		}
+		m.p("### %s%s — %s\n\n", e(s.Site), role, reach)
+		if s.Error != "" {
+			m.p("%s\n\n", e(s.Error))
+		}
+		if len(s.Domains) > 0 {
+			m.head(t("domain"), t("host"), t("state"), t("detail"))
+			for _, dm := range s.Domains {
+				m.row(mdCode(dm.Name), mdCode(dm.Host), e(l.Word("state", dm.State)), m.orDash(dm.Detail))
+			}
+			m.line("")
+		}
+	}
+}
 
-	// 4
+// readiness is section 3.
+func (m mdDoc) readiness() {
+	e, t := mdEscape, m.t
+	m.p("## 3. %s\n\n", t("sec.readiness"))
+	m.inventory(m.d.Readiness)
+	m.p("### %s\n\n", t("accepted"))
+	if len(m.d.Accepted) == 0 {
+		m.none()
+		return
+	}
+	m.head(t("severity"), t("check"), t("message"), t("by"), t("when"), t("reason"))
+	for _, a := range m.d.Accepted {
+		m.row(m.glyph(a.Severity)+" "+e(m.l.Word("severity", a.Severity)), mdCode(a.Check), e(a.Message), e(a.By), m.when(a.At), e(a.Reason))
+	}
+	m.line("")
+}
+
+// timeline is section 4.
+func (m mdDoc) timeline() {
+	e, t, l := mdEscape, m.t, m.l
 	m.p("## 4. %s\n\n", t("sec.timeline"))
-	m.block(strings.Join(TimelineText(d, 100), "\n"))
+	m.block(strings.Join(TimelineText(m.d, 100), "\n"))
 	m.head("#", t("step"), t("site")+" / "+t("host"), t("targets"), t("action"), t("start"), t("end"), t("duration"), t("result"), t("retries"), t("forced"))
-	for _, s := range d.Timeline {
+	for _, s := range m.d.Timeline {
 		step := mdCode(s.ID)
 		if s.Title != "" {
 			step += " — " + e(s.Title)
@@ -292,7 +349,7 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 		if s.RTOStop {
 			step += " **■ " + t("chart.rto_stop") + "**"
 		}
-		where := orDash(s.Site)
+		where := m.orDash(s.Site)
 		if s.Host != "" {
 			where += " / " + mdCode(s.Host)
 		}
@@ -300,23 +357,26 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 		if !s.Started.IsZero() {
 			dur = e(l.Duration(s.Duration))
 		}
-		res := glyph(s.Result) + " " + e(l.Word("result", s.Result))
+		res := m.glyph(s.Result) + " " + e(l.Word("result", s.Result))
 		if s.Reason != "" {
 			res += " — " + e(s.Reason)
 		}
-		m.row(strconv.Itoa(s.Order), step, where, join(s.Targets), mdCode(s.Action), when(s.Started), when(s.Ended), dur, res, strconv.Itoa(s.Retries), join(s.ForcedShutdowns))
+		m.row(strconv.Itoa(s.Order), step, where, m.join(s.Targets), mdCode(s.Action), m.when(s.Started), m.when(s.Ended), dur, res, strconv.Itoa(s.Retries), m.join(s.ForcedShutdowns))
 	}
 	m.line("")
+}
 
-	// 5
+// gates is section 5.
+func (m mdDoc) gates() {
+	e, t, l := mdEscape, m.t, m.l
 	m.p("## 5. %s\n\n", t("sec.gates"))
-	if len(d.Gates) == 0 {
+	if len(m.d.Gates) == 0 {
 		m.none()
 	}
-	decision := f["decision"].(func(Decision) string)
-	for _, g := range d.Gates {
+	decision := m.f["decision"].(func(Decision) string)
+	for _, g := range m.d.Gates {
 		m.p("### %s — %s\n\n", mdCode(g.Step), e(l.Word("gate", g.Kind)))
-		m.kv(t("prompt"), e(g.Prompt), t("opened"), when(g.Opened), t("wait"), e(l.Duration(g.Wait)), t("required"), strconv.Itoa(g.Required))
+		m.kv(t("prompt"), e(g.Prompt), t("opened"), m.when(g.Opened), t("wait"), e(l.Duration(g.Wait)), t("required"), strconv.Itoa(g.Required))
 		m.head(t("by"), t("when"), t("decision"), t("typed"), t("signed"))
 		for _, dc := range g.Decisions {
 			mark := "✓ "
@@ -327,19 +387,23 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 			if dc.Typed != "" {
 				typed = mdCode(dc.Typed)
 			}
-			m.row(e(dc.By), when(dc.At), mark+e(decision(dc)), typed, e(l.YesNo(dc.Signed)))
+			m.row(e(dc.By), m.when(dc.At), mark+e(decision(dc)), typed, e(l.YesNo(dc.Signed)))
 		}
 		m.line("")
 		if len(g.Checklist) > 0 {
 			m.head(t("checklist"), t("by"), t("when"))
 			for _, tk := range g.Checklist {
-				m.row("☑ "+e(tk.Item), e(tk.By), when(tk.At))
+				m.row("☑ "+e(tk.Item), e(tk.By), m.when(tk.At))
 			}
 			m.line("")
 		}
 	}
+}
 
-	// 6
+// objectives is section 6.
+func (m mdDoc) objectives() {
+	e, t, l := mdEscape, m.t, m.l
+	rto, rpo := m.d.Objectives.RTO, m.d.Objectives.RPO
 	m.p("## 6. %s\n\n", t("sec.objectives"))
 	m.head(t("objective"), t("target"), t("measured"), t("share"), t("verdict"), t("span"))
 	for _, o := range []struct {
@@ -350,15 +414,15 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 		if o.ms.Measured {
 			got, share = e(l.Duration(o.ms.Achieved)), e(l.Percent(o.ms.Achieved, o.ms.Target))
 		}
-		span := when(o.ms.From)
+		span := m.when(o.ms.From)
 		if o.ms.FromStep != "" {
 			span += " (" + mdCode(o.ms.FromStep) + ")"
 		}
-		span += " → " + when(o.ms.To)
+		span += " → " + m.when(o.ms.To)
 		if o.ms.ToStep != "" {
 			span += " (" + mdCode(o.ms.ToStep) + ")"
 		}
-		m.row(o.name, e(l.Duration(o.ms.Target)), got, share, verdict(o.ms), span)
+		m.row(o.name, e(l.Duration(o.ms.Target)), got, share, m.verdict(o.ms), span)
 	}
 	m.line("")
 	if rto.Basis != "" {
@@ -367,19 +431,22 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 	if rpo.Basis != "" {
 		m.p("**%s** — %s\n\n", t("rpo"), e(rpo.Basis))
 	}
+}
 
-	// 7
+// validation is section 7.
+func (m mdDoc) validation() {
+	e, t := mdEscape, m.t
 	m.p("## 7. %s\n\n", t("sec.validation"))
-	if len(d.Validation) == 0 {
+	if len(m.d.Validation) == 0 {
 		m.none()
 	}
-	for _, c := range d.Validation {
+	for _, c := range m.d.Validation {
 		ok := "✓ " + t("ok")
 		if !c.OK {
 			ok = "✗ **" + t("failed") + "**"
 		}
-		m.p("### %s %s — %s\n\n", glyph(f["okword"].(func(bool) string)(c.OK)), mdCode(c.Step), e(c.Name))
-		where := orDash(c.Site)
+		m.p("### %s %s — %s\n\n", m.glyph(m.f["okword"].(func(bool) string)(c.OK)), mdCode(c.Step), e(c.Name))
+		where := m.orDash(c.Site)
 		if c.Host != "" {
 			where += " / " + mdCode(c.Host)
 		}
@@ -387,7 +454,7 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 		if c.ExitCode >= 0 {
 			exit = strconv.Itoa(c.ExitCode)
 		}
-		pairs := []string{t("when"), when(c.At), t("site") + " / " + t("host"), where}
+		pairs := []string{t("when"), m.when(c.At), t("site") + " / " + t("host"), where}
 		if c.Command != "" {
 			pairs = append(pairs, t("command"), mdCode(c.Command))
 		}
@@ -396,62 +463,75 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 			m.block(c.Output)
 		}
 	}
+}
 
-	// 8
+// deviations is section 8.
+func (m mdDoc) deviations() {
+	e, t := mdEscape, m.t
 	m.p("## 8. %s\n\n", t("sec.deviations"))
-	if len(d.Deviations) == 0 {
+	if len(m.d.Deviations) == 0 {
 		m.none()
-	} else {
-		m.head(t("kind"), t("step"), t("when"), t("by"), t("detail"))
-		for _, dv := range d.Deviations {
-			m.row(e(l.Word("deviation", dv.Kind)), mdCode(dv.Step), when(dv.At), orDash(dv.By), e(dv.Detail))
-		}
-		m.line("")
+		return
 	}
+	m.head(t("kind"), t("step"), t("when"), t("by"), t("detail"))
+	for _, dv := range m.d.Deviations {
+		m.row(e(m.l.Word("deviation", dv.Kind)), mdCode(dv.Step), m.when(dv.At), m.orDash(dv.By), e(dv.Detail))
+	}
+	m.line("")
+}
 
-	// 9
-	m.p("## 9. %s\n\n", t("sec.final"))
-	inventory(d.FinalState)
+// final is section 9.
+func (m mdDoc) final() {
+	m.p("## 9. %s\n\n", m.t("sec.final"))
+	m.inventory(m.d.FinalState)
+}
 
-	// 10
+// findings is section 10.
+func (m mdDoc) findings() {
+	e, t := mdEscape, m.t
 	m.p("## 10. %s\n\n", t("sec.findings"))
-	if len(d.Findings) == 0 {
+	if len(m.d.Findings) == 0 {
 		m.none()
-	} else {
-		m.head("#", t("finding"), t("corrective_action"), t("owner"), t("due"), t("recorded"))
-		for _, fd := range d.Findings {
-			text := e(fd.Text)
-			if fd.Step != "" {
-				text += " (" + t("step") + " " + mdCode(fd.Step) + ")"
-			}
-			rec := e(fd.By) + ", " + e(l.Date(fd.At))
-			if fd.AfterRun {
-				rec += " (" + t("after_run") + ")"
-			}
-			m.row(e(fd.ID), text, orDash(fd.Action), orDash(fd.Owner), e(l.Day(fd.Due)), rec)
-		}
-		m.line("")
+		return
 	}
+	m.head("#", t("finding"), t("corrective_action"), t("owner"), t("due"), t("recorded"))
+	for _, fd := range m.d.Findings {
+		text := e(fd.Text)
+		if fd.Step != "" {
+			text += " (" + t("step") + " " + mdCode(fd.Step) + ")"
+		}
+		rec := e(fd.By) + ", " + e(m.l.Date(fd.At))
+		if fd.AfterRun {
+			rec += " (" + t("after_run") + ")"
+		}
+		m.row(e(fd.ID), text, m.orDash(fd.Action), m.orDash(fd.Owner), e(m.l.Day(fd.Due)), rec)
+	}
+	m.line("")
+}
 
-	// 11
+// restores is section 11.
+func (m mdDoc) restores() {
+	e, t, l := mdEscape, m.t, m.l
 	m.p("## 11. %s\n\n", t("sec.restores"))
-	if len(d.Restores) == 0 {
+	if len(m.d.Restores) == 0 {
 		m.none()
-	} else {
-		m.p("%s\n\n", t("restores.note"))
-		for _, r := range d.Restores {
-			sum := mdCode(r.SHA256) + " — ✓ " + t("checksum_ok")
-			if !r.Verified {
-				sum = mdCode(r.SHA256) + " — ✗ **" + t("checksum_not_verified") + "**"
-			}
-			m.kv(t("step")+" / "+t("domain"), mdCode(r.Step)+" / "+mdCode(r.Domain), t("backup_id"), mdCode(r.BackupID),
-				t("taken_at"), e(l.Date(r.TakenAt)), t("age"), e(l.Duration(r.Age)), "SHA-256", sum,
-				t("key_used_by"), e(r.KeyUsedBy)+", "+e(l.Date(r.KeyUsedAt)), t("key_id"), mdCode(r.KeyID))
-		}
+		return
 	}
+	m.p("%s\n\n", t("restores.note"))
+	for _, r := range m.d.Restores {
+		sum := mdCode(r.SHA256) + " — ✓ " + t("checksum_ok")
+		if !r.Verified {
+			sum = mdCode(r.SHA256) + " — ✗ **" + t("checksum_not_verified") + "**"
+		}
+		m.kv(t("step")+" / "+t("domain"), mdCode(r.Step)+" / "+mdCode(r.Domain), t("backup_id"), mdCode(r.BackupID),
+			t("taken_at"), e(l.Date(r.TakenAt)), t("age"), e(l.Duration(r.Age)), "SHA-256", sum,
+			t("key_used_by"), e(r.KeyUsedBy)+", "+e(l.Date(r.KeyUsedAt)), t("key_id"), mdCode(r.KeyID))
+	}
+}
 
-	// 12
-	in := d.Integrity
+// integrity is section 12: the chain, the signatures, and how to check both.
+func (m mdDoc) integrity() {
+	e, t, l, in := mdEscape, m.t, m.l, m.d.Integrity
 	m.p("## 12. %s\n\n", t("sec.integrity"))
 	res := "✓ " + t("chain.verified")
 	if !in.Verified {
@@ -469,17 +549,19 @@ func renderMarkdown(w io.Writer, d *Doc, l lang) error {
 	} else {
 		m.head(t("signed_what"), t("signer"), t("key"), t("when"), t("valid"))
 		for _, s := range in.Signatures {
-			m.row(e(s.What), e(s.Signer)+" "+mdCode(s.Principal), mdCode(s.Key), when(s.At), yes(s.Valid, "yes"))
+			m.row(e(s.What), e(s.Signer)+" "+mdCode(s.Principal), mdCode(s.Key), m.when(s.At), m.yes(s.Valid, "yes"))
 		}
 		m.line("")
 	}
 	m.p("### %s\n\n%s\n\n", t("reverify.title"), t("reverify.repli"))
-	m.block(f["repliVerify"].(func() string)())
+	m.block(m.f["repliVerify"].(func() string)())
 	for _, s := range in.Signatures {
 		m.p("%s\n\n", e(l.Tf("reverify.sshkeygen", s.What)))
 		m.block(sshKeygenRecipe(s))
 		m.p("%s %s\n\n", t("reverify.expect"), mdCode(fmt.Sprintf("Good %q signature for %s", s.Namespace, s.Principal)))
 	}
-	m.p("---\n\n_%s %s — repli %s_\n", t("generated"), e(l.Date(d.GeneratedAt)), e(id.RepliVersion))
-	return m.err
+}
+
+func (m mdDoc) footer() {
+	m.p("---\n\n_%s %s — repli %s_\n", m.t("generated"), mdEscape(m.l.Date(m.d.GeneratedAt)), mdEscape(m.d.Identification.RepliVersion))
 }

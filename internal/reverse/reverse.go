@@ -583,6 +583,15 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 	case runbooks.KindUndefine:
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) removed the definitions of %s.", src.ID, src.Title, src.Power),
 			"Define them again (virsh define FILE with the saved XML) if production must be able to run there.")
+	case runbooks.KindFence:
+		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) fenced %s: forced off, autostart turned off on every host (or the site was isolated by hand, as recorded).", src.ID, src.Title, src.Power),
+			fmt.Sprintf("Before production returns to %s, check the site is whole and its storage holds nothing newer than the copy coming back; lift the isolation; turn autostart back on where production needs it (virsh autostart DOMAIN).", src.Power.Site))
+	case runbooks.KindCopy:
+		c := runbooks.CopyOf(src)
+		s.kind, s.body = string(runbooks.KindCopy), copyBack(c)
+		s.title = fmt.Sprintf("Copy the volumes back from %s to %s", c.To, c.From)
+		s.id = w.id("copy-back-" + c.From)
+		destructive = true
 	case runbooks.KindExec:
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) ran this command here:\n\n%s\n", src.ID, src.Title, indent(describeExec(src.Exec), "    ")),
 			"repli cannot tell what undoes it. Do by hand what its way back needs (for a replication pass: the same pass in the other direction, towards the site production returns to), or replace this step with an exec that does it; then record what you did.")
@@ -924,4 +933,30 @@ func command(argv []string, shell bool) *yaml.Node {
 		return str(argv[0])
 	}
 	return flowList(argv)
+}
+
+// copyBack is the way back of a copy: the same volumes, from the site they
+// were copied to back to the one they came from, over the volumes there
+// (which the way out left in place).
+func copyBack(c *runbooks.Copy) *yaml.Node {
+	m := mapping()
+	add(m, "from", str(c.To))
+	add(m, "to", str(c.From))
+	vols := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, v := range c.Volumes {
+		e := mapping()
+		e.Style = yaml.FlowStyle
+		if v.Domain != "" {
+			add(e, "domain", str(v.Domain))
+		} else {
+			add(e, "pool", str(v.Pool))
+			add(e, "name", str(v.Name))
+		}
+		vols.Content = append(vols.Content, e)
+	}
+	add(m, "volumes", vols)
+	add(m, "target", str(runbooks.CopyTargetOverwrite))
+	add(m, "verify", str(c.Verify))
+	add(m, "timeout", str(c.Timeout.String()))
+	return m
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/runbooks/examples"
@@ -413,5 +414,49 @@ func TestOutsideTextStaysData(t *testing.T) {
 	}
 	if !strings.Contains(back.Steps[1].Manual.Text, "'${HOME}'") {
 		t.Errorf("a literal ${ in a command is not shown as written:\n%s", back.Steps[1].Manual.Text)
+	}
+}
+
+// TestCopyGoesBack: the way back of a copy copies the same volumes back,
+// from the site they went to towards the one they came from, over the
+// volumes there (overwrite: destructive, so it asks), with the same
+// verification and time limit.
+func TestCopyGoesBack(t *testing.T) {
+	t.Parallel()
+	rb := parse(t, "copy.yaml", []byte(`version: 1
+name: copy-out
+sites:
+  paris: {uri: sim://paris, role: primary}
+  lyon: {uri: sim://lyon, role: secondary}
+steps:
+  - id: sync
+    copy:
+      from: paris
+      to: lyon
+      volumes: [{domain: db-01}, {pool: images, name: shared.qcow2}]
+      verify: none
+      timeout: 90m
+`))
+	back, res := wayBack(t, rb)
+	var c *runbooks.Copy
+	var st *runbooks.Step
+	for _, b := range back.Steps {
+		if b.Kind == runbooks.KindCopy {
+			st, c = b, runbooks.CopyOf(b)
+		}
+	}
+	if c == nil {
+		t.Fatalf("no copy on the way back:\n%s", res.Source)
+	}
+	vols := make([]string, len(c.Volumes))
+	for i, v := range c.Volumes {
+		vols[i] = v.String()
+	}
+	if c.From != "lyon" || c.To != "paris" || !c.Overwrite || c.Verify != runbooks.VerifyNone || c.Timeout != 90*time.Minute ||
+		strings.Join(vols, ",") != "disks of db-01,images/shared.qcow2" {
+		t.Errorf("the copy back is %+v (volumes %v):\n%s", c, vols, res.Source)
+	}
+	if !st.Destructive() || st.Gate == runbooks.GateNone {
+		t.Errorf("the copy back overwrites volumes without a gate (gate %s):\n%s", st.Gate, res.Source)
 	}
 }

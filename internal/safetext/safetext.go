@@ -15,6 +15,7 @@ package safetext
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,4 +99,17 @@ func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }
 func isBidi(r rune) bool {
 	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) ||
 		r == 0x200e || r == 0x200f || r == 0x061c || r == 0x2028 || r == 0x2029
+}
+
+// Printable keeps text from files and the environment on one line, each
+// control character (and U+2028, U+2029) replaced by '?': for values shown
+// as they will be used, such as paths and URIs, where an escape would read
+// as part of the value.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -2,6 +2,7 @@ package safetext
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,28 @@ func TestJSONKeepsStringsAndHidesControls(t *testing.T) {
 	}
 	if back["title"] != in["title"] {
 		t.Fatalf("round trip changed the string: %q, want %q", back["title"], in["title"])
+	}
+}
+
+func TestWriterAndWriteJSONShowNoControls(t *testing.T) {
+	var b strings.Builder
+	if _, err := (Writer{&b}).Write([]byte("a\x1b[31m\tb\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "a\\x1b[31m\tb\n" {
+		t.Errorf("Writer wrote %q", got)
+	}
+	b.Reset()
+	if err := WriteJSON(&b, map[string]string{"k": "x\u202ey\x1b"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "{\n  \"k\": \"x\\u202ey\\u001b\"\n}\n" {
+		t.Errorf("WriteJSON wrote %q", got)
+	}
+}
+
+func TestPrintableKeepsOneLine(t *testing.T) {
+	if got := Printable("qemu:///system\n\x1b[2J\u2028x"); got != "qemu:///system??[2J?x" {
+		t.Errorf("Printable = %q", got)
 	}
 }

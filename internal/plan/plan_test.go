@@ -1,0 +1,44 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/repli-dr/repli/runbooks"
+)
+
+// TestBuildTakesTheKindsWording: each step's action and kind timeout are
+// what its kind declares, and the text fits in 80 columns.
+func TestBuildTakesTheKindsWording(t *testing.T) {
+	t.Parallel()
+	rb, diags, err := runbooks.Load("../../testdata/runbooks/good/every-kind.yaml")
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("load: %v %v", err, diags)
+	}
+	p := Build(rb, "test", nil)
+	if len(p.Steps) != len(rb.Steps) {
+		t.Fatalf("%d steps planned of %d", len(p.Steps), len(rb.Steps))
+	}
+	for i, s := range p.Steps {
+		st := rb.Steps[i]
+		if s.Action != st.Describe() || s.Action == "" || s.KindTimeoutS != st.KindTimeout().Seconds() || s.Kind != string(st.Kind) {
+			t.Errorf("step %s: action %q, kind timeout %v", s.ID, s.Action, s.KindTimeoutS)
+		}
+	}
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(b.String(), "\n") {
+		if utf8.RuneCountInString(l) > 80 {
+			t.Errorf("line %d is %d columns: %q", i+1, utf8.RuneCountInString(l), l)
+		}
+	}
+	for _, want := range []string{"Steps", "pull-plug · destroy · SKIPPED", "forced off, no graceful shutdown"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the plan lacks %q", want)
+		}
+	}
+}
