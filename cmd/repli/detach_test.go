@@ -478,6 +478,11 @@ func TestTrailReplicatedOverSFTP(t *testing.T) {
 	pid := enginePID(t, db)
 	// The run waits for a person: the replica is told to ship at once.
 	log := waitLog(t, db+".run-1.log", "replica lag with the gate of start-secondary open: in step")
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "replica lag") {
+			t.Logf("MEASURE over sftp: %s", l)
+		}
+	}
 	if !strings.Contains(log, "replica lag at the gate of stop-primary: in step") {
 		t.Errorf("no replica wait at the gate of stop-primary over sftp:\n%s\nsshd:\n%s", log, d.Log())
 	}
