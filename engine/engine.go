@@ -44,6 +44,10 @@ type Options struct {
 	// Preflight are the readiness findings the console made before the run
 	// (warnings, overridden blockers); they are journaled first.
 	Preflight []string
+	// AfterDecision, if set, is called once a gate decision is journaled,
+	// before the engine acts on it (the trail's replica catches up there).
+	// A non-empty answer is journaled as a warning for the step.
+	AfterDecision func(ctx context.Context, d *GateDecided) string
 }
 
 // AutoOperator is the operator recorded for decisions made by --auto-approve.

@@ -99,7 +99,7 @@ func (e *Engine) gate(ctx context.Context, st *runbooks.Step) error {
 				}
 			}
 		}
-		return e.emit(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(g.at), Approvals: g.needed, Needed: g.needed})
+		return e.decided(ctx, &GateDecided{Step: st.ID, Approved: true, Operator: AutoOperator, Typed: open.Expect, Waited: time.Since(g.at), Approvals: g.needed, Needed: g.needed})
 	}
 	for {
 		var in Input
@@ -164,7 +164,7 @@ func (e *Engine) answer(ctx context.Context, g *openedGate, in Input) (done bool
 		g.ticked[in.Item] = true
 		return false, e.tick(ctx, st.ID, in.Item, g.Checklist[in.Item], in.Operator)
 	case InputRefuse:
-		if err := e.emit(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(g.at)}); err != nil {
+		if err := e.decided(ctx, &GateDecided{Step: st.ID, Approved: false, Operator: in.Operator, Typed: in.Text, Waited: time.Since(g.at)}); err != nil {
 			return true, err
 		}
 		return true, fmt.Errorf("%w by %s", ErrRefused, in.Operator)
@@ -174,7 +174,7 @@ func (e *Engine) answer(ctx context.Context, g *openedGate, in Input) (done bool
 		}
 		got := len(e.step(st.ID).Approvers) + 1
 		dec := &GateDecided{Step: st.ID, Approved: true, Operator: in.Operator, Typed: in.Text, Waited: time.Since(g.at), Approvals: got, Needed: g.needed}
-		if err := e.emit(ctx, dec); err != nil {
+		if err := e.decided(ctx, dec); err != nil {
 			return true, err
 		}
 		if got >= g.needed {
@@ -198,6 +198,21 @@ func (e *Engine) notYet(g *openedGate, in Input) string {
 		return fmt.Sprintf("%s has already approved; a different operator must approve (repli approve %d %s)", in.Operator, e.opts.RunID, g.st.ID)
 	}
 	return ""
+}
+
+// decided journals a gate decision, then lets Options.AfterDecision run
+// before anything is acted on.
+func (e *Engine) decided(ctx context.Context, d *GateDecided) error {
+	if err := e.emit(ctx, d); err != nil {
+		return err
+	}
+	if e.opts.AfterDecision == nil {
+		return nil
+	}
+	if warn := e.opts.AfterDecision(ctx, d); warn != "" {
+		return e.logf(ctx, d.Step, "warn", "%s", warn)
+	}
+	return nil
 }
 
 // tick records a checklist item as done; a resumed run does not ask again.

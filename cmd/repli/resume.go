@@ -26,9 +26,11 @@ is done. The RTO clock counts the time the console was gone.`,
 			if err != nil {
 				return err
 			}
+			f.detach = detachWanted(cmd, f)
 			return resumeRun(cmd, id, f, takeOver)
 		},
 	}
+	detachFlags(cmd, &f)
 	dbFlag(cmd, &f.db)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
@@ -52,6 +54,7 @@ func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error 
 		}
 		uris[name] = r
 	}
-	req := session.Request{DB: dbPath(f.db), URIs: uris, AutoApprove: f.autoApprove, Override: f.override, Assess: preflightCheck}
+	req := session.Request{DB: dbPath(f.db), URIs: uris, AutoApprove: f.autoApprove, Override: f.override, Assess: preflightCheck,
+		Detach: f.detach, Replica: replicaURL(), NoReplica: f.noReplica}
 	return sessionExit(session.Resume(cmd.Context(), id, takeOver, req, consoleOf(cmd, f.plain), configureSites))
 }

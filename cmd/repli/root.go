@@ -44,7 +44,7 @@ Start here:
 		return withCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
 	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newCompareCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(),
-		newReverseCmd(), newTrailCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd())
+		newReverseCmd(), newTrailCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd(), newAttachCmd(), newEngineCmd())
 	attachCompletions(root)
 	return root
 }

@@ -32,6 +32,11 @@ type runFlags struct {
 	vars        []string
 	secretVars  []string
 	override    string
+	// Detached engine (see detachFlags) and the trail's replica.
+	foreground bool
+	detach     bool
+	noReplica  string
+	path       string
 }
 
 var modes = runbooks.Modes
@@ -51,9 +56,11 @@ Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
 3 it stopped before its end (interrupted) and can be resumed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.detach = detachWanted(cmd, f)
 			return runRunbook(cmd, args[0], f)
 		},
 	}
+	detachFlags(cmd, &f)
 	fl := cmd.Flags()
 	dbFlag(cmd, &f.db)
 	fl.StringArrayVar(&f.sites, "site", nil, "override a site's URI: NAME=URI (repeatable)")
@@ -76,6 +83,7 @@ func simFlags(cmd *cobra.Command, f *runFlags, speed float64) {
 }
 
 func runRunbook(cmd *cobra.Command, path string, f runFlags) error {
+	f.path = path
 	rb, err := loadRunbookSecrets(path, f.vars, f.secretVars)
 	if err != nil {
 		return err
@@ -133,6 +141,8 @@ func request(rb *runbooks.Runbook, f runFlags) (session.Request, error) {
 	return session.Request{
 		DB: dbPath(f.db), URIs: uris, AutoApprove: f.autoApprove, Vars: vars, SecretVars: secrets,
 		Override: f.override, Speed: f.speed, Seed: f.seed, Faults: f.faults, Assess: preflightCheck,
+		Detach: f.detach, Replica: replicaURL(), NoReplica: f.noReplica,
+		Source: session.Source{Path: f.path, Vars: f.vars, SecretVars: f.secretVars},
 	}, nil
 }
 

@@ -15,9 +15,12 @@ import (
 
 // drive runs the engine with its consumer (the TUI or the plain printer),
 // holding the lease, and says how the run ended.
-func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, lease *store.Lease, opts engine.Options, con Console) error {
+func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hypervisor, db *store.Store, lease *store.Lease, opts engine.Options, con Console, rep *trailReplica) error {
 	defer lease.Release(context.WithoutCancel(ctx))
-	eng, err := engine.New(rb, sites, db, opts)
+	if rep != nil {
+		opts.AfterDecision = rep.afterDecision
+	}
+	eng, err := engine.New(rb, sites, rep.journal(db), opts)
 	if err != nil {
 		return usage(err)
 	}
@@ -37,17 +40,34 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 		done <- result{o, err}
 	}()
 
-	if con.TUI {
+	switch {
+	case con.Headless:
+		var srv *server
+		if srv, err = serve(ctx, db.Path(), opts.RunID, eng, con, rep); err != nil {
+			cancel()
+			<-done
+			return usage(err)
+		}
+		defer srv.close()
+		logEvents(ctx, con, eng)
+	case con.TUI:
 		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,
 			Sites:     engine.Monitor(ctx, sites, 2*time.Second),
 			Simulated: Simulated(opts.URIs),
 			Out:       con.Out,
 			Anchor:    func() string { return Anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
 		cancel() // the UI is gone: stop the run where it is, resumable
-	} else {
-		err = printPlain(ctx, con, eng, db, cancel)
+	default:
+		err = printPlain(ctx, con, eng, db, cancel, nil)
 	}
 	res := <-done
+	if res.err == nil && rep != nil {
+		// The run's end is at the other site, or a warning says it is not
+		// (the run is over: the warning goes to the console, not the trail).
+		if warn := rep.wait(context.WithoutCancel(ctx), "the end of the run"); warn != "" {
+			fmt.Fprintln(con.Err, "repli: warning: "+safetext.Line(warn))
+		}
+	}
 	switch {
 	case errors.Is(res.err, engine.ErrRunEnded):
 		return usage(fmt.Errorf("run %d: %w", opts.RunID, res.err))

@@ -16,7 +16,10 @@ import (
 
 // printPlain is the plain consumer of engine events: one line per event,
 // gates answered line by line on in. It holds no logic of the run.
-func printPlain(ctx context.Context, con Console, eng *engine.Engine, db *store.Store, cancel func()) error {
+// open, when given, tells whether a gate or failure read from the trail is
+// still waiting (a console attached mid-run reads the questions already
+// answered too).
+func printPlain(ctx context.Context, con Console, eng ui.Driver, db *store.Store, cancel func(), open func(engine.Event) bool) error {
 	out, in := con.Out, con.In
 	lines := make(chan string)
 	go func() {
@@ -40,10 +43,18 @@ func printPlain(ctx context.Context, con Console, eng *engine.Engine, db *store.
 		var err error
 		switch e := ev.(type) {
 		case *engine.GateOpened:
-			if !eng.Options().AutoApprove {
+			if r, ok := eng.(interface{ Replica() string }); ok && (open == nil || open(e)) {
+				if st := r.Replica(); st != "" {
+					fmt.Fprintf(out, "  the trail's %s\n", safetext.Line(st))
+				}
+			}
+			if !eng.Options().AutoApprove && (open == nil || open(e)) {
 				err = promptGate(ctx, out, lines, eng, e, eng.Options().Operator)
 			}
 		case *engine.FailureOpened:
+			if open != nil && !open(e) {
+				break
+			}
 			err = promptFailure(ctx, out, lines, eng, e, eng.Options().Operator)
 		}
 		if err != nil {
@@ -63,7 +74,11 @@ func readLine(ctx context.Context, out io.Writer, lines <-chan string, prompt st
 	select {
 	case l, ok := <-lines:
 		if !ok {
-			fmt.Fprintln(out, "\nend of input: nobody to answer; stopping here (the run can be resumed)")
+			if ctx.Value(attachedKey{}) != nil {
+				fmt.Fprintln(out, "\nend of input: nobody to answer here; this console leaves the run, which waits for a person (repli attach)")
+			} else {
+				fmt.Fprintln(out, "\nend of input: nobody to answer; stopping here (the run can be resumed)")
+			}
 			return "", io.EOF
 		}
 		return strings.TrimSpace(l), nil
@@ -72,7 +87,7 @@ func readLine(ctx context.Context, out io.Writer, lines <-chan string, prompt st
 	}
 }
 
-func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, f *engine.FailureOpened, op string) error {
+func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng ui.Driver, f *engine.FailureOpened, op string) error {
 	for {
 		ans, err := readLine(ctx, out, lines, "  "+ui.ChoiceKeys(f.Choices)+": ")
 		if err != nil {
@@ -97,7 +112,7 @@ func promptFailure(ctx context.Context, out io.Writer, lines <-chan string, eng 
 
 // promptGate asks the operator on stdin. End of input means nobody is there
 // to answer: the run stops where it is and stays resumable.
-func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *engine.Engine, g *engine.GateOpened, op string) error {
+func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng ui.Driver, g *engine.GateOpened, op string) error {
 	read := func(prompt string) (string, error) { return readLine(ctx, out, lines, prompt) }
 	fmt.Fprintf(out, "  %s\n", safetext.Terminal(g.Prompt))
 	for i, item := range g.Checklist {
@@ -147,5 +162,8 @@ func promptGate(ctx context.Context, out io.Writer, lines <-chan string, eng *en
 	}
 	return eng.Send(in)
 }
+
+// attachedKey marks the context of a console attached to a detached engine.
+type attachedKey struct{}
 
 func simSite(uri string) (string, bool) { return sim.SiteName(uri) }

@@ -58,15 +58,24 @@ type Console struct {
 	Host      string
 	SSHClient string
 	Version   string
-	In        io.Reader
-	Out, Err  io.Writer
+	In        io.Reader `json:"-"`
+	Out, Err  io.Writer `json:"-"`
 	// TUI: the full-screen terminal UI, else plain lines.
 	TUI      bool
-	Renderer *lipgloss.Renderer
+	Renderer *lipgloss.Renderer `json:"-"`
+	// Headless: this is the detached engine process; nobody is at its
+	// terminal. Consoles attach to it through its socket (see Attach).
+	Headless bool
+	// Ready, in the engine process, is told the run's id once the run is
+	// in the trail, its lease held and its socket listening.
+	Ready func(runID int64) `json:"-"`
 }
 
 // Name is how the lease names this console.
 func (c Console) Name() string {
+	if c.Headless {
+		return "detached engine"
+	}
 	if c.TUI {
 		return "tui"
 	}
@@ -88,7 +97,24 @@ type Request struct {
 	Seed   int64
 	Faults []string
 	// Assess checks the sites' readiness before anything starts.
-	Assess Assessor
+	Assess Assessor `json:"-"`
+	// Replica is the URL the trail is replicated to (Litestream); NoReplica
+	// the reason there is none (recorded).
+	Replica   string
+	NoReplica string
+	// Detach runs the engine in a process of its own, which outlives this
+	// console; the console attaches to it. Source is how that process
+	// loads the runbook again.
+	Detach bool
+	Source Source
+}
+
+// Source is a runbook as the command line named it: what the engine process
+// loads again.
+type Source struct {
+	Path       string
+	Vars       []string
+	SecretVars []string
 }
 
 // Readiness is what the preflight check found.
@@ -106,20 +132,33 @@ type Assessor func(ctx context.Context, rb *runbooks.Runbook, mode string, done 
 
 // Start runs a runbook from its first step.
 func Start(ctx context.Context, rb *runbooks.Runbook, mode string, req Request, con Console) error {
+	if req.Detach {
+		return startDetached(ctx, rb, mode, req, con)
+	}
 	sites, lab, err := Connect(ctx, rb, req.URIs, req.Speed, req.Seed, req.Faults)
 	if err != nil {
 		return usage(err)
 	}
 	defer closeAll(sites)
-	pre, err := preflight(ctx, rb, mode, nil, req, sites, con)
+	pre, _, err := preflight(ctx, rb, mode, nil, req, sites, con)
 	if err != nil {
 		return err
 	}
+	rl, err := replicaCheck(req, mode, Simulated(req.URIs), con.Operator)
+	if err != nil {
+		return err
+	}
+	pre = append(pre, rl...)
 	db, err := store.Open(ctx, req.DB)
 	if err != nil {
 		return usage(err)
 	}
 	defer db.Close()
+	rep, err := startReplica(ctx, db.Path(), req, con)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
 	opts := con.options(req)
 	fmt.Fprintln(con.Err, "repli: "+db.SignAs(ctx, opts.Operator))
 	opts.Mode, opts.Preflight = mode, pre
@@ -143,13 +182,21 @@ func Start(ctx context.Context, rb *runbooks.Runbook, mode string, req Request, 
 	if err != nil {
 		return usage(err)
 	}
-	return drive(ctx, rb, sites, db, lease, opts, con)
+	return drive(ctx, rb, sites, db, lease, opts, con, rep)
 }
 
 // Resume carries on with a run from its audit trail, with the runbook it was
 // started with. takeOver, when given, takes the run from a console that is
 // gone (its lease is stale), and is recorded.
 func Resume(ctx context.Context, id int64, takeOver string, req Request, con Console, configure func(*runbooks.Runbook) error) error {
+	if req.Detach {
+		return resumeDetached(ctx, id, takeOver, req, con)
+	}
+	if _, err := Ping(ctx, req.DB, id); err == nil {
+		// Its engine runs detached: this console attaches to it.
+		fmt.Fprintf(con.Err, "repli: run %d is driven by its detached engine; attaching to it\n", id)
+		return Attach(ctx, req.DB, id, takeOver, con)
+	}
 	db, err := store.Open(ctx, req.DB)
 	if err != nil {
 		return usage(err)
@@ -213,16 +260,26 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 	for sid, s := range prog.Steps {
 		done[sid] = s.Passed
 	}
-	pre, err := preflight(ctx, rb, prog.Started.Mode, done, req, sites, con)
+	pre, _, err := preflight(ctx, rb, prog.Started.Mode, done, req, sites, con)
 	if err != nil {
 		return err
 	}
+	rl, err := replicaCheck(req, prog.Started.Mode, Simulated(uris), con.Operator)
+	if err != nil {
+		return err
+	}
+	pre = append(pre, rl...)
+	rep, err := startReplica(ctx, db.Path(), req, con)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
 	opts := con.options(req)
 	opts.RunID, opts.Mode, opts.Resume = id, prog.Started.Mode, prog
 	opts.Preflight = pre
 	opts.TimeScale = prog.Started.TimeScale
 	opts.Vars, opts.SecretVars = prog.Started.Vars, prog.Started.SecretVars
-	return drive(ctx, rb, sites, db, lease, opts, con)
+	return drive(ctx, rb, sites, db, lease, opts, con, rep)
 }
 
 // takeLease makes this console the run's one driver, taking a stale lease
@@ -324,9 +381,9 @@ func closeAll(sites map[string]engine.Hypervisor) {
 // preflight checks the sites are ready for the run before anything happens.
 // Blockers refuse the run unless the operator overrides them with a reason;
 // blockers, warnings and the override are recorded with the run.
-func preflight(ctx context.Context, rb *runbooks.Runbook, mode string, done map[string]bool, req Request, sites map[string]engine.Hypervisor, con Console) ([]string, error) {
+func preflight(ctx context.Context, rb *runbooks.Runbook, mode string, done map[string]bool, req Request, sites map[string]engine.Hypervisor, con Console) ([]string, string, error) {
 	if req.Assess == nil {
-		return nil, nil
+		return nil, req.Override, nil
 	}
 	rep := req.Assess(ctx, rb, mode, done, req.URIs, sites)
 	var lines []string
@@ -339,25 +396,29 @@ func preflight(ctx context.Context, rb *runbooks.Runbook, mode string, done map[
 	if con.TUI && (!rep.Ready || len(rep.Warnings) > 0) && override == "" {
 		start, reason, err := ui.Preflight(ctx, rep.Text, rep.Ready, con.Renderer)
 		if err != nil {
-			return nil, usage(errors.New("cancelled before the run started"))
+			return nil, "", usage(errors.New("cancelled before the run started"))
 		}
 		if !start {
-			return nil, usage(errors.New("cancelled at the preflight check; nothing was started"))
+			return nil, "", usage(errors.New("cancelled at the preflight check; nothing was started"))
 		}
 		override = reason
 	}
 	if rep.Ready {
-		return lines, nil
+		return lines, override, nil
 	}
 	if override == "" {
 		fmt.Fprint(con.Err, rep.Text)
-		return nil, usage(fmt.Errorf("the sites are not ready for %s in %s mode; fix the blockers above, or start anyway with --force-unready \"the reason\" (recorded)", rb.Name, mode))
+		if con.Headless {
+			// The console that started this engine shows the readiness.
+			return nil, "", usage(fmt.Errorf("%sthe sites are not ready for %s in %s mode; fix the blockers above, or start anyway with --force-unready \"the reason\" (recorded)", rep.Text, rb.Name, mode))
+		}
+		return nil, "", usage(fmt.Errorf("the sites are not ready for %s in %s mode; fix the blockers above, or start anyway with --force-unready \"the reason\" (recorded)", rb.Name, mode))
 	}
 	for _, b := range rep.Blockers {
 		lines = append(lines, "preflight BLOCKER overridden: "+b)
 	}
 	lines = append(lines, fmt.Sprintf("started although not ready, by %s: %s", con.Operator, override))
-	return lines, nil
+	return lines, override, nil
 }
 
 // options are the engine options that describe this console and request.
