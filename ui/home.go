@@ -43,6 +43,9 @@ type HomeRun struct {
 	RTO       time.Duration // achieved, 0 when not measured
 	RTOTarget time.Duration
 	Simulated bool
+	// Standing, for a run that has not ended: running detached, waiting
+	// for a person, driven by a console, or interrupted (resume it).
+	Standing string
 }
 
 // HomeData is what the home screen shows: where the trail is, the runbooks
@@ -116,10 +119,15 @@ func NewHomeModel(data HomeData, r *lipgloss.Renderer) *HomeModel {
 	st := NewStyles(r)
 	m := &HomeModel{data: data, st: st, keys: DefaultKeys, help: newHelp(st), width: 80, height: 24, mode: ModeHome}
 	for _, r := range data.Stopped {
+		verb, how := "Resume", "stopped"
+		switch r.Standing {
+		case "running detached", "waiting for a person", "driven by a console":
+			verb, how = "Attach to", r.Standing
+		}
 		m.items = append(m.items, homeItem{
 			choice: Choice{Kind: ChoiceResume, RunID: r.ID},
-			label:  fmt.Sprintf("Resume run %d · %s · %s mode", r.ID, safetext.Line(r.Runbook), safetext.Line(r.Mode)),
-			detail: fmt.Sprintf("stopped; driven by %s on %s, started %s", safetext.Line(r.Operator), safetext.Line(r.Host), r.Started.Local().Format("2006-01-02 15:04")),
+			label:  fmt.Sprintf("%s run %d · %s · %s mode", verb, r.ID, safetext.Line(r.Runbook), safetext.Line(r.Mode)),
+			detail: fmt.Sprintf("%s; driven by %s on %s, started %s", how, safetext.Line(r.Operator), safetext.Line(r.Host), r.Started.Local().Format("2006-01-02 15:04")),
 			search: r.Runbook + " " + r.Mode + " " + r.Operator,
 		})
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	// Simulated marks a run on simulated sites (the demo): the header says
 	// so, always.
 	Simulated bool
+	// Replica says where the trail's replica at the other site stands
+	// ("replica ✓ in step", "replica ⚠ behind 12s"); nil when there is none.
+	Replica func() string
 	// Holder delivers, when watching, whether the console driving the run
 	// is still there (optional).
 	Holder <-chan HolderStatus

@@ -84,6 +84,11 @@ func (m *RunModel) headerLine() string {
 	if m.runID != 0 {
 		left += fmt.Sprintf(" · run %d", m.runID)
 	}
+	if m.cfg.Replica != nil {
+		if r := m.cfg.Replica(); r != "" {
+			left += " · " + safetext.Line(r)
+		}
+	}
 	right := m.clock()
 	room := m.width - lipgloss.Width(right) - 1
 	if lipgloss.Width(left) > room {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
+	"github.com/repli-dr/repli/internal/session"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/runbooks/examples"
 	"github.com/repli-dr/repli/store"
@@ -70,6 +71,13 @@ func homeData(ctx context.Context, path string) ui.HomeData {
 	if _, err := os.Stat(path); err == nil {
 		if s, err := store.OpenReadOnly(ctx, path); err == nil {
 			runs, _ = s.Runs(ctx)
+			for _, r := range runs {
+				if r.Outcome == engine.OutcomeRunning {
+					hr := homeRun(r)
+					hr.Standing = string(session.StandingOf(ctx, s, path, r.ID))
+					data.Stopped = append(data.Stopped, hr)
+				}
+			}
 			s.Close()
 		}
 	}
@@ -77,7 +85,6 @@ func homeData(ctx context.Context, path string) ui.HomeData {
 		hr := homeRun(r)
 		switch {
 		case r.Outcome == engine.OutcomeRunning:
-			data.Stopped = append(data.Stopped, hr)
 		case len(data.Recent) < recentRuns:
 			data.Recent = append(data.Recent, hr)
 		}

@@ -74,6 +74,11 @@ type remote struct {
 	mu   sync.Mutex
 	prog *engine.Progress // every event read from the trail so far
 	gone string           // why the engine is gone, once it is
+
+	replicaMu     sync.Mutex
+	replica       string
+	replicaAt     time.Time
+	replicaAsking bool
 }
 
 func (r *remote) Events() <-chan engine.Event { return r.events }
@@ -94,12 +99,25 @@ func (r *remote) Note(ctx context.Context, operator, text string) error {
 
 // Replica is where the trail's replica stands, as the engine last
 // measured it ("replica ✓ in step"), or "" without one.
+// The screen asks on every frame: the answer is the last one the engine
+// gave, refreshed in the background at most every two seconds, so a slow
+// socket never holds the screen up.
 func (r *remote) Replica() string {
-	rep, err := call(context.Background(), r.sock, wireRequest{Op: "ping"}, 2*time.Second)
-	if err != nil {
-		return ""
+	r.replicaMu.Lock()
+	defer r.replicaMu.Unlock()
+	if !r.replicaAsking && time.Since(r.replicaAt) > 2*time.Second {
+		r.replicaAsking = true
+		go func() {
+			rep, err := call(context.Background(), r.sock, wireRequest{Op: "ping"}, 2*time.Second)
+			r.replicaMu.Lock()
+			defer r.replicaMu.Unlock()
+			r.replicaAsking, r.replicaAt = false, time.Now()
+			if err == nil {
+				r.replica = rep.Replica
+			}
+		}()
 	}
-	return rep.Replica
+	return r.replica
 }
 
 // hold asks the engine to let this console drive, and keeps the
@@ -286,7 +304,7 @@ func attach(ctx context.Context, dbPath string, runID int64, takeOver string, co
 	}
 	if con.TUI {
 		err = ui.Run(ctx, r, ui.Config{DB: dbPath, Operator: con.Operator, Renderer: con.Renderer,
-			Simulated: Simulated(prog.Started.Sites), Out: con.Out, Holder: r.holder,
+			Simulated: Simulated(prog.Started.Sites), Out: con.Out, Holder: r.holder, Replica: r.Replica,
 			Anchor: func() string { return Anchor(context.WithoutCancel(ctx), db, runID) }})
 	} else {
 		actx := context.WithValue(ctx, attachedKey{}, true)

@@ -54,6 +54,7 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,
 			Sites:     engine.Monitor(ctx, sites, 2*time.Second),
 			Simulated: Simulated(opts.URIs),
+			Replica:   rep.status,
 			Out:       con.Out,
 			Anchor:    func() string { return Anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
 		cancel() // the UI is gone: stop the run where it is, resumable
