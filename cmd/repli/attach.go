@@ -31,7 +31,7 @@ another console. If the engine itself is gone (the host rebooted, the
 process killed), attach says so: carry on with repli resume.
 
 Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input
-(no such run, no engine), 3 this console left before the run's end.`,
+(no such run, no engine), 3 this console left before the run's end.` + keysHelp,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeRunIDs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {

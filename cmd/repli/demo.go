@@ -18,7 +18,7 @@ func newDemoCmd() *cobra.Command {
 		Short: "Open the bundled annual drill on a simulated two-site lab",
 		Long: `Open the terminal UI on the bundled annual-pra-test runbook against a
 simulated two-site lab: no libvirt needed. The run is recorded in the audit
-trail like any other, so repli history lists it afterwards.`,
+trail like any other, so repli history lists it afterwards.` + keysHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDemo(cmd, f)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/repli-dr/repli/ui"
+
 	"fmt"
 	"io"
 	"strconv"
@@ -70,3 +72,7 @@ func outputFlag(cmd *cobra.Command, o *outputFormat) {
 // writeJSON writes v as indented JSON with no raw control characters
 // (safetext.WriteJSON): the one way every command prints JSON.
 func writeJSON(w io.Writer, v any) error { return safetext.WriteJSON(w, v) }
+
+// keysHelp is the terminal UI's keys, for the help of the commands that
+// open it: the same words as the screen's own help, from the same key map.
+var keysHelp = "\n\nKeys in the terminal UI:\n" + ui.KeyHelp()

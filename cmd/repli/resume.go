@@ -19,7 +19,7 @@ func newResumeCmd() *cobra.Command {
 process killed). The run continues from its audit trail with the runbook it
 was started with: answered gates are not asked again, and an action whose
 outcome was never recorded is checked against the live state before anything
-is done. The RTO clock counts the time the console was gone.`,
+is done. The RTO clock counts the time the console was gone.` + keysHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := runIDArg(args[0])

@@ -53,7 +53,7 @@ on stdin. Every action is written to the audit trail before it happens.
 FILE is a runbook file, or the name of a bundled runbook (annual-pra-test).
 
 Exit status: 0 the run succeeded, 1 it failed or was aborted, 2 bad input,
-3 it stopped before its end (interrupted) and can be resumed.`,
+3 it stopped before its end (interrupted) and can be resumed.` + keysHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.detach = detachWanted(cmd, f)
