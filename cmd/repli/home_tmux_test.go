@@ -26,6 +26,7 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 		}
 	}
 	s.keys("/")
+	s.waitFor("keep filter")
 	s.keys("-l", "lab-switch")
 	s.waitFor("/lab-switch")
 	s.keys("Enter")
@@ -36,6 +37,7 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	s.keys("Escape") // clears the filter
 	s.waitFor("Start the demo drill")
 	s.keys("/")
+	s.waitFor("keep filter") // in the filter: what follows is typed into it
 	s.keys("-l", "annual")
 	s.waitFor("/annual") // typed into the filter, not taken as keys
 	s.keys("Enter")

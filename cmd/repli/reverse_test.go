@@ -67,7 +67,7 @@ func TestForwardThenBackOnRealLibvirt(t *testing.T) {
 	}
 	run := func(file string) string {
 		t.Helper()
-		args := append([]string{"run", file, "--auto-approve", "--plain", "--db", db}, siteFlags(p, s)...)
+		args := append([]string{"run", file, "--auto-approve", "--plain", "--db", db, "--no-replica", "a test lab on one machine"}, siteFlags(p, s)...)
 		code, out, errOut := repli(t, runOpts{}, args...)
 		if code != 0 {
 			t.Fatalf("repli %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)

@@ -404,28 +404,11 @@ func (c *campaign) cycle(ctx context.Context, n int, rb Runbook, row *Row) {
 			row.NotSucceeded++
 			break
 		}
-		var args []string
-		var op *operator
 		t, _ := openTrailIfExists(db)
-		if run == 0 {
-			args = c.runArgs(rb, dir, db)
-		} else {
+		if run != 0 {
 			row.Resumes++
-			args = []string{"resume", strconv.FormatInt(run, 10), "--take-over", "crash campaign", "--plain", "--db", db}
-			if refused {
-				// Counted already; carry on to learn what else the crash cost.
-				args = append(args, "--force-unready", "crash campaign: resume was refused")
-			}
-			evs, _ := t.events(ctx, run)
-			if step := pendingDoubt(evs); step != "" {
-				// --auto-approve aborts a run with a command in doubt (only
-				// a person can say whether it ran): be that person.
-				op = &operator{}
-				op.decide = c.decider(ctx, db, run, counter)
-			} else {
-				args = append(args, "--auto-approve")
-			}
 		}
+		args, op := c.consoleArgs(ctx, t, rb, dir, db, counter, run, refused)
 		base := 0
 		if t != nil {
 			base = t.count(ctx)
@@ -434,17 +417,7 @@ func (c *campaign) cycle(ctx context.Context, n int, rb Runbook, row *Row) {
 		p := c.start(ctx, args, op)
 		// The first console is always killed; a resumed one half the time.
 		if attempt == 0 || c.rnd.IntN(2) == 0 {
-			switch k := c.rnd.IntN(6); {
-			case k < 3:
-				go c.killer(ctx, p, db, base+1+c.rnd.IntN(max(1, est.events-base)), 0)
-			case k < 5 || est.ends == 0:
-				go c.killer(ctx, p, db, 0, time.Duration(c.rnd.Int64N(int64(est.took)+1)))
-			default:
-				// Right after a command ended: its outcome, or the step's
-				// end, may not be written yet (issue 9, item 2).
-				execs, _ := readCounter(counter)
-				go killAfterEnd(p, counter, ended(execs)+1+c.rnd.IntN(est.ends))
-			}
+			c.scheduleKill(ctx, p, db, counter, base, est)
 		}
 		res := p.wait(c.cfg.Timeout)
 		if res.killed && !res.hung {
@@ -487,6 +460,44 @@ func (c *campaign) cycle(ctx context.Context, n int, rb Runbook, row *Row) {
 	}
 	_ = os.WriteFile(filepath.Join(dir, "consoles.log"), []byte(log.String()), 0o600)
 	c.check(ctx, where, db, counter, row)
+}
+
+// consoleArgs are the arguments of the next console of a cycle: the run
+// at first, then a resume, answered by --auto-approve or, with a command
+// in doubt, by the campaign as the person who knows whether it ran.
+func (c *campaign) consoleArgs(ctx context.Context, t *trail, rb Runbook, dir, db, counter string, run int64, refused bool) ([]string, *operator) {
+	if run == 0 {
+		return c.runArgs(rb, dir, db), nil
+	}
+	args := []string{"resume", strconv.FormatInt(run, 10), "--take-over", "crash campaign", "--plain", "--db", db}
+	if refused {
+		// Counted already; carry on to learn what else the crash cost.
+		args = append(args, "--force-unready", "crash campaign: resume was refused")
+	}
+	evs, _ := t.events(ctx, run)
+	if step := pendingDoubt(evs); step != "" {
+		// --auto-approve aborts a run with a command in doubt (only a
+		// person can say whether it ran): be that person.
+		op := &operator{}
+		op.decide = c.decider(ctx, db, run, counter)
+		return args, op
+	}
+	return append(args, "--auto-approve"), nil
+}
+
+// scheduleKill kills the console at a random moment: after a number of
+// events, after a delay, or right after a command ended (its outcome, or
+// the step's end, may not be written yet: issue 9, item 2).
+func (c *campaign) scheduleKill(ctx context.Context, p *proc, db, counter string, base int, est estimate) {
+	switch k := c.rnd.IntN(6); {
+	case k < 3:
+		go c.killer(ctx, p, db, base+1+c.rnd.IntN(max(1, est.events-base)), 0)
+	case k < 5 || est.ends == 0:
+		go c.killer(ctx, p, db, 0, time.Duration(c.rnd.Int64N(int64(est.took)+1)))
+	default:
+		execs, _ := readCounter(counter)
+		go killAfterEnd(p, counter, ended(execs)+1+c.rnd.IntN(est.ends))
+	}
 }
 
 func openTrailIfExists(db string) (*trail, error) {

@@ -308,26 +308,34 @@ func attach(ctx context.Context, dbPath string, runID int64, takeOver string, co
 			Anchor: func() string { return Anchor(context.WithoutCancel(ctx), db, runID) }})
 	} else {
 		actx := context.WithValue(ctx, attachedKey{}, true)
-		go func() {
-			// The plain console says when the engine is gone.
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case h := <-r.holder:
-					if h.Gone {
-						fmt.Fprintf(con.Out, "%s run %d: %s\n", time.Now().Local().Format("15:04:05"), runID, safetext.Line(h.Why))
-						return
-					}
-				}
-			}
-		}()
+		go r.sayWhenGone(ctx, con)
 		err = printPlain(actx, con, r, db, cancel, r.open)
 	}
 	cancel()
 	if err != nil {
 		return usage(err)
 	}
+	return r.left(ctx, db, dbPath, con, lost)
+}
+
+// sayWhenGone tells a plain console when the engine is gone.
+func (r *remote) sayWhenGone(ctx context.Context, con Console) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-r.holder:
+			if h.Gone {
+				fmt.Fprintf(con.Out, "%s run %d: %s\n", time.Now().Local().Format("15:04:05"), r.runID, safetext.Line(h.Why))
+				return
+			}
+		}
+	}
+}
+
+// left says how the run stands once this console leaves it.
+func (r *remote) left(ctx context.Context, db *store.Store, dbPath string, con Console, lost chan string) error {
+	runID := r.runID
 	run, rerr := db.Run(context.WithoutCancel(ctx), runID)
 	switch {
 	case rerr != nil:

@@ -227,21 +227,9 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 		}
 	}
 	fmt.Fprintln(con.Err, "repli: "+db.SignAs(ctx, con.Operator))
-	// The URIs the run was started with, unless overridden now.
-	uris := map[string]string{}
-	for _, s := range rb.Sites {
-		uris[s.Name] = s.URI
-	}
-	for name, uri := range prog.Started.Sites {
-		if _, ok := uris[name]; ok {
-			uris[name] = uri
-		}
-	}
-	for name, uri := range req.URIs {
-		if rb.Site(name) == nil {
-			return usage(fmt.Errorf("--site %s: run %d's runbook has no site %q (its sites: %s)", name, id, name, strings.Join(rb.SiteNames(), ", ")))
-		}
-		uris[name] = uri
+	uris, err := resumedURIs(id, rb, prog, req.URIs)
+	if err != nil {
+		return err
 	}
 	req.URIs = uris
 	sites, lab, err := Connect(ctx, rb, uris, prog.Started.TimeScale, 1, nil)
@@ -439,4 +427,25 @@ func (c Console) options(req Request) engine.Options {
 func ConsoleFromEnv(operator, version string) Console {
 	host, _ := os.Hostname()
 	return Console{Operator: operator, Host: host, SSHClient: os.Getenv("SSH_CONNECTION"), Version: version, In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+}
+
+// resumedURIs are the URIs a resumed run reaches its sites at: those it was
+// started with, unless overridden now (--site).
+func resumedURIs(id int64, rb *runbooks.Runbook, prog *engine.Progress, overrides map[string]string) (map[string]string, error) {
+	uris := map[string]string{}
+	for _, s := range rb.Sites {
+		uris[s.Name] = s.URI
+	}
+	for name, uri := range prog.Started.Sites {
+		if _, ok := uris[name]; ok {
+			uris[name] = uri
+		}
+	}
+	for name, uri := range overrides {
+		if rb.Site(name) == nil {
+			return nil, usage(fmt.Errorf("--site %s: run %d's runbook has no site %q (its sites: %s)", name, id, name, strings.Join(rb.SiteNames(), ", ")))
+		}
+		uris[name] = uri
+	}
+	return uris, nil
 }
