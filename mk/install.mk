@@ -2,6 +2,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, completions, man pages
 #   make uninstall [PREFIX=…] [DESTDIR=]
 #   make deb                                      dist/repli_VERSION_amd64.deb (nfpm)
+#   make dist                                     dist/repli_VERSION_linux_amd64.tar.gz (a release archive)
 # The completions and man pages are generated from the commands themselves
 # (cobra, cobra/doc) by the binary just built, into bin/share; never committed.
 
@@ -12,7 +13,7 @@ DATADIR := $(PREFIX)/share
 MANDIR  := $(DATADIR)/man/man1
 GEN     := bin/share
 
-.PHONY: gen install uninstall deb deb-path test-install test-deb
+.PHONY: gen install uninstall deb deb-path dist test-install test-deb test-dist
 
 gen: build
 	@rm -rf $(GEN) && mkdir -p $(GEN)/completions $(GEN)/man
@@ -66,3 +67,26 @@ test-deb:
 	@scripts/test-deb.sh
 
 test: test-deb
+
+# A release archive: what make install puts under a prefix, with the README
+# and the bundled runbooks, in one directory named after the version.
+DIST_NAME = repli_$(DEB_VERSION)_linux_amd64
+dist: gen
+	@rm -rf bin/dist-stage && mkdir -p dist bin/dist-stage
+	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/bin/dist-stage/$(DIST_NAME) PREFIX= >/dev/null
+	@mkdir -p bin/dist-stage/$(DIST_NAME)/share/repli && cp -r runbooks/examples bin/dist-stage/$(DIST_NAME)/share/repli/runbooks
+	@rm -f bin/dist-stage/$(DIST_NAME)/share/repli/runbooks/*.go
+	@cp README.md bin/dist-stage/$(DIST_NAME)/
+	@tar -C bin/dist-stage -czf dist/$(DIST_NAME).tar.gz --owner=0 --group=0 --sort=name $(DIST_NAME)
+	@ls -l dist/$(DIST_NAME).tar.gz
+
+# make dist, then the archive's contents checked and its repli run.
+test-dist: dist
+	@set -e; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
+	tar -C "$$t" -xzf dist/$(DIST_NAME).tar.gz; d="$$t/$(DIST_NAME)"; \
+	for f in bin/repli share/bash-completion/completions/repli share/man/man1/repli.1 share/repli/runbooks/annual-pra-test.yaml README.md; do \
+	  test -s "$$d/$$f" || { echo "test-dist: $$f is missing from the archive"; exit 1; }; done; \
+	"$$d/bin/repli" validate "$$d/share/repli/runbooks/annual-pra-test.yaml" >/dev/null; \
+	echo "test-dist: ok (dist/$(DIST_NAME).tar.gz)"
+
+test: test-dist
