@@ -134,7 +134,8 @@ func (m *HistoryModel) bindings(s historyScreen) []key.Binding {
 	case historyHelp:
 		return []key.Binding{km.CloseHelp, km.Interrupt}
 	}
-	return []key.Binding{km.Open, km.Filter, km.Sort, km.Mark, km.Compare, km.Simulated, km.Quit, km.Help}
+	// t is on the status line and the help screen: 80 columns hold no more.
+	return []key.Binding{km.Open, km.Filter, km.Sort, km.Mark, km.Compare, km.Quit, km.Help}
 }
 
 // helpLines are the help screen, generated from the same bindings.
@@ -150,7 +151,7 @@ func (m *HistoryModel) helpLines() []string {
 	return []string{
 		row("runs", km.Up, km.Down, withHelp(km.Open, "enter", "open the run"), km.Quit),
 		row("", withHelp(km.Sort, "s", "sort: "+strings.Join(sortNames[:], ", "))),
-		row("", withHelp(km.Mark, "space", "mark a run"), withHelp(km.Compare, "c", "compare it with the run under the cursor")),
+		row("", withHelp(km.Mark, "m/space", "mark a run"), withHelp(km.Compare, "c", "compare it with the run under the cursor")),
 		row("", withHelp(km.Simulated, "t", "show or hide the runs on simulated sites")),
 		row("filter", withHelp(km.Filter, "/", "words, and runbook: mode: outcome: since:YYYY-MM-DD or date:YYYY-MM-DD")),
 		row("a run", km.Up, km.Down, withHelp(km.PageUp, "pgup", "page up"), withHelp(km.PageDown, "pgdn", "page down"), km.Back),
@@ -244,7 +245,12 @@ func (m *HistoryModel) listKey(k tea.KeyMsg) tea.Cmd {
 		case m.marked == 0 || m.marked == r.ID:
 			m.errTxt = "mark a run with space first, then move to the other run and press c"
 		default:
+			// A is the earlier run, B the later: the deltas read as this
+			// year against last year's, whichever was marked.
 			a, b := m.marked, r.ID
+			if ra := m.byID(a); ra != nil && ra.Started.After(r.Started) {
+				a, b = b, a
+			}
 			m.openView(func(w int) tea.Cmd { return m.loadCompare(a, b, w) })
 			return m.open(m.width)
 		}
@@ -315,6 +321,15 @@ func (m *HistoryModel) loadCompare(a, b int64, width int) tea.Cmd {
 		text, err := src(a, b, width)
 		return historyLoaded{title: fmt.Sprintf("run %d beside run %d", a, b), text: text, err: err}
 	}
+}
+
+func (m *HistoryModel) byID(id int64) *HistoryRun {
+	for i := range m.runs {
+		if m.runs[i].ID == id {
+			return &m.runs[i]
+		}
+	}
+	return nil
 }
 
 func (m *HistoryModel) current() *HistoryRun {
@@ -487,7 +502,7 @@ func (m *HistoryModel) listLines(h int) []string {
 	case m.hideSim:
 		status += " · simulated runs hidden (t shows them)"
 	case nSim > 0:
-		status += fmt.Sprintf(" · %s on simulated sites below", plural(nSim, "run", "runs"))
+		status += fmt.Sprintf(" · %s on simulated sites below (t hides)", plural(nSim, "run", "runs"))
 	}
 	if m.marked != 0 {
 		status += fmt.Sprintf(" · run %d marked: c compares", m.marked)
@@ -505,7 +520,7 @@ func (m *HistoryModel) listLines(h int) []string {
 		run  int // index in shown, -1 for a heading
 	}
 	var rows []row
-	hdr := fmt.Sprintf("   %4s  %-16s %-18s %-8s %8s  %s", "RUN", "STARTED", "RUNBOOK", "MODE", "DURATION", "OUTCOME · RTO")
+	hdr := fmt.Sprintf("   %4s  %-16s %-*s %-8s %6s  %s", "RUN", "STARTED", m.nameWidth(), "RUNBOOK", "MODE", "TOOK", "OUTCOME, RTO")
 	for i, j := range m.shown {
 		if i == 0 && m.nReal > 0 {
 			rows = append(rows, row{m.st.Bold.Render(hdr), -1})
@@ -532,6 +547,9 @@ func (m *HistoryModel) listLines(h int) []string {
 	return out
 }
 
+// nameWidth is the runbook column's: what the screen leaves of it.
+func (m *HistoryModel) nameWidth() int { return max(12, min(32, m.width-66)) }
+
 func (m *HistoryModel) runLine(r HistoryRun, selected bool) string {
 	mark := "  "
 	if r.ID == m.marked {
@@ -539,7 +557,7 @@ func (m *HistoryModel) runLine(r HistoryRun, selected bool) string {
 	}
 	rto := ""
 	if r.RTO > 0 {
-		rto = " · RTO " + FormatDuration(r.RTO)
+		rto = "  RTO " + FormatDuration(r.RTO)
 		switch {
 		case r.RTOTarget == 0:
 		case r.RTO <= r.RTOTarget:
@@ -548,8 +566,9 @@ func (m *HistoryModel) runLine(r HistoryRun, selected bool) string {
 			rto += " ✗ over " + FormatDuration(r.RTOTarget)
 		}
 	}
-	name := truncate(safetext.Line(r.Runbook), 18)
-	line := fmt.Sprintf("%4d  %-16s %-18s %-8s %8s  %s%s", r.ID, r.Started.Local().Format("2006-01-02 15:04"), name,
+	nw := m.nameWidth()
+	name := truncate(safetext.Line(r.Runbook), nw)
+	line := fmt.Sprintf("%4d  %-16s %-*s %-8s %6s  %s%s", r.ID, r.Started.Local().Format("2006-01-02 15:04"), nw, name,
 		truncate(safetext.Line(r.Mode), 8), FormatDuration(r.Duration), textfmt.Outcome(r.Outcome), rto)
 	if selected {
 		return "›" + mark + m.st.Selected.Render(line)

@@ -69,8 +69,8 @@ var DefaultKeys = KeyMap{
 	Leave:     key.NewBinding(key.WithKeys("q", "enter", "esc"), key.WithHelp("q/enter", "quit")),
 
 	Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
-	Mark:      key.NewBinding(key.WithKeys(" ", "m"), key.WithHelp("space", "mark")),
-	Compare:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compare with marked")),
+	Mark:      key.NewBinding(key.WithKeys("m", " "), key.WithHelp("m", "mark")),
+	Compare:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compare")),
 	Simulated: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "simulated runs")),
 }
 
