@@ -497,15 +497,19 @@ func (m *HistoryModel) viewLines() []string {
 // title line, the real runs, then the simulated ones under their heading.
 func (m *HistoryModel) listLines(h int) []string {
 	nSim := len(m.shown) - m.nReal
-	status := fmt.Sprintf("%s · %s", plural(m.nReal, "run", "runs"), sortNames[m.order])
+	real := plural(m.nReal, "run", "runs")
+	if m.nReal == 0 {
+		real = "no real runs"
+	}
+	status := fmt.Sprintf("%s · %s", real, sortNames[m.order])
 	switch {
 	case m.hideSim:
-		status += " · simulated runs hidden (t shows them)"
+		status += " · simulated hidden (t shows)"
 	case nSim > 0:
-		status += fmt.Sprintf(" · %s on simulated sites below (t hides)", plural(nSim, "run", "runs"))
+		status += fmt.Sprintf(" · %d simulated below (t hides)", nSim)
 	}
 	if m.marked != 0 {
-		status += fmt.Sprintf(" · run %d marked: c compares", m.marked)
+		status += fmt.Sprintf(" · ◆ run %d marked: c compares", m.marked)
 	}
 	out := []string{m.st.Dim.Render(status)}
 	if len(m.runs) == 0 {
@@ -520,7 +524,7 @@ func (m *HistoryModel) listLines(h int) []string {
 		run  int // index in shown, -1 for a heading
 	}
 	var rows []row
-	hdr := fmt.Sprintf("   %4s  %-16s %-*s %-8s %6s  %s", "RUN", "STARTED", m.nameWidth(), "RUNBOOK", "MODE", "TOOK", "OUTCOME, RTO")
+	hdr := fmt.Sprintf("   %4s %-16s %-*s %-8s %6s  %-13s %s", "RUN", "STARTED", m.nameWidth(), "RUNBOOK", "MODE", "TOOK", "OUTCOME", "RTO")
 	for i, j := range m.shown {
 		if i == 0 && m.nReal > 0 {
 			rows = append(rows, row{m.st.Bold.Render(hdr), -1})
@@ -548,7 +552,7 @@ func (m *HistoryModel) listLines(h int) []string {
 }
 
 // nameWidth is the runbook column's: what the screen leaves of it.
-func (m *HistoryModel) nameWidth() int { return max(12, min(32, m.width-66)) }
+func (m *HistoryModel) nameWidth() int { return max(12, min(32, m.width-62)) }
 
 func (m *HistoryModel) runLine(r HistoryRun, selected bool) string {
 	mark := "  "
@@ -557,19 +561,20 @@ func (m *HistoryModel) runLine(r HistoryRun, selected bool) string {
 	}
 	rto := ""
 	if r.RTO > 0 {
-		rto = "  RTO " + FormatDuration(r.RTO)
+		rto = FormatDuration(r.RTO)
 		switch {
 		case r.RTOTarget == 0:
 		case r.RTO <= r.RTOTarget:
 			rto += " ✓"
 		default:
-			rto += " ✗ over " + FormatDuration(r.RTOTarget)
+			rto += " ✗ over"
 		}
 	}
 	nw := m.nameWidth()
 	name := truncate(safetext.Line(r.Runbook), nw)
-	line := fmt.Sprintf("%4d  %-16s %-*s %-8s %6s  %s%s", r.ID, r.Started.Local().Format("2006-01-02 15:04"), nw, name,
-		truncate(safetext.Line(r.Mode), 8), FormatDuration(r.Duration), textfmt.Outcome(r.Outcome), rto)
+	outcome := textfmt.Outcome(r.Outcome)
+	line := fmt.Sprintf("%4d %-16s %-*s %-8s %6s  %s%s %s", r.ID, r.Started.Local().Format("2006-01-02 15:04"), nw, name,
+		truncate(safetext.Line(r.Mode), 8), FormatDuration(r.Duration), outcome, strings.Repeat(" ", max(0, 13-lipgloss.Width(outcome))), rto)
 	if selected {
 		return "›" + mark + m.st.Selected.Render(line)
 	}

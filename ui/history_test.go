@@ -198,7 +198,7 @@ func TestHistoryBrowserGoldens(t *testing.T) {
 	v := m.View()
 	checkSize(t, v, 80, 24)
 	golden(t, "history-list-80x24", v)
-	if h, r := strings.Index(v, "⚠ Simulated sites"), strings.Index(v, "   3  2026-06-01"); h < 0 || r < h {
+	if h, r := strings.Index(v, "⚠ Simulated sites"), strings.Index(v, "   3 2026-06-01"); h < 0 || r < h {
 		t.Errorf("the simulated run is not listed apart, under its heading:\n%s", v)
 	}
 
@@ -259,7 +259,7 @@ func TestHistoryFilterSortToggle(t *testing.T) {
 		t.Errorf("oldest first: %v", got)
 	}
 	press(t, m, runes("t"))
-	if got := ids(); !same(got, 1, 2) || !strings.Contains(m.View(), "simulated runs hidden") {
+	if got := ids(); !same(got, 1, 2) || !strings.Contains(m.View(), "simulated hidden") {
 		t.Errorf("simulated hidden: %v\n%s", got, m.View())
 	}
 	press(t, m, runes("t"))
