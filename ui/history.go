@@ -91,6 +91,9 @@ type HistoryModel struct {
 	offset  int
 	loading bool
 	open    func(width int) tea.Cmd // reloads the view at another width
+	// seq numbers the loads: a view read for a run since closed, or at a
+	// width since changed, arrives late and is dropped.
+	seq int
 
 	st     Styles
 	keys   KeyMap
@@ -102,6 +105,7 @@ type HistoryModel struct {
 
 // historyLoaded is the text of a view, read off the UI goroutine.
 type historyLoaded struct {
+	seq   int
 	title string
 	text  string
 	err   error
@@ -167,9 +171,13 @@ func (m *HistoryModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		if m.screen == historyView && m.open != nil {
+			m.seq++
 			return m, m.open(m.width)
 		}
 	case historyLoaded:
+		if msg.seq != m.seq || m.screen != historyView {
+			return m, nil
+		}
 		m.loading = false
 		if msg.err != nil {
 			m.screen, m.errTxt = historyList, msg.err.Error()
@@ -299,27 +307,28 @@ func (m *HistoryModel) viewKey(k tea.KeyMsg) tea.Cmd {
 
 func (m *HistoryModel) openView(open func(int) tea.Cmd) {
 	m.screen, m.open, m.offset, m.loading, m.lines, m.title = historyView, open, 0, true, nil, ""
+	m.seq++
 }
 
 func (m *HistoryModel) loadRun(id int64, width int) tea.Cmd {
-	src := m.src.RunView
+	src, seq := m.src.RunView, m.seq
 	return func() tea.Msg {
 		if src == nil {
-			return historyLoaded{err: fmt.Errorf("run %d cannot be opened here: use repli show %d", id, id)}
+			return historyLoaded{seq: seq, err: fmt.Errorf("run %d cannot be opened here: use repli show %d", id, id)}
 		}
 		text, err := src(id, width)
-		return historyLoaded{title: fmt.Sprintf("run %d", id), text: text, err: err}
+		return historyLoaded{seq: seq, title: fmt.Sprintf("run %d", id), text: text, err: err}
 	}
 }
 
 func (m *HistoryModel) loadCompare(a, b int64, width int) tea.Cmd {
-	src := m.src.Compare
+	src, seq := m.src.Compare, m.seq
 	return func() tea.Msg {
 		if src == nil {
-			return historyLoaded{err: fmt.Errorf("runs cannot be compared here: use repli compare %d %d", a, b)}
+			return historyLoaded{seq: seq, err: fmt.Errorf("runs cannot be compared here: use repli compare %d %d", a, b)}
 		}
 		text, err := src(a, b, width)
-		return historyLoaded{title: fmt.Sprintf("run %d beside run %d", a, b), text: text, err: err}
+		return historyLoaded{seq: seq, title: fmt.Sprintf("run %d beside run %d", a, b), text: text, err: err}
 	}
 }
 

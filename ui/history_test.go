@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +310,22 @@ func TestHistoryRunWithControlCharacters(t *testing.T) {
 	press(t, m, keyEnter)
 	if v := m.View(); strings.ContainsAny(v, "\x1b\x07") || !strings.Contains(v, "here") {
 		t.Errorf("raw control characters in the run's view: %q", v)
+	}
+}
+
+// TestHistoryDropsALateView: a view read for a run the operator has left
+// (esc, then another run opened) arrives late and is not shown.
+func TestHistoryDropsALateView(t *testing.T) {
+	t.Parallel()
+	runs := []HistoryRun{{ID: 1, Runbook: "a", Outcome: "succeeded"}, {ID: 2, Runbook: "b", Outcome: "failed"}}
+	src := HistorySource{RunView: func(id int64, _ int) (string, error) { return fmt.Sprintf("the view of run %d", id), nil }}
+	m := NewHistoryModel("audit.db", runs, src, asciiRenderer())
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	_, first := m.Update(keyEnter) // opens the cursor's run, not read yet
+	press(t, m, keyEsc, keyDown, keyEnter)
+	want := m.View()
+	m.Update(first())
+	if got := m.View(); got != want || strings.Contains(got, "the view of run "+strconv.FormatInt(m.runs[m.shown[0]].ID, 10)) {
+		t.Errorf("a late view replaced the open one:\n%s", got)
 	}
 }
