@@ -204,6 +204,13 @@ func TestHistoryBrowserGoldens(t *testing.T) {
 		t.Errorf("the simulated run is not listed apart, under its heading:\n%s", v)
 	}
 
+	// The help screen: every key, from the key map.
+	press(t, m, runes("?"))
+	if v := m.View(); !strings.Contains(v, "m/space mark a run") || !strings.Contains(v, "t show or hide the runs on simulated sites") || !strings.Contains(v, "since:YYYY-MM-DD") {
+		t.Errorf("help screen:\n%s", v)
+	}
+	press(t, m, keyEsc)
+
 	// Open the newest real run: its view, with the timeline, scrollable.
 	press(t, m, keyEnter)
 	v = m.View()
@@ -231,6 +238,18 @@ func TestHistoryBrowserGoldens(t *testing.T) {
 	if !strings.Contains(v, "run 1 beside run 2") || !strings.Contains(v, "A: run 1") {
 		t.Errorf("compare view:\n%s", v)
 	}
+}
+
+func TestHistoryListGolden120(t *testing.T) {
+	m, _ := newHistory(t)
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	v := m.View()
+	checkSize(t, v, 120, 40)
+	golden(t, "history-list-120x40", v)
+	press(t, m, keyEnter)
+	v = m.View()
+	checkSize(t, v, 120, 40)
+	golden(t, "history-run-120x40", v)
 }
 
 func TestHistoryFilterSortToggle(t *testing.T) {
