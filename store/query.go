@@ -126,7 +126,8 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 }
 
 // Events returns a run's events in order, decoded: the engine's own, and the
-// store's (a *LeaseTakenOver for each takeover), so that the sequence has no
+// store's (a *LeaseTakenOver for each takeover, a *Finding for each finding
+// recorded after the end), so that the sequence has no
 // gaps and a resumed run continues after the last one. Signature events,
 // which take no place in the sequence, are read with Signatures. A kind neither knows
 // (written by a newer repli) is an error.
@@ -156,14 +157,19 @@ func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error)
 // decodeEvent decodes the store's own kinds, and hands the rest to the
 // engine.
 func decodeEvent(kind string, body []byte, m engine.Meta) (engine.Event, error) {
-	if kind != KindLeaseTakeover {
+	var ev engine.Event
+	switch kind {
+	case KindLeaseTakeover:
+		ev = &LeaseTakenOver{}
+	case KindFinding:
+		ev = &Finding{}
+	default:
 		return engine.DecodeEvent(kind, body, m)
 	}
-	ev := &LeaseTakenOver{}
 	if err := json.Unmarshal(body, ev); err != nil {
 		return nil, fmt.Errorf("decode %s event: %w", kind, err)
 	}
-	ev.Meta = m
+	*ev.EventMeta() = m
 	return ev, nil
 }
 

@@ -105,7 +105,7 @@ func printable(s string) string {
 // "approvers". Run Verify too: this checks the signatures, not the chain.
 func (s *Store) CheckSignatures(ctx context.Context, runID int64, allowedSigners string) ([]SignatureCheck, error) {
 	q := `SELECT e.id, e.run_id, e.seq, e.kind, e.step, e.body, e.hash FROM events e JOIN runs r ON r.id = e.run_id
-		WHERE e.kind IN ('run.started', 'run.resumed', 'lease.takeover', 'gate.opened', 'gate.decided', 'run.ended', 'signature')`
+		WHERE e.kind IN ('run.started', 'run.resumed', 'lease.takeover', 'gate.opened', 'gate.decided', 'run.ended', 'finding', 'signature')`
 	args := []any{}
 	if runID != 0 {
 		q += ` AND e.run_id = ?`
@@ -151,7 +151,7 @@ func (s *Store) CheckSignatures(ctx context.Context, runID int64, allowedSigners
 // runSigs is one run's events that bear on its signatures.
 type runSigs struct {
 	run    int64
-	signed []storedEvent         // gate.decided and run.ended, in order
+	signed []storedEvent         // gate.decided, run.ended and finding, in order
 	sigs   map[int64]*Signature  // by the signed event's seq
 	gates  map[int64]storedEvent // gate.opened, by id
 	enders map[string]bool       // operators who may end the run
@@ -172,7 +172,7 @@ func (r *runSigs) add(e storedEvent) {
 		r.enders[t.To.Operator] = true
 	case "gate.opened":
 		r.gates[e.id] = e
-	case "gate.decided", "run.ended":
+	case "gate.decided", "run.ended", KindFinding:
 		r.signed = append(r.signed, e)
 	case KindSignature:
 		sig := &Signature{}
@@ -280,7 +280,7 @@ func (r *runSigs) lastGate(step string, before int64) int64 {
 	return last
 }
 
-// event checks the signature of one gate.decided or run.ended.
+// event checks the signature of one gate.decided, run.ended or finding.
 func (c sigChecker) event(ctx context.Context, r *runSigs, e storedEvent) (SignatureCheck, error) {
 	ch := SignatureCheck{RunID: r.run, EventID: e.id, Seq: e.seq, Kind: e.kind, Step: e.step}
 	var who struct {
@@ -313,6 +313,8 @@ func (c sigChecker) event(ctx context.Context, r *runSigs, e storedEvent) (Signa
 	switch {
 	case e.kind == "run.ended" && !r.enders[sig.Principal] && ch.Status == SigVerified:
 		ch.Status, ch.Problem = SigNotAllowed, fmt.Sprintf("signed by %q, who neither started, resumed nor took over the run", sig.Principal)
+	case e.kind == KindFinding && ch.Operator != sig.Principal && ch.Status == SigVerified:
+		ch.Status, ch.Problem = SigNotAllowed, fmt.Sprintf("a finding by %q signed by %q", ch.Operator, sig.Principal)
 	case e.kind == "gate.decided" && ch.Operator != sig.Principal && ch.Status != SigInvalid:
 		// Decided on the driving console on behalf of an approver: what
 		// counts is the approver's own signature of the gate.

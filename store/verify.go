@@ -263,6 +263,13 @@ func (p *chainPass) add(e storedEvent, ends runEnds) {
 		f.ended[e.run] = e
 	}
 	e.body = ""
+	if e.kind == KindFinding {
+		// The one kind an ended run takes, and only once it has ended.
+		if !p.ended[e.run] && f.misplaced == nil {
+			f.misplaced = &e
+		}
+		return
+	}
 	f.last[e.run] = e
 	if _, after := f.afterEnd[e.run]; p.ended[e.run] && !after {
 		f.afterEnd[e.run] = e
@@ -528,6 +535,7 @@ type chainFacts struct {
 	headID    int64
 	last      map[int64]storedEvent // each run's last event (no body)
 	afterEnd  map[int64]storedEvent // each run's first event after its recorded end
+	misplaced *storedEvent          // the first finding before its run's end
 	endHashes map[int64]string      // hash of each event a run row says it ended at
 	first     map[int64]storedEvent // each run's event #1, with its body
 	ended     map[int64]storedEvent // each run's last run.ended, with its body
@@ -547,6 +555,10 @@ func (ends runEnds) check(f chainFacts) *finding {
 		return &finding{BreakTruncated, f.headID + 1, cut.run, 0, fmt.Sprintf(
 			"the trail was cut: it ends at event %d, but run %d was recorded as ending at event %d (hash %s); events %d to %d are gone",
 			f.headID, cut.run, cut.eventID, cut.hash, f.headID+1, cut.eventID)}
+	}
+	if m := f.misplaced; m != nil {
+		return &finding{BreakInserted, m.id, m.run, m.seq, fmt.Sprintf(
+			"%s is a finding written before run %d ended: findings are only added to an ended run", m, m.run)}
 	}
 	for _, r := range ends.runs {
 		l, has := f.last[r.run]
@@ -769,6 +781,9 @@ func (s *Store) checkRunChain(ctx context.Context, c *sql.Conn, runID int64, evs
 		if sig {
 			continue
 		}
+		if e.kind == KindFinding && rf.ended.id == 0 {
+			return rf, runFinding(BreakInserted, e.id, "%s is a finding written before run %d ended: findings are only added to an ended run", e, runID), nil
+		}
 		prevSeq, rf.lastSeq = e.seq, e.seq
 		switch {
 		case e.seq == 1:
@@ -820,9 +835,11 @@ func (s *Store) checkRunLinks(ctx context.Context, c *sql.Conn, evs []storedEven
 // checkRun holds the runs table's row against the run's events, as Verify
 // does; headID is the trail's last event.
 func (r runEnd) checkRun(runID int64, evs []storedEvent, rf runFacts, headID int64, exactStart bool) *finding {
+	// The run's last event of its own: not a signature, nor a finding
+	// added after the end (checkRunChain refused one before it).
 	lastEv := evs[len(evs)-1]
-	for i := len(evs) - 1; i >= 0 && lastEv.kind == KindSignature; i-- {
-		lastEv = evs[i]
+	for i := len(evs) - 1; i > 0 && (lastEv.kind == KindSignature || lastEv.kind == KindFinding); i-- {
+		lastEv = evs[i-1]
 	}
 	first, ended := rf.first, rf.ended
 	switch {

@@ -28,6 +28,9 @@ type KeyMap struct {
 	Note, Help, Quit, Interrupt key.Binding
 	// CloseHelp leaves the help screen; Leave quits a run that is over.
 	CloseHelp, Leave key.Binding
+	// History browser: sort the runs, mark one to compare with another,
+	// compare, show or hide the runs on simulated sites.
+	Sort, Mark, Compare, Simulated key.Binding
 }
 
 // DefaultKeys are the console's keys.
@@ -64,6 +67,11 @@ var DefaultKeys = KeyMap{
 	Interrupt: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 	CloseHelp: key.NewBinding(key.WithKeys("?", "f1", "esc"), key.WithHelp("?/esc", "close help")),
 	Leave:     key.NewBinding(key.WithKeys("q", "enter", "esc"), key.WithHelp("q/enter", "quit")),
+
+	Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+	Mark:      key.NewBinding(key.WithKeys("m", " "), key.WithHelp("m", "mark")),
+	Compare:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compare")),
+	Simulated: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "simulated runs")),
 }
 
 // textHelp is the help key where ? is text being typed: f1 only.

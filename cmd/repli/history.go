@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/internal/evidence"
 	"github.com/repli-dr/repli/internal/history"
 	"github.com/repli-dr/repli/internal/safetext"
+	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
 )
 
 func newHistoryCmd() *cobra.Command {
@@ -23,6 +29,13 @@ func newHistoryCmd() *cobra.Command {
 against its target. Runs on simulated sites (sim://) are listed apart. A run
 whose console is gone (its lease stale, or released) without the run ending
 reads interrupted: repli resume takes it up again.
+
+On a terminal, history is a browser: / filters (words, and runbook: mode:
+outcome: since:YYYY-MM-DD date:YYYY-MM-DD), s sorts, enter opens a run (its
+timeline, gates, deviations, RTO/RPO, findings, chain and signatures, as
+repli show tells it), space marks a run and c compares it with the run under
+the cursor (as repli compare), t shows or hides the simulated runs, esc goes
+back, q quits. Piped, or with TERM=dumb, it prints the tables.
 
 Filters: --runbook NAME, --mode MODE, --outcome succeeded|failed|aborted|
 interrupted|running, --since 2025-01-01 (or 30d, 12h), --simulated (only
@@ -58,6 +71,9 @@ the runs on simulated sites).`,
 				fmt.Fprintf(out, "no runs in %s yet\n", safetext.Line(s.Path()))
 				return nil
 			}
+			if ok, _ := ui.Usable(out); ok {
+				return browseHistory(cmd, s, runs, now, last)
+			}
 			return history.WriteText(out, runs, now, last)
 		},
 	}
@@ -70,6 +86,65 @@ the runs on simulated sites).`,
 	fl.StringVar(&f.Since, "since", "", "only the runs started since a date (2025-11-30), a time, or a while ago (30d, 12h)")
 	fl.BoolVar(&f.Simulated, "simulated", false, "only the runs on simulated sites")
 	return cmd
+}
+
+// browseHistory runs the history browser over runs; a run's view and a
+// comparison are read from s when opened.
+func browseHistory(cmd *cobra.Command, s *store.Store, runs []history.Run, now time.Time, last map[int64]time.Time) error {
+	ctx := cmd.Context()
+	m := ui.NewHistoryModel(s.Path(), historyRuns(runs, now, last), historySource(ctx, s), ui.NewRenderer(os.Stdout))
+	if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return withCode(exitFailed, fmt.Errorf("run the history browser: %w (repli history | cat prints the tables)", err))
+	}
+	return nil
+}
+
+// historySource reads what the browser opens: a run as repli show tells it,
+// two runs as repli compare does.
+func historySource(ctx context.Context, s *store.Store) ui.HistorySource {
+	load := func(id int64) (*evidence.Run, error) {
+		return evidence.Load(ctx, s, id, evidence.Options{RepliVersion: repliVersion()})
+	}
+	return ui.HistorySource{
+		RunView: func(id int64, width int) (string, error) {
+			r, err := load(id)
+			if err != nil {
+				return "", err
+			}
+			var b strings.Builder
+			err = evidence.WriteShow(&b, r, width)
+			return b.String(), err
+		},
+		Compare: func(a, b int64, width int) (string, error) {
+			ra, err := load(a)
+			if err != nil {
+				return "", err
+			}
+			rb, err := load(b)
+			if err != nil {
+				return "", err
+			}
+			var out strings.Builder
+			err = evidence.Compare(ra, rb).WriteText(&out)
+			return out.String(), err
+		},
+	}
+}
+
+// historyRuns are the runs as the browser lists them.
+func historyRuns(runs []history.Run, now time.Time, last map[int64]time.Time) []ui.HistoryRun {
+	out := make([]ui.HistoryRun, 0, len(runs))
+	for _, r := range runs {
+		row := history.ToRow(r, now, last[r.ID])
+		h := ui.HistoryRun{ID: r.ID, Runbook: r.Runbook, Title: r.Title, Mode: r.Mode, Operator: r.Operator, Host: r.Host,
+			Outcome: row.Outcome, Started: r.StartedAt, Duration: time.Duration(row.DurationS * float64(time.Second)),
+			RTOTarget: r.RTOTarget, Simulated: row.Simulated}
+		if r.RTOAchieved != nil {
+			h.RTO = *r.RTOAchieved
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 func newVerifyCmd() *cobra.Command {

@@ -45,6 +45,7 @@ Start here:
 	})
 	root.AddCommand(newValidateCmd(), newRunCmd(), newResumeCmd(), newWatchCmd(), newApproveCmd(), newShowCmd(), newReportCmd(), newDemoCmd(), newHistoryCmd(), newCompareCmd(), newVerifyCmd(), newCheckCmd(), newPlanCmd(), newSchemaCmd(),
 		newReverseCmd(), newTrailCmd(), newVersionCmd(), newConfigCmd(), newGenManCmd(), newAttachCmd(), newEngineCmd())
+	root.AddCommand(newNoteCmd())
 	attachCompletions(root)
 	return root
 }

@@ -890,6 +890,17 @@ func (m *mapper) findings() []report.Finding {
 		}
 		out = append(out, f)
 	}
+	// Findings recorded after the run ended (repli note RUN --finding):
+	// their own events, chained after the run's end.
+	for _, ev := range m.events {
+		sf, ok := ev.(*store.Finding)
+		if !ok {
+			continue
+		}
+		f := report.Finding{ID: fmt.Sprintf("F%d", len(out)+1), At: sf.At, By: sf.Operator, Step: sf.Step, Text: sf.Text, Owner: sf.Owner, AfterRun: true}
+		f.Due, _ = time.Parse("2006-01-02", sf.Due)
+		out = append(out, f)
+	}
 	return out
 }
 

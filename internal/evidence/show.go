@@ -191,7 +191,14 @@ func writeNotes(w io.Writer, d *report.Doc) {
 	if len(d.Findings) > 0 {
 		fmt.Fprintln(w, "\nFindings:")
 		for _, f := range d.Findings {
-			fmt.Fprintf(w, "  %s %s by %s: %s", f.ID, textfmt.TimeOfDay(f.At), safetext.Line(f.By), safetext.Line(f.Text))
+			fmt.Fprintf(w, "  %s %s by %s", f.ID, textfmt.TimeOfDay(f.At), safetext.Line(f.By))
+			if f.AfterRun {
+				fmt.Fprintf(w, " after the run (%s)", f.At.UTC().Format("2006-01-02"))
+			}
+			if f.Step != "" {
+				fmt.Fprintf(w, ", step %s", safetext.Line(f.Step))
+			}
+			fmt.Fprintf(w, ": %s", safetext.Line(f.Text))
 			if f.Action != "" {
 				fmt.Fprintf(w, " → %s", safetext.Line(f.Action))
 			}
