@@ -73,7 +73,11 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 	case errors.Is(res.err, engine.ErrRunEnded):
 		return usage(fmt.Errorf("run %d: %w", opts.RunID, res.err))
 	case res.err != nil:
-		fmt.Fprintf(con.Err, "repli: run %d stopped before its end: %s\n", opts.RunID, safetext.Line(res.err.Error()))
+		why := res.err.Error()
+		if errors.Is(res.err, context.Canceled) {
+			why = "this console left it (quit, or the terminal went away)"
+		}
+		fmt.Fprintf(con.Err, "repli: run %d stopped before its end: %s\n", opts.RunID, safetext.Line(why))
 		fmt.Fprintf(con.Err, "repli: everything done so far is in %s; carry on with: repli resume %d%s\n", safetext.Line(db.Path()), opts.RunID, dbHint(db.Path()))
 		return ErrStopped
 	case err != nil:
