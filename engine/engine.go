@@ -70,7 +70,15 @@ type Engine struct {
 	seq      int64
 	actionID int64
 	prog     *Progress
-	closed   bool // events is closed: nothing more is published
+	closed   bool // the run is over for emit: nothing more is numbered
+	// Group commit (see emit): the events numbered and not yet committed,
+	// in seq order; whether an emitter is committing (the leader); whether
+	// a run.ended is numbered (nothing may follow it); idle is signalled
+	// when the leader is done, for finish.
+	queue      []*pendingEvent
+	committing bool
+	ending     bool
+	idle       *sync.Cond
 
 	// Questions a resumed run asks once before running a step again: failed
 	// steps still waiting for a choice, and commands whose outcome is
@@ -133,6 +141,7 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		done:    make(chan struct{}),
 		prog:    NewProgress(),
 	}
+	e.idle = sync.NewCond(&e.mu)
 	return e, nil
 }
 
@@ -276,43 +285,57 @@ var errStopped = errors.New("run stopped")
 var ErrRefused = errors.New("refused at the gate")
 
 // finish ends publication. Only emit sends on events, and it does so under
-// mu, so closing under mu can never race a send.
+// mu while it commits; finish refuses new events, waits for the commit
+// under way, and closes events under mu, so closing can never race a send.
 func (e *Engine) finish() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.closed {
-		e.closed = true
-		close(e.events)
-		close(e.done)
+	if e.closed {
+		return
 	}
+	e.closed = true
+	for e.committing {
+		e.idle.Wait()
+	}
+	close(e.events)
+	close(e.done)
 }
 
 // emit journals an event, applies it to the run's progress, then publishes
 // it. When the journal cannot take the event, nothing else happens: the
-// caller must not act.
+// caller must not act. Events emitted at once (the actions of a parallel
+// step) share commits: see commitQueued.
 func (e *Engine) emit(ctx context.Context, ev Event) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed || (e.prog.Ended != nil) {
+	if e.closed || e.ending || e.prog.Ended != nil {
+		e.mu.Unlock()
 		return ErrRunOver
 	}
 	m := ev.EventMeta()
 	m.RunID = e.opts.RunID
-	m.Seq = e.seq + 1
-	m.At = time.Now().UTC()
-	if err := e.journal.Append(ctx, ev); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err() // interrupted, not a broken trail
-		}
-		return fmt.Errorf("%w: audit trail cannot be written (%v); nothing further was done", errStopped, err)
-	}
 	e.seq++
-	e.prog.Apply(ev)
-	select {
-	case e.events <- ev:
-	case <-ctx.Done():
+	m.Seq = e.seq
+	m.At = time.Now().UTC()
+	if _, ok := ev.(*RunEnded); ok {
+		e.ending = true // nothing is numbered after the end
 	}
-	return nil
+	p := &pendingEvent{ev: ev, ctx: ctx, wake: make(chan struct{}, 1)}
+	e.queue = append(e.queue, p)
+	if e.committing {
+		// Another emitter is committing: this event goes in the next
+		// commit, made by whoever is first in line when that one ends.
+		e.mu.Unlock()
+		<-p.wake
+		e.mu.Lock()
+		if p.settled {
+			e.mu.Unlock()
+			return p.err
+		}
+	}
+	e.committing = true
+	e.commitQueued()
+	e.mu.Unlock()
+	return p.err
 }
 
 // Progress returns a copy of where the run stands now.

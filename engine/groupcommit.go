@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -154,4 +155,126 @@ func (c *Committer) Close() {
 		}
 	}
 	<-c.done
+}
+
+// pendingEvent is an event emit has numbered and queued, not yet settled.
+type pendingEvent struct {
+	ev   Event
+	ctx  context.Context
+	wake chan struct{} // one signal: settled, or first in line to commit
+	// Set by the committer under the engine's mutex.
+	settled bool
+	err     error
+}
+
+// commitQueued is the engine's group commit. It is called with e.mu held
+// and e.committing set, by the emitter first in line; it commits every
+// event queued (its own first), applies to the run's progress and
+// publishes the durable ones in seq order, wakes their emitters, and hands
+// the commit on to the first of those queued meanwhile.
+//
+// With no other emitter waiting this is one Append under the caller's
+// context, as a journal without group commit does. When parallel actions
+// emit at once, their events, queued while a commit is under way, share
+// the next commit (BatchJournal.AppendBatch: one transaction, one fsync).
+// Each emitter still returns only once its own event is durable, so
+// write-ahead holds: nothing acts before its intent is in the trail.
+//
+// A batch the trail refuses (busy, locked) is tried again one event at a
+// time, each under its own context: every event then meets the trail as
+// it would have alone, and one that fails keeps failing alone (an intent
+// stops the run; an outcome is tried again by emitOutcome). The events
+// after a failed one are numbered again to follow the last durable event,
+// as the next event after a failed Append always was: they were emitted
+// while the failed one was still being written, so no emitter could have
+// ordered them after it, and no event is ever appended with a gap.
+func (e *Engine) commitQueued() {
+	batch := e.queue
+	e.queue = nil
+	e.mu.Unlock()
+	next := e.commitBatch(batch)
+	e.mu.Lock()
+	for _, q := range batch {
+		if q.err != nil {
+			continue
+		}
+		e.prog.Apply(q.ev)
+		select {
+		case e.events <- q.ev:
+		case <-q.ctx.Done():
+		}
+	}
+	e.seq = next - 1
+	e.ending = e.prog.Ended != nil
+	for _, q := range e.queue {
+		e.seq++
+		q.ev.EventMeta().Seq = e.seq
+		if _, ok := q.ev.(*RunEnded); ok {
+			e.ending = true
+		}
+	}
+	for _, q := range batch {
+		q.settled = true
+		q.wake <- struct{}{}
+	}
+	if len(e.queue) > 0 {
+		e.queue[0].wake <- struct{}{}
+		return
+	}
+	e.committing = false
+	e.idle.Broadcast()
+}
+
+// commitBatch makes the batch durable, in one commit when it can, and
+// records each failed event's error. It returns the seq that follows the
+// last durable event.
+func (e *Engine) commitBatch(batch []*pendingEvent) int64 {
+	first := batch[0].ev.EventMeta().Seq
+	if bj, ok := e.journal.(BatchJournal); ok && len(batch) > 1 {
+		evs := make([]Event, len(batch))
+		for i, q := range batch {
+			evs[i] = q.ev
+		}
+		ctx, cancel := anyAlive(batch)
+		err := bj.AppendBatch(ctx, evs)
+		cancel()
+		if err == nil {
+			return first + int64(len(batch))
+		}
+	}
+	next := first
+	for _, q := range batch {
+		q.ev.EventMeta().Seq = next
+		if err := e.journal.Append(q.ctx, q.ev); err != nil {
+			q.err = journalError(q.ctx, err)
+			continue
+		}
+		next++
+	}
+	return next
+}
+
+// anyAlive is a context that ends once every event's own context has
+// ended: a shared commit is given up only when no emitter still wants it.
+func anyAlive(batch []*pendingEvent) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(batch[0].ctx))
+	go func() {
+		for _, q := range batch {
+			select {
+			case <-q.ctx.Done():
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
+	return ctx, cancel
+}
+
+// journalError is what emit returns for an event the trail did not take.
+func journalError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted, not a broken trail
+	}
+	return fmt.Errorf("%w: audit trail cannot be written (%v); nothing further was done", errStopped, err)
 }
