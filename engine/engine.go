@@ -79,6 +79,9 @@ type Engine struct {
 	committing bool
 	ending     bool
 	idle       *sync.Cond
+	lingering  bool // a commit of the outcomes queued by emitLater is due
+	lingerFor  time.Duration
+	broken     error // an outcome the trail never took: nothing may follow it
 
 	// Questions a resumed run asks once before running a step again: failed
 	// steps still waiting for a choice, and commands whose outcome is
@@ -142,6 +145,7 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		prog:    NewProgress(),
 	}
 	e.idle = sync.NewCond(&e.mu)
+	e.lingerFor = lingerFor
 	return e, nil
 }
 
@@ -294,8 +298,16 @@ func (e *Engine) finish() {
 		return
 	}
 	e.closed = true
-	for e.committing {
-		e.idle.Wait()
+	for {
+		for e.committing {
+			e.idle.Wait()
+		}
+		if len(e.queue) == 0 {
+			break
+		}
+		// Outcomes emitLater queued and no commit took yet.
+		e.committing = true
+		e.commitQueued()
 	}
 	close(e.events)
 	close(e.done)
@@ -307,20 +319,11 @@ func (e *Engine) finish() {
 // step) share commits: see commitQueued.
 func (e *Engine) emit(ctx context.Context, ev Event) error {
 	e.mu.Lock()
-	if e.closed || e.ending || e.prog.Ended != nil {
+	if err := e.refused(); err != nil {
 		e.mu.Unlock()
-		return ErrRunOver
+		return err
 	}
-	m := ev.EventMeta()
-	m.RunID = e.opts.RunID
-	e.seq++
-	m.Seq = e.seq
-	m.At = time.Now().UTC()
-	if _, ok := ev.(*RunEnded); ok {
-		e.ending = true // nothing is numbered after the end
-	}
-	p := &pendingEvent{ev: ev, ctx: ctx, wake: make(chan struct{}, 1)}
-	e.queue = append(e.queue, p)
+	p := e.enqueue(ctx, ctx, ev)
 	if e.committing {
 		// Another emitter is committing: this event goes in the next
 		// commit, made by whoever is first in line when that one ends.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Committer makes events durable in groups: the events enqueued while a
@@ -160,8 +161,12 @@ func (c *Committer) Close() {
 // pendingEvent is an event emit has numbered and queued, not yet settled.
 type pendingEvent struct {
 	ev   Event
-	ctx  context.Context
-	wake chan struct{} // one signal: settled, or first in line to commit
+	ctx  context.Context // the commit's
+	pub  context.Context // publication's
+	wake chan struct{}   // one signal: settled, or first in line to commit
+	// later: queued by emitLater; no emitter waits for it, and nothing is
+	// appended after it until it is durable.
+	later bool
 	// Set by the committer under the engine's mutex.
 	settled bool
 	err     error
@@ -201,8 +206,21 @@ func (e *Engine) commitQueued() {
 		e.prog.Apply(q.ev)
 		select {
 		case e.events <- q.ev:
-		case <-q.ctx.Done():
+		case <-q.pub.Done():
 		}
+	}
+	for _, q := range batch {
+		if q.later && q.err != nil && e.broken == nil {
+			e.broken = q.err
+		}
+	}
+	if e.broken != nil {
+		// An outcome is missing: nothing queued after it may be written.
+		for _, q := range e.queue {
+			q.err = e.broken
+		}
+		batch = append(batch, e.queue...)
+		e.queue = nil
 	}
 	e.seq = next - 1
 	e.ending = e.prog.Ended != nil
@@ -217,12 +235,89 @@ func (e *Engine) commitQueued() {
 		q.settled = true
 		q.wake <- struct{}{}
 	}
-	if len(e.queue) > 0 {
-		e.queue[0].wake <- struct{}{}
-		return
+	for _, q := range e.queue {
+		if !q.later {
+			q.wake <- struct{}{} // first in line: it commits next
+			return
+		}
 	}
 	e.committing = false
 	e.idle.Broadcast()
+	if len(e.queue) > 0 {
+		e.linger()
+	}
+}
+
+// refused is why no event may be numbered now, if any (e.mu held).
+func (e *Engine) refused() error {
+	switch {
+	case e.broken != nil:
+		return e.broken
+	case e.closed || e.ending || e.prog.Ended != nil:
+		return ErrRunOver
+	}
+	return nil
+}
+
+// enqueue numbers ev and queues it for the next commit (e.mu held).
+func (e *Engine) enqueue(ctx, pub context.Context, ev Event) *pendingEvent {
+	m := ev.EventMeta()
+	m.RunID = e.opts.RunID
+	e.seq++
+	m.Seq = e.seq
+	m.At = time.Now().UTC()
+	if _, ok := ev.(*RunEnded); ok {
+		e.ending = true // nothing is numbered after the end
+	}
+	p := &pendingEvent{ev: ev, ctx: ctx, pub: pub, wake: make(chan struct{}, 1)}
+	e.queue = append(e.queue, p)
+	return p
+}
+
+// lingerFor is how long an outcome queued by emitLater waits for an event
+// to share its commit with before it is committed alone (Engine.linger).
+const lingerFor = 2 * time.Millisecond
+
+// emitLater queues an action's outcome and returns without waiting for it
+// to be durable: the next event emitted shares its commit (in a step that
+// acts on one domain at a time, the next action's intent), and in any case
+// it is committed within lingerFor, or by finish. Write-ahead and order
+// hold: an event is durable only with every event before it, so the next
+// intent waits for this outcome too. If the trail does not take it within
+// the outcome budget (as emitOutcome), nothing after it is written and the
+// run stops, resumable: the next emit returns the error. Until it is
+// durable the action is, for a crash, in doubt, as between an action and
+// its outcome; so emitLater is only for actions that a resume reconciles
+// against the domain's live state.
+func (e *Engine) emitLater(ctx context.Context, out *ActionOutcome) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.refused(); err != nil {
+		return err
+	}
+	p := e.enqueue(context.WithoutCancel(ctx), ctx, out)
+	p.later = true
+	if !e.committing {
+		e.linger()
+	}
+	return nil
+}
+
+// linger arranges a commit of what is queued in lingerFor (e.mu held).
+func (e *Engine) linger() {
+	if e.lingering {
+		return
+	}
+	e.lingering = true
+	time.AfterFunc(e.lingerFor, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.lingering = false
+		if !e.committing && len(e.queue) > 0 {
+			e.committing = true
+			e.commitQueued()
+		}
+	})
 }
 
 // commitBatch makes the batch durable, in one commit when it can, and
@@ -243,13 +338,22 @@ func (e *Engine) commitBatch(batch []*pendingEvent) int64 {
 		}
 	}
 	next := first
+	var lost error // an outcome from emitLater the trail did not take
 	for _, q := range batch {
-		q.ev.EventMeta().Seq = next
-		if err := e.journal.Append(q.ctx, q.ev); err != nil {
-			q.err = journalError(q.ctx, err)
+		if lost != nil {
+			q.err = lost
 			continue
 		}
-		next++
+		q.ev.EventMeta().Seq = next
+		if q.later {
+			q.err = e.appendOutcome(q.ctx, q.ev.(*ActionOutcome))
+			lost = q.err
+		} else if err := e.journal.Append(q.ctx, q.ev); err != nil {
+			q.err = journalError(q.ctx, err)
+		}
+		if q.err == nil {
+			next++
+		}
 	}
 	return next
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ type batchJournal struct {
 	hold      func()
 	failBatch bool
 	failOnce  map[string]bool // by the message of a Logged
+	// failOutcome refuses every action.outcome.
+	failOutcome bool
 }
 
 func (j *batchJournal) first() {
@@ -38,6 +41,9 @@ func (j *batchJournal) Append(ctx context.Context, ev Event) error {
 	j.first()
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if _, ok := ev.(*ActionOutcome); ok && j.failOutcome {
+		return errors.New("database is locked")
+	}
 	if l, ok := ev.(*Logged); ok && j.failOnce[l.Message] {
 		delete(j.failOnce, l.Message)
 		return errors.New("database is locked")
@@ -213,5 +219,73 @@ func TestARefusedBatchIsTriedOneByOne(t *testing.T) {
 	}
 	if p := e.Progress(); p.LastSeq != 5 {
 		t.Errorf("progress at seq %d, want 5", p.LastSeq)
+	}
+}
+
+// An outcome queued by emitLater shares the commit of the next event; the
+// next emitter returns only once both are durable, in order.
+func TestALaterOutcomeSharesTheNextCommit(t *testing.T) {
+	t.Parallel()
+	j := &batchJournal{}
+	e := groupEngine(t, j)
+	e.lingerFor = time.Hour // only the next event commits it
+	ctx := context.Background()
+	if err := e.emitLater(ctx, &ActionOutcome{Action: 1, Verb: "start", OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.events) != 0 {
+		t.Fatal("emitLater waited for a commit")
+	}
+	if err := e.emit(ctx, &ActionIntent{Action: 2, Verb: "start"}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(j.commits) != "[[1 2]]" {
+		t.Fatalf("commits %v, want the outcome and the next intent in one", j.commits)
+	}
+	if p := e.Progress(); p.LastSeq != 2 {
+		t.Errorf("progress at seq %d, want 2", p.LastSeq)
+	}
+	// One more, that nothing follows: finish commits it.
+	if err := e.emitLater(ctx, &ActionOutcome{Action: 2, Verb: "start", OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.finish()
+	if fmt.Sprint(j.commits) != "[[1 2] [3]]" {
+		t.Fatalf("commits %v, want the last outcome committed at the end", j.commits)
+	}
+	n := 0
+	for range e.Events() {
+		n++
+	}
+	if n != 3 {
+		t.Errorf("%d events published, want 3", n)
+	}
+}
+
+// An outcome queued by emitLater that the trail never takes: nothing after
+// it is written, the next emitter is told the run stops, and so is every
+// emitter after.
+func TestALaterOutcomeTheTrailRefusesStopsTheRun(t *testing.T) {
+	t.Parallel()
+	j := &batchJournal{failBatch: true, failOutcome: true}
+	e := groupEngine(t, j)
+	e.opts.OutcomeBudget = 20 * time.Millisecond
+	e.lingerFor = time.Hour
+	ctx := context.Background()
+	if err := e.emitLater(ctx, &ActionOutcome{Action: 1, Site: "p", Domain: "vm", Verb: "start", OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.emit(ctx, &ActionIntent{Action: 2, Verb: "start"})
+	if !errors.Is(err, errStopped) || !strings.Contains(err.Error(), "outcome of start p/vm could not be recorded") {
+		t.Fatalf("next intent: err %v, want the run stopped for the outcome", err)
+	}
+	if len(j.events) != 0 {
+		t.Fatalf("%d events written after an outcome the trail did not take", len(j.events))
+	}
+	if err := e.emit(ctx, &Logged{Message: "later"}); !errors.Is(err, errStopped) {
+		t.Errorf("a later event: err %v, want the run stopped", err)
+	}
+	if err := e.emitLater(ctx, &ActionOutcome{Action: 2}); !errors.Is(err, errStopped) {
+		t.Errorf("a later outcome: err %v, want the run stopped", err)
 	}
 }
