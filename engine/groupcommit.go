@@ -192,7 +192,11 @@ type pendingEvent struct {
 // after a failed one are numbered again to follow the last durable event,
 // as the next event after a failed Append always was: they were emitted
 // while the failed one was still being written, so no emitter could have
-// ordered them after it, and no event is ever appended with a gap.
+// ordered them after it, and no event is ever appended with a gap. The
+// exception is an outcome queued by emitLater, whose action has already
+// moved on: it is tried again here, for the outcome budget, with nothing
+// after it written meanwhile; if it is still refused, it and everything
+// after it fail, and so does every emit from then on (e.broken).
 func (e *Engine) commitQueued() {
 	batch := e.queue
 	e.queue = nil
