@@ -78,7 +78,13 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 		err = e.siteError(site, domain, err)
 		out.Error = err.Error()
 	}
-	if jerr := e.emitOutcome(ctx, out); jerr != nil {
+	write := e.emitOutcome
+	if w, _ := verbWant(verb); w != "" {
+		// A resume reads the domain's state to settle this action: its
+		// outcome may share the next event's commit.
+		write = e.emitLater
+	}
+	if jerr := write(ctx, out); jerr != nil {
 		return jerr
 	}
 	return err
@@ -91,13 +97,31 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 // stops, resumable, and resume reconciles the action against live state.
 // An action is never reported failed because the trail was busy.
 func (e *Engine) emitOutcome(ctx context.Context, out *ActionOutcome) error {
+	return e.retryOutcome(out, func() error {
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return e.emit(octx, out)
+	})
+}
+
+// appendOutcome is emitOutcome's retries for an outcome queued by
+// emitLater, committed on its own (the batch it was in was refused).
+func (e *Engine) appendOutcome(ctx context.Context, out *ActionOutcome) error {
+	return e.retryOutcome(out, func() error {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return e.journal.Append(octx, out)
+	})
+}
+
+// retryOutcome calls write until it succeeds, the run is over, or the
+// outcome budget is spent.
+func (e *Engine) retryOutcome(out *ActionOutcome, write func() error) error {
 	budget := e.opts.OutcomeBudget
 	deadline := time.Now().Add(budget)
 	delay := min(100*time.Millisecond, budget/8)
 	for {
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := e.emit(octx, out)
-		cancel()
+		err := write()
 		if err == nil || errors.Is(err, ErrRunOver) {
 			return err
 		}

@@ -70,7 +70,18 @@ type Engine struct {
 	seq      int64
 	actionID int64
 	prog     *Progress
-	closed   bool // events is closed: nothing more is published
+	closed   bool // the run is over for emit: nothing more is numbered
+	// Group commit (see emit): the events numbered and not yet committed,
+	// in seq order; whether an emitter is committing (the leader); whether
+	// a run.ended is numbered (nothing may follow it); idle is signalled
+	// when the leader is done, for finish.
+	queue      []*pendingEvent
+	committing bool
+	ending     bool
+	idle       *sync.Cond
+	lingering  bool // a commit of the outcomes queued by emitLater is due
+	lingerFor  time.Duration
+	broken     error // an outcome the trail never took: nothing may follow it
 
 	// Questions a resumed run asks once before running a step again: failed
 	// steps still waiting for a choice, and commands whose outcome is
@@ -133,6 +144,8 @@ func New(rb *runbooks.Runbook, sites map[string]Hypervisor, j Journal, opts Opti
 		done:    make(chan struct{}),
 		prog:    NewProgress(),
 	}
+	e.idle = sync.NewCond(&e.mu)
+	e.lingerFor = lingerFor
 	return e, nil
 }
 
@@ -276,43 +289,56 @@ var errStopped = errors.New("run stopped")
 var ErrRefused = errors.New("refused at the gate")
 
 // finish ends publication. Only emit sends on events, and it does so under
-// mu, so closing under mu can never race a send.
+// mu while it commits; finish refuses new events, waits for the commit
+// under way, and closes events under mu, so closing can never race a send.
 func (e *Engine) finish() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.closed {
-		e.closed = true
-		close(e.events)
-		close(e.done)
+	if e.closed {
+		return
 	}
+	e.closed = true
+	for {
+		for e.committing {
+			e.idle.Wait()
+		}
+		if len(e.queue) == 0 {
+			break
+		}
+		// Outcomes emitLater queued and no commit took yet.
+		e.committing = true
+		e.commitQueued()
+	}
+	close(e.events)
+	close(e.done)
 }
 
 // emit journals an event, applies it to the run's progress, then publishes
 // it. When the journal cannot take the event, nothing else happens: the
-// caller must not act.
+// caller must not act. Events emitted at once (the actions of a parallel
+// step) share commits: see commitQueued.
 func (e *Engine) emit(ctx context.Context, ev Event) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed || (e.prog.Ended != nil) {
-		return ErrRunOver
+	if err := e.refused(); err != nil {
+		e.mu.Unlock()
+		return err
 	}
-	m := ev.EventMeta()
-	m.RunID = e.opts.RunID
-	m.Seq = e.seq + 1
-	m.At = time.Now().UTC()
-	if err := e.journal.Append(ctx, ev); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err() // interrupted, not a broken trail
+	p := e.enqueue(ctx, ctx, ev)
+	if e.committing {
+		// Another emitter is committing: this event goes in the next
+		// commit, made by whoever is first in line when that one ends.
+		e.mu.Unlock()
+		<-p.wake
+		e.mu.Lock()
+		if p.settled {
+			e.mu.Unlock()
+			return p.err
 		}
-		return fmt.Errorf("%w: audit trail cannot be written (%v); nothing further was done", errStopped, err)
 	}
-	e.seq++
-	e.prog.Apply(ev)
-	select {
-	case e.events <- ev:
-	case <-ctx.Done():
-	}
-	return nil
+	e.committing = true
+	e.commitQueued()
+	e.mu.Unlock()
+	return p.err
 }
 
 // Progress returns a copy of where the run stands now.
