@@ -259,7 +259,7 @@ sites:
 steps:
   - id: stop
     gate: none
-    shutdown: {site: primary, domains: [%s]}
+    shutdown: {site: primary, max_parallel: 16, domains: [%s]}
   - id: start
     gate: none
     start: {site: secondary, groups: [[%s]]}
