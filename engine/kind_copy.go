@@ -178,18 +178,9 @@ func (e *Engine) copyOne(ctx context.Context, st *runbooks.Step, src, dst Volume
 				return fmt.Errorf("delete the old volume %s before replacing it: %w", v, err)
 			}
 		}
-		like := info
-		if err := e.do(ctx, func(ctx context.Context) error { return dst.CreateVolume(ctx, like) }); err != nil {
-			return fmt.Errorf("create volume %s (%s, %s): %w", v, sizeText(info.Capacity), orRaw(info.Format), err)
-		}
-		began := time.Now()
-		sum, bytes, err := e.stream(ctx, st, src, dst, v, info.Size, n, of)
-		took := time.Since(began)
+		sum, bytes, began, took, err := e.streamWhole(ctx, st, src, dst, v, info, n, of)
 		if err != nil {
 			return err
-		}
-		if bytes != info.Size {
-			return fmt.Errorf("volume %s: %d bytes read from %s, %d expected: did the volume change during the copy? Copy it again with its domain shut off", v, bytes, c.From, info.Size)
 		}
 		rec := &VolumeCopied{Action: action, Step: st.ID, From: c.From, To: c.To, Volume: v.String(), Bytes: bytes, Duration: took,
 			BytesPerSecond: float64(bytes) / max(took.Seconds(), 1e-9), SourceSHA256: sum, Verify: c.Verify, Replaced: existing != nil}
@@ -343,4 +334,35 @@ func orRaw(format string) string {
 		return "raw"
 	}
 	return format
+}
+
+// streamWhole creates the target volume and streams the source into it. A
+// stream that ends short without an error (seen under load: libvirt closed
+// the download having sent nothing) is tried again, from a new target, up
+// to three times in all, each said in the trail; a copy is never taken for
+// done with fewer bytes than the source has.
+func (e *Engine) streamWhole(ctx context.Context, st *runbooks.Step, src, dst VolumeCopier, v VolumeRef, info Volume, n, of int) (sum string, bytes int64, began time.Time, took time.Duration, err error) {
+	c := runbooks.CopyOf(st)
+	for attempt := 1; ; attempt++ {
+		like := info
+		if err := e.do(ctx, func(ctx context.Context) error { return dst.CreateVolume(ctx, like) }); err != nil {
+			return "", 0, began, 0, fmt.Errorf("create volume %s (%s, %s): %w", v, sizeText(info.Capacity), orRaw(info.Format), err)
+		}
+		began = time.Now()
+		sum, bytes, err = e.stream(ctx, st, src, dst, v, info.Size, n, of)
+		took = time.Since(began)
+		if err != nil || bytes == info.Size {
+			return sum, bytes, began, took, err
+		}
+		short := fmt.Errorf("volume %s: %d bytes read from %s, %d expected", v, bytes, c.From, info.Size)
+		if attempt == 3 {
+			return "", bytes, began, took, fmt.Errorf("%w: did the volume change during the copy? Copy it again with its domain shut off", short)
+		}
+		if err := e.logf(ctx, st.ID, "warn", "%v; copying it again (attempt %d of 3)", short, attempt+1); err != nil {
+			return "", bytes, began, took, err
+		}
+		if err := e.do(ctx, func(ctx context.Context) error { return dst.DeleteVolume(ctx, v) }); err != nil {
+			return "", bytes, began, took, fmt.Errorf("delete the short copy of %s before copying it again: %w", v, err)
+		}
+	}
 }

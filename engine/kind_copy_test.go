@@ -344,3 +344,39 @@ func TestRPOFromACommandsOutput(t *testing.T) {
 		t.Error("recorded a recovery point from nothing")
 	}
 }
+
+// A stream that ends without a byte and without an error is copied again
+// (said in the trail); three such and the copy fails, never done short.
+func TestCopyOfAnEmptyStreamIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	const step = `  - id: sync
+    on_failure: abort
+    copy: {from: primary, to: secondary, volumes: [{domain: db-01}]}
+`
+	h := copyRunbookHarness(t, step)
+	h.lab.EmptyReads("primary", 1)
+	if o, err := h.run(nil); err != nil || o != engine.OutcomeSucceeded {
+		t.Fatalf("one empty stream: outcome %s err %v", o, err)
+	}
+	src, _ := h.lab.VolumeData("primary", "default", "db-01.img")
+	dst, ok := h.lab.VolumeData("secondary", "default", "db-01.img")
+	if !ok || !bytes.Equal(src, dst) {
+		t.Fatalf("the target (%v, %d bytes) differs from the source after the second try", ok, len(dst))
+	}
+	var said bool
+	for _, ev := range h.journal.find("log") {
+		said = said || strings.Contains(ev.(*engine.Logged).Message, "copying it again (attempt 2 of 3)")
+	}
+	if !said {
+		t.Error("the second try is not in the trail")
+	}
+
+	h = copyRunbookHarness(t, step)
+	h.lab.EmptyReads("primary", 3)
+	if o, _ := h.run(nil); o == engine.OutcomeSucceeded {
+		t.Fatal("a copy of three empty streams succeeded")
+	}
+	if r := h.ended().Reason; !strings.Contains(r, "0 bytes read from primary") {
+		t.Errorf("reason %q", r)
+	}
+}

@@ -38,6 +38,9 @@ type volumeState struct {
 	stallVol engine.VolumeRef
 	stallAt  int64
 	stalled  chan struct{}
+	// empty makes that many next reads end at once, without an error and
+	// without a byte: a stream libvirt closed before sending anything.
+	empty int
 }
 
 func (s *Site) volumes() *volumeState {
@@ -81,6 +84,15 @@ func (l *Lab) CorruptWrites(site string, on bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.volumes().corrupt = on
+}
+
+// EmptyReads makes the next n reads of any volume at site end at once,
+// with no error and no data.
+func (l *Lab) EmptyReads(site string, n int) {
+	s := l.Site(site)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.volumes().empty = n
 }
 
 // StallRead makes the next read of volume pool/name at site stop after n
@@ -218,6 +230,10 @@ func (s *Site) ReadVolume(ctx context.Context, v engine.VolumeRef, w io.Writer) 
 		if vs.stalled != nil && vs.stallVol == v {
 			stallAt, stalled = vs.stallAt, vs.stalled
 			vs.stalled = nil // the next read only
+		}
+		if vs.empty > 0 {
+			vs.empty--
+			data = nil
 		}
 	}
 	s.lab.mu.Unlock()
