@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -384,7 +385,10 @@ func TestSigningFailureDoesNotLoseTheDecision(t *testing.T) {
 	}
 	defer func() { agent.Process.Kill(); agent.Wait() }()
 	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		// The socket file exists once bound, a little before the agent
+		// listens: wait until it answers.
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if i == 500 {

@@ -3,6 +3,7 @@ package sshsig
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,10 @@ func startAgent(t *testing.T, keys ...keyPair) string {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		// The socket file exists once bound, a little before the agent
+		// listens: wait until it answers.
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if i == 500 {
