@@ -237,3 +237,42 @@ func autostartIs(dominfo, want string) bool {
 	}
 	return false
 }
+
+// TestQEMUParallelShutdownOfGuestsThatIgnoreACPI: real TCG guests that
+// ignore ACPI, shut down three at a time (max_parallel: 3): every shutdown
+// request goes out before the first guest is forced off, so the step takes
+// about one graceful timeout, not one per guest; each ends forced off.
+func TestQEMUParallelShutdownOfGuestsThatIgnoreACPI(t *testing.T) {
+	t.Parallel()
+	libvirtlab.Require(t, "qemu-system-x86_64")
+	dir := libvirtlab.TempDir(t)
+	p := libvirtlab.StartQEMUDaemon(t, dir, "primary", "repli-primary")
+	guests := []string{"vm-01", "vm-02", "vm-03"}
+	for _, g := range guests {
+		p.Define(t, "running", g)
+	}
+	rb := filepath.Join(dir, "parallel.yaml")
+	src := fmt.Sprintf("version: 1\nname: parallel\nsites:\n  primary:\n    uri: %s\nsteps:\n  - id: stop\n    shutdown: {site: primary, domains: [%s], timeout: 3s, force: true, max_parallel: 3}\n", p.URI, strings.Join(guests, ", "))
+	if err := os.WriteFile(rb, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "audit.db")
+	code, out, errOut := repli(t, runOpts{}, "run", rb, "--auto-approve", "--plain", "--db", db)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var verbs []string
+	for _, ev := range trailEvents(t, db, 1) {
+		if in, ok := ev.(*engine.ActionIntent); ok {
+			verbs = append(verbs, in.Verb)
+		}
+	}
+	if first := slices.Index(verbs, "destroy"); first != len(guests) || strings.Count(strings.Join(verbs, " "), "destroy") != len(guests) {
+		t.Errorf("actions %v: want the %d shutdown requests sent before the first force-off", verbs, len(guests))
+	}
+	for _, g := range guests {
+		if got := p.State(t, g); got != "shut off" {
+			t.Errorf("%s is %q, want shut off", g, got)
+		}
+	}
+}
