@@ -129,33 +129,8 @@ func historyTrail(t *testing.T) (string, *store.Store, []HistoryRun) {
 // repli history does (evidence.Load, WriteShow, Compare), at a fixed "now".
 func trailSource(t *testing.T, s *store.Store) HistorySource {
 	ctx := context.Background()
-	load := func(id int64) (*evidence.Run, error) {
-		return evidence.Load(ctx, s, id, evidence.Options{Now: time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC), RepliVersion: "v1.0.0"})
-	}
-	return HistorySource{
-		RunView: func(id int64, width int) (string, error) {
-			r, err := load(id)
-			if err != nil {
-				return "", err
-			}
-			var b strings.Builder
-			err = evidence.WriteShow(&b, r, width)
-			return b.String(), err
-		},
-		Compare: func(a, b int64, width int) (string, error) {
-			ra, err := load(a)
-			if err != nil {
-				return "", err
-			}
-			rb, err := load(b)
-			if err != nil {
-				return "", err
-			}
-			var out strings.Builder
-			err = evidence.Compare(ra, rb).WriteText(&out)
-			return out.String(), err
-		},
-	}
+	runView, compare := evidence.Viewers(ctx, s, evidence.Options{Now: time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC), RepliVersion: "v1.0.0"})
+	return HistorySource{RunView: runView, Compare: compare}
 }
 
 // press gives the model keys, running the commands they return (a view's

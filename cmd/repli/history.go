@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -102,33 +101,8 @@ func browseHistory(cmd *cobra.Command, s *store.Store, runs []history.Run, now t
 // historySource reads what the browser opens: a run as repli show tells it,
 // two runs as repli compare does.
 func historySource(ctx context.Context, s *store.Store) ui.HistorySource {
-	load := func(id int64) (*evidence.Run, error) {
-		return evidence.Load(ctx, s, id, evidence.Options{RepliVersion: repliVersion()})
-	}
-	return ui.HistorySource{
-		RunView: func(id int64, width int) (string, error) {
-			r, err := load(id)
-			if err != nil {
-				return "", err
-			}
-			var b strings.Builder
-			err = evidence.WriteShow(&b, r, width)
-			return b.String(), err
-		},
-		Compare: func(a, b int64, width int) (string, error) {
-			ra, err := load(a)
-			if err != nil {
-				return "", err
-			}
-			rb, err := load(b)
-			if err != nil {
-				return "", err
-			}
-			var out strings.Builder
-			err = evidence.Compare(ra, rb).WriteText(&out)
-			return out.String(), err
-		},
-	}
+	runView, compare := evidence.Viewers(ctx, s, evidence.Options{RepliVersion: repliVersion()})
+	return ui.HistorySource{RunView: runView, Compare: compare}
 }
 
 // historyRuns are the runs as the browser lists them.
