@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -20,10 +21,28 @@ type ConsoleConfig struct {
 	// has closed (optional).
 	Out io.Writer
 	// Check returns the readiness of a choice (its plan for the mode, the
-	// sites' live state, the RTO target) as the text repli check prints, and
-	// whether the run may start. Nil, or a resume, skips the preflight.
-	Check func(ctx context.Context, c Choice) (report string, ready bool, err error)
+	// sites' live state, the RTO target) as repli check prints it. Nil, or
+	// a resume, skips the preflight.
+	Check func(ctx context.Context, c Choice) (Readiness, error)
+	// Direct opens the console on this choice (repli run FILE, repli
+	// resume ID) instead of the home screen: its preflight when there is
+	// something to read, then its run. Leaving the preflight leaves repli.
+	Direct *Choice
 }
+
+// Readiness is what the preflight check found, as the preflight screen
+// shows it.
+type Readiness struct {
+	Text  string
+	Ready bool
+	// Quiet: ready, and nothing to read (no warning): a direct start goes
+	// straight on to the run.
+	Quiet bool
+}
+
+// ErrCancelled: the operator left the preflight of a direct start; nothing
+// was started.
+var ErrCancelled = errors.New("cancelled at the preflight check; nothing was started")
 
 // StartFunc starts what the operator chose and returns the run's driver and
 // the run screen's Config. It runs off the UI goroutine; an error is shown
@@ -36,6 +55,9 @@ type StartFunc func(ctx context.Context, c Choice) (Driver, Config, error)
 func Console(ctx context.Context, cfg ConsoleConfig, start StartFunc) error {
 	m := NewConsole(ctx, cfg, start)
 	_, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run()
+	if err == nil {
+		err = m.err
+	}
 	if m.run != nil {
 		m.run.Stop()
 		if cfg.Out != nil {
@@ -53,10 +75,9 @@ func Console(ctx context.Context, cfg ConsoleConfig, start StartFunc) error {
 type (
 	chosenMsg  struct{ c Choice }
 	checkedMsg struct {
-		c      Choice
-		report string
-		ready  bool
-		err    error
+		c   Choice
+		r   Readiness
+		err error
 	}
 	decidedMsg struct {
 		start  bool
@@ -83,6 +104,8 @@ type ConsoleModel struct {
 	width  int
 	height int
 	busy   string
+	// err ends a direct start that could not start.
+	err error
 }
 
 // NewConsole builds the console on its home screen.
@@ -107,8 +130,25 @@ func (m *ConsoleModel) Mode() Mode {
 	return m.mode
 }
 
-// Init implements tea.Model.
-func (m *ConsoleModel) Init() tea.Cmd { return nil }
+// Init implements tea.Model: a direct start goes to its choice at once.
+func (m *ConsoleModel) Init() tea.Cmd {
+	if c := m.cfg.Direct; c != nil {
+		return func() tea.Msg { return chosenMsg{*c} }
+	}
+	return nil
+}
+
+// failed shows an error where the operator chose: on the home screen, or,
+// for a direct start, after the program ends.
+func (m *ConsoleModel) failed(err error) tea.Cmd {
+	m.mode, m.pre = ModeHome, nil
+	if m.cfg.Direct != nil {
+		m.err = err
+		return tea.Quit
+	}
+	m.home.errTxt = err.Error()
+	return nil
+}
 
 // Update dispatches: the console's own messages move between screens;
 // everything else goes to the screen shown.
@@ -133,11 +173,12 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case checkedMsg:
 		m.busy = ""
 		if msg.err != nil {
-			m.home.errTxt = msg.err.Error()
-			m.mode = ModeHome
-			return m, nil
+			return m, m.failed(msg.err)
 		}
-		m.pre = NewPreflightModel(msg.report, msg.ready, m.cfg.Renderer)
+		if m.cfg.Direct != nil && msg.r.Ready && msg.r.Quiet && m.mode != ModePreflight {
+			return m, m.startCmd()
+		}
+		m.pre = NewPreflightModel(msg.r.Text, msg.r.Ready, m.cfg.Renderer)
 		m.pre.modeLabel = msg.c.Mode
 		m.pre.onDone = func(start bool, reason string) tea.Cmd {
 			return func() tea.Msg { return decidedMsg{start, reason} }
@@ -147,6 +188,9 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case decidedMsg:
 		if !msg.start {
+			if m.cfg.Direct != nil {
+				return m, m.failed(ErrCancelled)
+			}
 			m.mode, m.pre = ModeHome, nil
 			return m, nil
 		}
@@ -155,9 +199,7 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case startedMsg:
 		m.busy = ""
 		if msg.err != nil {
-			m.home.errTxt = msg.err.Error()
-			m.mode, m.pre = ModeHome, nil
-			return m, nil
+			return m, m.failed(msg.err)
 		}
 		if msg.cfg.Renderer == nil {
 			msg.cfg.Renderer = m.cfg.Renderer
@@ -192,8 +234,8 @@ func (m *ConsoleModel) checkCmd() tea.Cmd {
 	}
 	m.busy = "checking the sites for " + c.Mode + " mode…"
 	return func() tea.Msg {
-		report, ready, err := check(ctx, c)
-		return checkedMsg{c: c, report: report, ready: ready, err: err}
+		r, err := check(ctx, c)
+		return checkedMsg{c: c, r: r, err: err}
 	}
 }
 

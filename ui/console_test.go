@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -608,8 +609,8 @@ func TestConsoleHomeToRun(t *testing.T) {
 	f := newFake(t)
 	var started Choice
 	cfg := ConsoleConfig{Home: homeData(), Renderer: asciiRenderer(),
-		Check: func(_ context.Context, c Choice) (string, bool, error) {
-			return "Readiness of " + c.Runbook + " in " + c.Mode + " mode\n✓ ready", true, nil
+		Check: func(_ context.Context, c Choice) (Readiness, error) {
+			return Readiness{Text: "Readiness of " + c.Runbook + " in " + c.Mode + " mode\n✓ ready", Ready: true}, nil
 		}}
 	start := func(_ context.Context, c Choice) (Driver, Config, error) {
 		started = c
@@ -653,6 +654,68 @@ func TestConsoleHomeToRun(t *testing.T) {
 	m.Update(eventsMsg{midRun()})
 	if m.Mode() != ModeGate || !strings.Contains(m.View(), "typed gate") {
 		t.Fatalf("run screen: mode %s\n%s", m.Mode(), m.View())
+	}
+}
+
+// settle feeds the model the messages its commands return, until one
+// quits the program or there is nothing more to do; it says whether the
+// program quit.
+func settle(m *ConsoleModel, cmd tea.Cmd) bool {
+	for cmd != nil {
+		msg := cmd()
+		if _, ok := msg.(tea.QuitMsg); ok {
+			return true
+		}
+		if msg == nil {
+			return false
+		}
+		if _, ok := msg.(tea.BatchMsg); ok {
+			return false
+		}
+		_, cmd = m.Update(msg)
+	}
+	return false
+}
+
+// TestConsoleDirectStart: repli run FILE opens the console on its choice:
+// a quiet, ready preflight goes straight to the run; one with something to
+// read is shown, and leaving it leaves repli with ErrCancelled; a run that
+// cannot start ends the program with its error, never the home screen.
+func TestConsoleDirectStart(t *testing.T) {
+	direct := &Choice{Kind: ChoiceStart, Runbook: "annual-pra-test", Mode: "test"}
+	newDirect := func(r Readiness, startErr error) (*ConsoleModel, *fakeDriver) {
+		f := newFake(t)
+		cfg := ConsoleConfig{Home: homeData(), Renderer: asciiRenderer(), Direct: direct,
+			Check: func(context.Context, Choice) (Readiness, error) { return r, nil }}
+		m := NewConsole(context.Background(), cfg, func(context.Context, Choice) (Driver, Config, error) {
+			if startErr != nil {
+				return nil, Config{}, startErr
+			}
+			return f, Config{DB: "audit.db", Operator: "alice", NoTick: true}, nil
+		})
+		m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+		return m, f
+	}
+
+	m, _ := newDirect(Readiness{Text: "✓ ready", Ready: true, Quiet: true}, nil)
+	if quit := settle(m, m.Init()); quit || m.mode != ModeRun {
+		t.Fatalf("quiet and ready: quit %v, mode %s, want the run\n%s", quit, m.Mode(), m.View())
+	}
+	m.run.Stop()
+
+	m, _ = newDirect(Readiness{Text: "⚠ ready with 1 warning: web-01 has no guest agent", Ready: true}, nil)
+	settle(m, m.Init())
+	if m.Mode() != ModePreflight || !strings.Contains(m.View(), "web-01 has no guest agent") {
+		t.Fatalf("a warning to read: mode %s\n%s", m.Mode(), m.View())
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	if quit := settle(m, cmd); !quit || !errors.Is(m.err, ErrCancelled) {
+		t.Fatalf("esc at a direct preflight: quit %v, err %v, mode %s", quit, m.err, m.Mode())
+	}
+
+	m, _ = newDirect(Readiness{Text: "✓ ready", Ready: true, Quiet: true}, fmt.Errorf("connect site dc1: connection refused"))
+	if quit := settle(m, m.Init()); !quit || m.err == nil || !strings.Contains(m.err.Error(), "connection refused") {
+		t.Fatalf("a direct start that fails: quit %v, err %v", quit, m.err)
 	}
 }
 

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/engine"
@@ -31,36 +32,76 @@ func home(cmd *cobra.Command) error {
 		}
 		return cmd.Help()
 	}
-	path := store.DefaultPath()
-	data := homeData(cmd.Context(), path)
-	m := ui.NewHomeModel(data, ui.NewRenderer(os.Stdout))
-	if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(cmd.Context())).Run(); err != nil {
-		return nil
+	// What repli says while the screen is up is said once it has closed.
+	var said bytes.Buffer
+	diagOut = &said
+	defer func() { diagOut = os.Stderr; io.Copy(cmd.ErrOrStderr(), &said) }()
+	con := consoleOf(cmd, false)
+	con.Err = &said
+	var att *session.Attached
+	start := func(ctx context.Context, c ui.Choice) (ui.Driver, ui.Config, error) {
+		a, err := openChoice(ctx, c, con)
+		if err != nil {
+			return nil, ui.Config{}, err
+		}
+		att = a
+		return a.Driver(), a.Config(), nil
 	}
-	c := m.Chosen()
-	if c == nil {
-		return nil
+	check := func(ctx context.Context, c ui.Choice) (ui.Readiness, error) {
+		rb, f, err := choiceRunbook(c)
+		if err != nil {
+			return ui.Readiness{}, err
+		}
+		req, err := request(rb, f)
+		if err != nil {
+			return ui.Readiness{}, err
+		}
+		return session.Checker(rb, nil, req)(ctx, c)
 	}
-	return startChoice(cmd, *c)
+	cfg := ui.ConsoleConfig{Home: homeData(cmd.Context(), dbPath("")), Renderer: con.Renderer, Out: cmd.OutOrStdout(), Check: check}
+	if err := ui.Console(cmd.Context(), cfg, start); err != nil || att == nil {
+		return err
+	}
+	io.Copy(cmd.ErrOrStderr(), &said)
+	return sessionExit(att.Leave())
 }
 
-// startChoice starts what was picked on the home screen.
-func startChoice(cmd *cobra.Command, c ui.Choice) error {
-	switch c.Kind {
-	case ui.ChoiceResume:
+// choiceRunbook is the runbook picked on the home screen and how to run it.
+func choiceRunbook(c ui.Choice) (*runbooks.Runbook, runFlags, error) {
+	f := runFlags{mode: c.Mode, speed: 1, seed: 1, override: c.Override, path: c.Runbook, detach: true}
+	if f.mode == "" {
+		f.mode = "test"
+	}
+	if c.Kind == ui.ChoiceDemo {
+		f.speed, f.path = 4, "annual-pra-test"
+	}
+	rb, err := loadRunbookSecrets(f.path, nil, nil)
+	if err != nil {
+		return nil, f, err
+	}
+	mode, err := rb.RunMode(f.mode, true)
+	f.mode = mode
+	return rb, f, err
+}
+
+// openChoice starts what was picked on the home screen in a detached
+// engine, and attaches this console to it.
+func openChoice(ctx context.Context, c ui.Choice, con session.Console) (*session.Attached, error) {
+	if c.Kind == ui.ChoiceResume {
 		// Picking a run here is the operator's explicit choice to drive it:
 		// a dead console's lease is taken over, and that is recorded.
-		return resumeRun(cmd, c.RunID, runFlags{}, "picked up from repli's first screen by "+operator())
-	case ui.ChoiceStart:
-		mode := c.Mode
-		if mode == "" {
-			mode = "test"
-		}
-		return runRunbook(cmd, c.Runbook, runFlags{mode: mode, speed: 1, seed: 1, override: c.Override})
-	case ui.ChoiceDemo:
-		return runDemo(cmd, demoFlags{speed: 4, seed: 1})
+		req := session.Request{DB: dbPath(""), Assess: preflightCheck, Detach: true, Replica: replicaURL()}
+		return session.OpenResume(ctx, c.RunID, "picked up from repli's first screen by "+operator(), req, con)
 	}
-	return nil
+	rb, f, err := choiceRunbook(c)
+	if err != nil {
+		return nil, err
+	}
+	req, err := request(rb, f)
+	if err != nil {
+		return nil, err
+	}
+	return session.Open(ctx, rb, f.mode, req, con)
 }
 
 // homeData gathers the home screen: the trail's runs (read-only; a trail

@@ -9,8 +9,8 @@ import (
 
 // TestHomeOnEmptyTrailPicksARunbook: repli on an empty trail shows the home
 // screen (not the demo at once); / filters, enter starts the bundled
-// runbook; quitting mid-run and reopening repli offers the run to resume,
-// and enter carries on at the gate where it stopped.
+// runbook after its preflight; quitting mid-run and reopening repli offers
+// the run (its engine waiting at the gate), and enter carries on there.
 func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir()
@@ -43,14 +43,20 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("enter open") // the filter is applied: back to the list
 	s.keys("Enter")
+	s.waitFor("enter start the run") // its preflight, read before anything starts
+	s.keys("Enter")
 	s.waitFor("Change ticket is open") // the run started, at its first gate
 	s.keys("q")
 	s.waitFor("Stop driving this run and quit?")
 	s.keys("y")
 	s.waitFor("EXITED 3")
 
+	// The run's engine runs detached: it waits at the gate for a person,
+	// and the first screen offers to attach to it.
+	db := filepath.Join(state, "repli", "audit.db")
+	stopEngineAtEnd(t, db)
 	s = newTmux(t, 80, 24, cmd)
-	scr = s.waitFor("Resume run 1 · annual-pra-test")
+	scr = s.waitFor("Attach to run 1 · annual-pra-test")
 	if !strings.Contains(scr, "stopped before their end") {
 		t.Fatalf("second home screen:\n%s", scr)
 	}
@@ -60,7 +66,6 @@ func TestHomeOnEmptyTrailPicksARunbook(t *testing.T) {
 	s.waitFor("Stop driving this run and quit?")
 	s.keys("y")
 	s.waitFor("EXITED 3")
-	db := filepath.Join(state, "repli", "audit.db")
 	if h := runRepli(t, "", "show", "1", "--db", db); !strings.Contains(h.stdout, "resumed") && !strings.Contains(h.stdout, "announce") {
 		t.Errorf("show after the resume:\n%s%s", h.stdout, h.stderr)
 	}

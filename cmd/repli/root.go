@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 
@@ -69,6 +70,10 @@ func operator() string {
 	return "unknown"
 }
 
+// diagOut receives a runbook's diagnostics: stderr, or what the home
+// screen says once it has closed.
+var diagOut io.Writer = os.Stderr
+
 // loadRunbook reads a runbook file, or a bundled example by name, with var
 // overrides (NAME=VALUE). Diagnostics are printed to stderr; an invalid
 // runbook is a usage error.
@@ -107,7 +112,7 @@ func secretVarFlag(cmd *cobra.Command, p *[]string) {
 
 func checked(rb *runbooks.Runbook, diags runbooks.Diagnostics) (*runbooks.Runbook, error) {
 	for _, d := range diags {
-		fmt.Fprintln(os.Stderr, d)
+		fmt.Fprintln(diagOut, d)
 	}
 	if diags.HasErrors() {
 		return nil, withCode(exitUsage, fmt.Errorf("the runbook has %d error(s); nothing was run", len(diags.Errors())))

@@ -185,6 +185,7 @@ func TestFirstScreenOffersUnfinishedRuns(t *testing.T) {
 	if !strings.Contains(scr, "stopped before their end") || !strings.Contains(scr, "Start the demo drill") {
 		t.Fatalf("first screen:\n%s", scr)
 	}
+	stopEngineAtEnd(t, db)
 	s.keys("Enter")
 	s.waitFor("Change ticket is open") // back at the gate where it stopped
 	s.keys("q")
@@ -194,6 +195,76 @@ func TestFirstScreenOffersUnfinishedRuns(t *testing.T) {
 	if h := runRepli(t, "", "show", "1", "--db", db); !strings.Contains(h.stdout, "announce") {
 		t.Errorf("show after resume:\n%s%s", h.stdout, h.stderr)
 	}
+}
+
+// TestFirstScreenToTheEndInOneProgram: repli with no command goes from its
+// first screen through the preflight into the run and to its end in one
+// program: the demo picked, read, started, driven by keys to its end, and
+// the summary left in the terminal once the screen closes. The run's
+// engine is detached (the run outlives the console), and the console that
+// showed the first screen is the one that shows the end.
+func TestFirstScreenToTheEndInOneProgram(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	db := filepath.Join(state, "repli", "audit.db")
+	bin := e2eBinary(t)
+	s := newTmux(t, 80, 24, fmt.Sprintf("cd %s && XDG_STATE_HOME=%s REPLI_DB= NO_COLOR=1 %s; echo EXITED $?; sleep 60", state, state, bin))
+	stopEngineAtEnd(t, db)
+	s.waitFor("Start the demo drill")
+	console := consolePID(t, s)
+	s.keys("Enter")
+	scr := s.waitFor("enter start the run")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "Readiness of annual-pra-test") || !strings.Contains(scr, "ready") {
+		t.Fatalf("preflight screen:\n%s", scr)
+	}
+	s.keys("Enter")
+	s.waitFor("Change ticket is open")
+	if pid := enginePID(t, db); pid == console {
+		t.Fatalf("the engine runs in the console's process (%d): it would die with the terminal", pid)
+	}
+	s.keys("Space")
+	s.waitFor("[✓] Change ticket is open")
+	s.keys("Space")
+	s.waitFor("[✓] Customers were notified")
+	s.keys("Enter")
+	s.waitFor(`type "primary"`)
+	s.keys("-l", "primary")
+	s.keys("Enter")
+	s.waitFor("confirm: press y")
+	s.keys("y")
+	s.waitFor("Log in as the test user")
+	s.keys("Enter")
+	s.waitFor("Outcome and recovery time recorded")
+	s.keys("Space")
+	s.waitFor("[✓] Outcome and recovery time recorded")
+	s.keys("Enter")
+	scr = s.waitFor("succeeded")
+	if got := consolePID(t, s); got != console {
+		t.Errorf("the end is shown by process %d, the first screen by %d: want one program", got, console)
+	}
+	if !strings.Contains(scr, "RTO ✓") {
+		t.Errorf("end screen lacks the RTO verdict:\n%s", scr)
+	}
+	s.keys("q")
+	scr = s.waitFor("EXITED 0")
+	if !strings.Contains(scr, "succeeded") {
+		t.Errorf("no summary left in the terminal after the screen closed:\n%s", scr)
+	}
+}
+
+// consolePID is the pid of the repli console running in the tmux pane.
+func consolePID(t *testing.T, s *tmuxSession) int {
+	t.Helper()
+	shell := strings.TrimSpace(s.run("display-message", "-p", "-t", s.name, "#{pane_pid}"))
+	out, err := exec.Command("pgrep", "-P", shell, "repli").Output()
+	pids := strings.Fields(string(out))
+	if err != nil || len(pids) != 1 {
+		t.Fatalf("repli consoles under the pane's shell %s: %q (%v), want one", shell, pids, err)
+	}
+	var pid int
+	fmt.Sscan(pids[0], &pid)
+	return pid
 }
 
 // TestPreflightScreenInTmux: in the terminal UI an unready plan shows its

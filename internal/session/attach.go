@@ -256,43 +256,102 @@ func Attach(ctx context.Context, dbPath string, runID int64, takeOver string, co
 // attach is Attach; spawned: this console just started the engine, and
 // shows the run even if it already ended (a short run may).
 func attach(ctx context.Context, dbPath string, runID int64, takeOver string, con Console, spawned bool) error {
+	a, err := open(ctx, dbPath, runID, takeOver, con, spawned)
+	if err != nil {
+		return err
+	}
+	if con.TUI {
+		opened := func(context.Context, ui.Choice) (*Attached, error) { return a, nil }
+		return console(ctx, ui.Choice{Kind: ui.ChoiceResume, RunID: runID}, nil, opened, con)
+	}
+	actx := context.WithValue(a.ctx, attachedKey{}, true)
+	go a.r.sayWhenGone(a.ctx, con)
+	if err = printPlain(actx, con, a.r, a.db, a.cancel, a.r.open); err != nil {
+		a.cancel()
+		a.db.Close()
+		return usage(err)
+	}
+	return a.Leave()
+}
+
+// Attached is a console's hold on a run whose engine runs detached: the
+// run screen's driver and Config. Whoever shows the screen calls Leave
+// when it closes.
+type Attached struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	db     *store.Store
+	dbPath string
+	con    Console
+	r      *remote
+	lost   chan string
+}
+
+// Driver is the run screen's driver: events from the trail, inputs to the
+// engine.
+func (a *Attached) Driver() ui.Driver { return a.r }
+
+// Config is the run screen's Config for this run.
+func (a *Attached) Config() ui.Config {
+	ctx, db, runID := a.ctx, a.db, a.r.runID
+	return ui.Config{DB: a.dbPath, Operator: a.con.Operator, Renderer: a.con.Renderer,
+		Simulated: Simulated(a.r.started.Sites), Out: a.con.Out, Holder: a.r.holder, Replica: a.r.Replica,
+		Anchor: func() string { return Anchor(context.WithoutCancel(ctx), db, runID) }}
+}
+
+// Leave lets the run go on without this console, says where it stands,
+// and returns how it stands: nil once it succeeded, ErrFailed, or
+// ErrStopped while it goes on.
+func (a *Attached) Leave() error {
+	a.cancel()
+	defer a.db.Close()
+	return a.r.left(a.ctx, a.db, a.dbPath, a.con, a.lost)
+}
+
+// open attaches this console to the run's engine and follows its trail,
+// without showing anything: see Attach.
+func open(ctx context.Context, dbPath string, runID int64, takeOver string, con Console, spawned bool) (_ *Attached, err error) {
 	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
-		return usage(err)
+		return nil, usage(err)
 	}
-	defer db.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel()
+			db.Close()
+		}
+	}()
 	run, err := db.Run(ctx, runID)
 	if err != nil {
-		return usage(err)
+		return nil, usage(err)
 	}
 	if run.Outcome != engine.OutcomeRunning && !spawned {
-		return usage(fmt.Errorf("run %d already ended (%s); see it with repli show %d%s", runID, run.Outcome, runID, dbHint(dbPath)))
+		return nil, usage(fmt.Errorf("run %d already ended (%s); see it with repli show %d%s", runID, run.Outcome, runID, dbHint(dbPath)))
 	}
 	pong, err := call(ctx, SocketPath(dbPath, runID), wireRequest{Op: "ping"}, 2*time.Second)
 	if err != nil || pong.RunID != runID {
 		if run, err = db.Run(ctx, runID); err != nil {
-			return usage(err)
+			return nil, usage(err)
 		}
 		if !spawned || run.Outcome == engine.OutcomeRunning {
-			return usage(noEngine(ctx, db, runID, dbPath))
+			return nil, usage(noEngine(ctx, db, runID, dbPath))
 		}
 	}
 	events, err := db.Events(ctx, runID)
 	if err != nil {
-		return usage(err)
+		return nil, usage(err)
 	}
 	rb, prog, err := engine.LoadRun(events)
 	if err != nil {
-		return usage(fmt.Errorf("run %d: %w", runID, err))
+		return nil, usage(fmt.Errorf("run %d: %w", runID, err))
 	}
 	r := &remote{rb: rb, started: prog.Started, runID: runID, operator: con.Operator, sock: SocketPath(dbPath, runID),
 		events: make(chan engine.Event, 256), holder: make(chan ui.HolderStatus, 1), prog: engine.NewProgress()}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var lost chan string
+	a := &Attached{ctx: ctx, cancel: cancel, db: db, dbPath: dbPath, con: con, r: r}
 	if pong.PID != 0 {
-		if lost, err = r.hold(ctx, store.LocalHolder(con.Operator, con.Name()).String(), takeOver, cancel); err != nil {
-			return usage(err)
+		if a.lost, err = r.hold(ctx, store.LocalHolder(con.Operator, con.Name()).String(), takeOver, cancel); err != nil {
+			return nil, usage(err)
 		}
 	}
 	go r.follow(ctx, db)
@@ -302,20 +361,7 @@ func attach(ctx context.Context, dbPath string, runID int64, takeOver string, co
 	if pong.Replica != "" {
 		fmt.Fprintf(con.Err, "repli: the trail's %s\n", safetext.Line(pong.Replica))
 	}
-	if con.TUI {
-		err = ui.Run(ctx, r, ui.Config{DB: dbPath, Operator: con.Operator, Renderer: con.Renderer,
-			Simulated: Simulated(prog.Started.Sites), Out: con.Out, Holder: r.holder, Replica: r.Replica,
-			Anchor: func() string { return Anchor(context.WithoutCancel(ctx), db, runID) }})
-	} else {
-		actx := context.WithValue(ctx, attachedKey{}, true)
-		go r.sayWhenGone(ctx, con)
-		err = printPlain(actx, con, r, db, cancel, r.open)
-	}
-	cancel()
-	if err != nil {
-		return usage(err)
-	}
-	return r.left(ctx, db, dbPath, con, lost)
+	return a, nil
 }
 
 // sayWhenGone tells a plain console when the engine is gone.

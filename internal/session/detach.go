@@ -13,6 +13,7 @@ import (
 	"github.com/repli-dr/repli/internal/safetext"
 	"github.com/repli-dr/repli/runbooks"
 	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/ui"
 )
 
 // startDetached starts the run's engine in a process of its own and
@@ -23,17 +24,23 @@ func startDetached(ctx context.Context, rb *runbooks.Runbook, mode string, req R
 	if _, err := replicaCheck(req, mode, Simulated(req.URIs), con.Operator); err != nil {
 		return err
 	}
-	if con.TUI && req.Assess != nil {
-		sites, _, err := Connect(ctx, rb, req.URIs, req.Speed, req.Seed, req.Faults)
-		if err != nil {
-			return usage(err)
+	if con.TUI {
+		open := func(ctx context.Context, c ui.Choice) (*Attached, error) {
+			r := req
+			if c.Override != "" {
+				r.Override = c.Override
+			}
+			m, err := rb.RunMode(c.Mode, true)
+			if err != nil {
+				return nil, usage(err)
+			}
+			return Open(ctx, rb, m, r, con)
 		}
-		_, override, err := preflight(ctx, rb, mode, nil, req, sites, con)
-		closeAll(sites)
-		if err != nil {
-			return err
+		check := Checker(rb, nil, req)
+		if req.Override != "" {
+			check = nil // overridden on the command line: nothing to ask
 		}
-		req.Override = override
+		return console(ctx, ui.Choice{Kind: ui.ChoiceStart, Runbook: rb.Name, Mode: mode, Override: req.Override}, check, open, con)
 	}
 	id, err := spawn(ctx, Spec{Mode: mode, Request: req, Console: con})
 	if err != nil {
@@ -49,7 +56,48 @@ func resumeDetached(ctx context.Context, id int64, takeOver string, req Request,
 		fmt.Fprintf(con.Err, "repli: run %d is already driven by its detached engine; attaching to it\n", id)
 		return Attach(ctx, req.DB, id, takeOver, con)
 	}
-	db, err := store.OpenReadOnly(ctx, req.DB)
+	if err := resumable(ctx, req.DB, id); err != nil {
+		return err
+	}
+	if _, err := spawn(ctx, Spec{Resume: id, TakeOver: takeOver, Request: req, Console: con}); err != nil {
+		return err
+	}
+	return attach(ctx, req.DB, id, "", con, true)
+}
+
+// Open starts a run of rb in a detached engine and attaches this console
+// to it without showing anything: the caller shows the run screen (the
+// console's one program) and calls Leave when it closes. The preflight is
+// the caller's: req.Override carries the reason a blocked run was started.
+func Open(ctx context.Context, rb *runbooks.Runbook, mode string, req Request, con Console) (*Attached, error) {
+	if _, err := replicaCheck(req, mode, Simulated(req.URIs), con.Operator); err != nil {
+		return nil, err
+	}
+	id, err := spawn(ctx, Spec{Mode: mode, Request: req, Console: con})
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, req.DB, id, "", con, true)
+}
+
+// OpenResume carries on with a run in a detached engine, or attaches to
+// the engine that already drives it, as Open does.
+func OpenResume(ctx context.Context, id int64, takeOver string, req Request, con Console) (*Attached, error) {
+	if _, err := Ping(ctx, req.DB, id); err == nil {
+		return open(ctx, req.DB, id, takeOver, con, false)
+	}
+	if err := resumable(ctx, req.DB, id); err != nil {
+		return nil, err
+	}
+	if _, err := spawn(ctx, Spec{Resume: id, TakeOver: takeOver, Request: req, Console: con}); err != nil {
+		return nil, err
+	}
+	return open(ctx, req.DB, id, "", con, true)
+}
+
+// resumable refuses a run that already ended.
+func resumable(ctx context.Context, dbPath string, id int64) error {
+	db, err := store.OpenReadOnly(ctx, dbPath)
 	if err != nil {
 		return usage(err)
 	}
@@ -61,10 +109,7 @@ func resumeDetached(ctx context.Context, id int64, takeOver string, req Request,
 	if run.Outcome != engine.OutcomeRunning {
 		return usage(fmt.Errorf("run %d already ended (%s); there is nothing to resume", id, run.Outcome))
 	}
-	if _, err := spawn(ctx, Spec{Resume: id, TakeOver: takeOver, Request: req, Console: con}); err != nil {
-		return err
-	}
-	return attach(ctx, req.DB, id, "", con, true)
+	return nil
 }
 
 // spawn starts the engine process: the repli binary again, with the hidden
