@@ -6,10 +6,7 @@ package main
 // nothing, and nothing is printed but the candidates.
 
 import (
-	"context"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,28 +44,19 @@ func completeRunIDs(unfinished bool) cobra.CompletionFunc {
 	}
 }
 
-// completionStore opens the audit trail read-only; nil when there is none.
-func completionStore(cmd *cobra.Command) (*store.Store, context.Context, context.CancelFunc) {
+// completionRuns are the runs of the trail named by --db (or the
+// configured one).
+func completionRuns(cmd *cobra.Command) []store.Run {
 	useConfigFlag(cmd)
 	db, _ := cmd.Flags().GetString("db")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	s, err := store.OpenReadOnly(ctx, dbPath(db))
-	if err != nil {
-		cancel()
-		return nil, nil, nil
-	}
-	return s, ctx, cancel
+	return completion.TrailRuns(dbPath(db))
 }
 
-func completionRuns(cmd *cobra.Command) []store.Run {
-	s, ctx, cancel := completionStore(cmd)
-	if s == nil {
-		return nil
-	}
-	defer cancel()
-	defer s.Close()
-	runs, _ := s.Runs(ctx)
-	return runs
+// completionEvents are the events of run runArg in that trail.
+func completionEvents(cmd *cobra.Command, runArg string) []engine.Event {
+	useConfigFlag(cmd)
+	db, _ := cmd.Flags().GetString("db")
+	return completion.TrailEvents(dbPath(db), runArg)
 }
 
 // completeApprove completes approve RUN_ID STEP: the runs that have not
@@ -85,21 +73,7 @@ func completeApprove(cmd *cobra.Command, args []string, toComplete string) ([]st
 }
 
 func completeSteps(cmd *cobra.Command, runArg, toComplete string) ([]string, cobra.ShellCompDirective) {
-	id, err := strconv.ParseInt(runArg, 10, 64)
-	if err != nil {
-		return nil, noFiles
-	}
-	s, ctx, cancel := completionStore(cmd)
-	if s == nil {
-		return nil, noFiles
-	}
-	defer cancel()
-	defer s.Close()
-	events, err := s.Events(ctx, id)
-	if err != nil {
-		return nil, noFiles
-	}
-	return completion.Steps(events, toComplete), noFiles | cobra.ShellCompDirectiveKeepOrder
+	return completion.Steps(completionEvents(cmd, runArg), toComplete), noFiles | cobra.ShellCompDirectiveKeepOrder
 }
 
 // completeSiteFlag completes --site NAME=: the sites of the runbook given as
@@ -121,14 +95,8 @@ func completeSiteFlag(fromRun bool) cobra.CompletionFunc {
 			}
 		}
 		if len(args) > 0 && fromRun {
-			if id, err := strconv.ParseInt(args[0], 10, 64); err == nil {
-				if s, ctx, cancel := completionStore(cmd); s != nil {
-					if events, err := s.Events(ctx, id); err == nil {
-						rb, _, _ = engine.LoadRun(events)
-					}
-					s.Close()
-					cancel()
-				}
+			if events := completionEvents(cmd, args[0]); len(events) > 0 {
+				rb, _, _ = engine.LoadRun(events)
 			}
 		}
 		var c *config.Config

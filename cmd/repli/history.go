@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
 	"github.com/repli-dr/repli/internal/evidence"
 	"github.com/repli-dr/repli/internal/history"
 	"github.com/repli-dr/repli/internal/safetext"
-	"github.com/repli-dr/repli/store"
 	"github.com/repli-dr/repli/ui"
 )
 
@@ -56,13 +52,9 @@ the runs on simulated sites).`,
 			}
 			out := cmd.OutOrStdout()
 			if output.json() {
-				rows := make([]history.Row, 0, len(runs))
-				for _, r := range runs {
-					row := history.ToRow(r, now, last[r.ID])
-					if err := history.WithRPOAchieved(cmd.Context(), s, r, &row); err != nil {
-						return withCode(exitFailed, err)
-					}
-					rows = append(rows, row)
+				rows, err := history.Rows(cmd.Context(), s, runs, now, last)
+				if err != nil {
+					return withCode(exitFailed, err)
 				}
 				return writeJSON(out, rows)
 			}
@@ -71,7 +63,10 @@ the runs on simulated sites).`,
 				return nil
 			}
 			if ok, _ := ui.Usable(out); ok {
-				return browseHistory(cmd, s, runs, now, last)
+				if err := history.Browse(cmd.Context(), s, runs, now, last, ui.NewRenderer(os.Stdout), repliVersion()); err != nil {
+					return withCode(exitFailed, err)
+				}
+				return nil
 			}
 			return history.WriteText(out, runs, now, last)
 		},
@@ -85,40 +80,6 @@ the runs on simulated sites).`,
 	fl.StringVar(&f.Since, "since", "", "only the runs started since a date (2025-11-30), a time, or a while ago (30d, 12h)")
 	fl.BoolVar(&f.Simulated, "simulated", false, "only the runs on simulated sites")
 	return cmd
-}
-
-// browseHistory runs the history browser over runs; a run's view and a
-// comparison are read from s when opened.
-func browseHistory(cmd *cobra.Command, s *store.Store, runs []history.Run, now time.Time, last map[int64]time.Time) error {
-	ctx := cmd.Context()
-	m := ui.NewHistoryModel(s.Path(), historyRuns(runs, now, last), historySource(ctx, s), ui.NewRenderer(os.Stdout))
-	if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-		return withCode(exitFailed, fmt.Errorf("run the history browser: %w (repli history | cat prints the tables)", err))
-	}
-	return nil
-}
-
-// historySource reads what the browser opens: a run as repli show tells it,
-// two runs as repli compare does.
-func historySource(ctx context.Context, s *store.Store) ui.HistorySource {
-	runView, compare := evidence.Viewers(ctx, s, evidence.Options{RepliVersion: repliVersion()})
-	return ui.HistorySource{RunView: runView, Compare: compare}
-}
-
-// historyRuns are the runs as the browser lists them.
-func historyRuns(runs []history.Run, now time.Time, last map[int64]time.Time) []ui.HistoryRun {
-	out := make([]ui.HistoryRun, 0, len(runs))
-	for _, r := range runs {
-		row := history.ToRow(r, now, last[r.ID])
-		h := ui.HistoryRun{ID: r.ID, Runbook: r.Runbook, Title: r.Title, Mode: r.Mode, Operator: r.Operator, Host: r.Host,
-			Outcome: row.Outcome, Started: r.StartedAt, Duration: time.Duration(row.DurationS * float64(time.Second)),
-			RTOTarget: r.RTOTarget, Simulated: row.Simulated}
-		if r.RTOAchieved != nil {
-			h.RTO = *r.RTOAchieved
-		}
-		out = append(out, h)
-	}
-	return out
 }
 
 func newVerifyCmd() *cobra.Command {
