@@ -508,6 +508,11 @@ func (w *writer) check(c *runbooks.Check, st *runbooks.Step) (body *yaml.Node, t
 		case c.File != "":
 			add(m, "file", str(c.File))
 			add(m, "max_age", str(duration(c.MaxAge)))
+			if c.RecoveryPoint {
+				// Kept as written means measured as written: dropping it
+				// would leave the way back's RPO unmeasured, silently.
+				add(m, "recovery_point", boolNode(true))
+			}
 		case len(c.Command) > 0:
 			add(m, "command", command(c.Command, c.Shell))
 			if c.Shell {
@@ -602,6 +607,9 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) ran this command here:\n\n%s\n", src.ID, src.Title, indent(describeExec(src.Exec), "    ")),
 			"repli cannot tell what undoes it. Do by hand what its way back needs (for a replication pass: the same pass in the other direction, towards the site production returns to), or replace this step with an exec that does it; then record what you did.")
 		w.note("step %s is a command repli cannot invert (%s): it became manual step %s", src.ID, oneLine(describeExec(src.Exec), 60), s.id)
+		if src.Exec.RecoveryPoint != "" {
+			w.note("step %s recorded the recovery point on the way out (recovery_point: %s); manual step %s does not, so the way back's RPO is measured only from what else records one", src.ID, src.Exec.RecoveryPoint, s.id)
+		}
 	}
 	if gateOf != src {
 		// Repeating another step's action: its retries, timeout and
@@ -781,6 +789,12 @@ func describeExec(e *runbooks.Exec) string {
 	}
 	if len(e.SecretEnv) > 0 {
 		b.WriteString("\n(secrets read from files into: " + strings.Join(keys(e.SecretEnv), ", ") + ")")
+	}
+	if e.Site != "" {
+		b.WriteString("\n(concerning site " + e.Site + ")")
+	}
+	if e.RecoveryPoint != "" {
+		b.WriteString("\n(recovery_point: " + e.RecoveryPoint + ": the time it printed last was the run's recovery point; a command that replaces this step should print one too, or the way back's RPO is not measured from it)")
 	}
 	return b.String()
 }

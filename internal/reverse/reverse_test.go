@@ -559,3 +559,44 @@ func TestFirstPassGoesBackBeforeProductionStops(t *testing.T) {
 		t.Errorf("reversed twice, the first pass copies from %s to %s", c.From, c.To)
 	}
 }
+
+// TestRecoveryPointsKept: a backup check that gave the way out its
+// recovery point is kept as written, recovery_point included, so the way
+// back's RPO is measured the same way; a command that printed it becomes
+// a manual step that says so, and a note tells the reviewer.
+func TestRecoveryPointsKept(t *testing.T) {
+	t.Parallel()
+	rb := parse(t, "rp.yaml", []byte(`version: 1
+name: rp
+rpo: 1h
+sites:
+  paris: {uri: sim://paris, role: primary}
+  lyon: {uri: sim://lyon, role: secondary}
+steps:
+  - id: backup-fresh
+    check: {file: /srv/backup/db.age, max_age: 24h, recovery_point: true}
+  - id: last-pass
+    exec: {command: [zfs-last-sync, tank/db], site: paris, recovery_point: stdout}
+  - id: start-lyon
+    start: {site: lyon, domains: [db-01]}
+`))
+	back, res := wayBack(t, rb)
+	var check, manual *runbooks.Step
+	for _, st := range back.Steps {
+		switch st.Kind {
+		case runbooks.KindCheck:
+			check = st
+		case runbooks.KindManual:
+			manual = st
+		}
+	}
+	if check == nil || check.Check.File != "/srv/backup/db.age" || !check.Check.RecoveryPoint {
+		t.Errorf("the backup check on the way back: %+v\n%s", check, res.Source)
+	}
+	if manual == nil || !strings.Contains(manual.Manual.Text, "recovery_point: stdout") || !strings.Contains(manual.Manual.Text, "concerning site paris") {
+		t.Errorf("the command's manual step does not say it gave the recovery point, or which site it concerned:\n%s", res.Source)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "recovery point") {
+		t.Errorf("no note about the recovery point: %q", res.Notes)
+	}
+}
