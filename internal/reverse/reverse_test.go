@@ -600,3 +600,55 @@ steps:
 		t.Errorf("no note about the recovery point: %q", res.Notes)
 	}
 }
+
+// TestNoCopyBackOverRunningGuests: on many generated drills that stop,
+// copy, define and start domains in any order, the way back validates,
+// keeps every step, never copies volumes back after it started their
+// domains at the copy's target, and never offers to remove a definition
+// before a copy back that reads the domains' disks through it.
+func TestNoCopyBackOverRunningGuests(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(1414))
+	sites := []string{"paris", "lyon"}
+	doms := []string{"db-01", "app-01", "web-01"}
+	for n := 0; n < 300; n++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "version: 1\nname: gen-%d\nsites:\n  paris: {uri: sim://paris}\n  lyon: {uri: sim://lyon}\nsteps:\n", n)
+		for i := 0; i < 2+rng.Intn(8); i++ {
+			from := rng.Intn(2)
+			site, other, d := sites[from], sites[1-from], doms[rng.Intn(len(doms))]
+			fmt.Fprintf(&b, "  - id: s%d\n", i)
+			switch rng.Intn(5) {
+			case 0:
+				fmt.Fprintf(&b, "    shutdown: {site: %s, domains: [%s], force: true}\n", site, d)
+			case 1:
+				fmt.Fprintf(&b, "    start: {site: %s, domains: [%s]}\n", site, d)
+			case 2:
+				fmt.Fprintf(&b, "    copy: {from: %s, to: %s, volumes: [{domain: %s}], target: overwrite}\n", site, other, d)
+			case 3:
+				fmt.Fprintf(&b, "    define: {site: %s, copy_from: %s, domains: [%s]}\n", other, site, d)
+			default:
+				fmt.Fprintf(&b, "    destroy: {site: %s, domains: [%s]}\n", site, d)
+			}
+		}
+		rb := parse(t, fmt.Sprintf("gen-%d.yaml", n), []byte(b.String()))
+		back, res := wayBack(t, rb)
+		if len(back.Steps) != len(rb.Steps) {
+			t.Fatalf("gen-%d: %d steps back, %d out", n, len(back.Steps), len(rb.Steps))
+		}
+		for i, st := range back.Steps {
+			c := runbooks.CopyOf(st)
+			if c == nil {
+				continue
+			}
+			for _, earlier := range back.Steps[:i] {
+				if earlier.Kind == runbooks.KindStart && touches(earlier, c.To, copyDomains(c)) {
+					t.Fatalf("gen-%d: copy back %s runs after %s started its domains at %s:\n%s\nway out:\n%s", n, st.ID, earlier.ID, c.To, res.Source, b.String())
+				}
+				if earlier.Kind == runbooks.KindManual && strings.Contains(earlier.Manual.Text, "definitions of "+c.Volumes[0].Domain+" from "+c.To+" to "+c.From) {
+					t.Fatalf("gen-%d: %s offers to remove a definition at %s before copy back %s reads it:\n%s", n, earlier.ID, c.From, st.ID, res.Source)
+				}
+			}
+		}
+	}
+}
