@@ -12,7 +12,9 @@
 // The RTO marks and gates belong to the slot, so the clock starts where
 // production stops, as on the way out. What cannot be inverted (a command,
 // a definition, a snapshot revert) becomes a manual step that says what the
-// way out did and what to do; nothing is dropped.
+// way out did and what to do; nothing is dropped. A volume copy is not
+// undone but made again the other way, kept before the way back starts its
+// domains where production returns (see order).
 package reverse
 
 import (
@@ -199,6 +201,14 @@ func (w *writer) header() string {
 	b.WriteString("    are inverted (running <-> shut off), other checks are kept as written;\n")
 	b.WriteString("  - RTO marks stay in their place, unless a comment says why one moved;\n")
 	b.WriteString("    gates follow the action they guard;\n")
+	for _, st := range rb.Steps {
+		if st.Kind == runbooks.KindCopy {
+			b.WriteString("  - volume copies are made again the other way, over the volumes there,\n")
+			b.WriteString("    before the way back starts their domains where production returns\n")
+			b.WriteString("    (a comment says when one moved to keep that order);\n")
+			break
+		}
+	}
 	b.WriteString("  - what repli cannot invert (commands, definitions, snapshot reverts) is\n")
 	b.WriteString("    a manual step that shows what the way out did: search for REVIEW.\n")
 	if len(rb.Vars) > 0 {
