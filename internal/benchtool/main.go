@@ -68,6 +68,7 @@ func main() {
 		{"trail", (*bench).trail},
 		{"sim", (*bench).simScale},
 		{"startup", (*bench).startup},
+		{"volume", (*bench).volume},
 	}
 	only := os.Getenv("BENCH_ONLY")
 	start := time.Now()

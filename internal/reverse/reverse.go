@@ -12,7 +12,9 @@
 // The RTO marks and gates belong to the slot, so the clock starts where
 // production stops, as on the way out. What cannot be inverted (a command,
 // a definition, a snapshot revert) becomes a manual step that says what the
-// way out did and what to do; nothing is dropped.
+// way out did and what to do; nothing is dropped. A volume copy is not
+// undone but made again the other way, kept before the way back starts its
+// domains where production returns (see order).
 package reverse
 
 import (
@@ -71,6 +73,10 @@ type writer struct {
 	rb    *runbooks.Runbook
 	ids   map[string]bool
 	notes []string
+	// back is the order the way out's actions are undone in (see order);
+	// moved says why an action left its mirrored place.
+	back  []*runbooks.Step
+	moved map[*runbooks.Step]string
 }
 
 func (w *writer) note(format string, a ...any) {
@@ -195,6 +201,14 @@ func (w *writer) header() string {
 	b.WriteString("    are inverted (running <-> shut off), other checks are kept as written;\n")
 	b.WriteString("  - RTO marks stay in their place, unless a comment says why one moved;\n")
 	b.WriteString("    gates follow the action they guard;\n")
+	for _, st := range rb.Steps {
+		if st.Kind == runbooks.KindCopy {
+			b.WriteString("  - volume copies are made again the other way, over the volumes there,\n")
+			b.WriteString("    before the way back starts their domains where production returns\n")
+			b.WriteString("    (a comment says when one moved to keep that order);\n")
+			break
+		}
+	}
 	b.WriteString("  - what repli cannot invert (commands, definitions, snapshot reverts) is\n")
 	b.WriteString("    a manual step that shows what the way out did: search for REVIEW.\n")
 	if len(rb.Vars) > 0 {
@@ -242,8 +256,7 @@ func (w *writer) steps() []*yaml.Node {
 		}
 	}
 	for k, i := range slots {
-		src := actions[len(actions)-1-k]
-		out[i] = w.inverse(src, rb.Steps[i])
+		out[i] = w.inverse(w.order(actions)[k], rb.Steps[i])
 	}
 	w.moveRTO(out)
 	nodes := make([]*yaml.Node, len(out))
@@ -505,6 +518,11 @@ func (w *writer) check(c *runbooks.Check, st *runbooks.Step) (body *yaml.Node, t
 		case c.File != "":
 			add(m, "file", str(c.File))
 			add(m, "max_age", str(duration(c.MaxAge)))
+			if c.RecoveryPoint {
+				// Kept as written means measured as written: dropping it
+				// would leave the way back's RPO unmeasured, silently.
+				add(m, "recovery_point", boolNode(true))
+			}
 		case len(c.Command) > 0:
 			add(m, "command", command(c.Command, c.Shell))
 			if c.Shell {
@@ -530,6 +548,9 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 		where += fmt.Sprintf(", in the place of step %s", slot.ID)
 	}
 	s.comments = append(s.comments, where+".")
+	if why := w.moved[src]; why != "" {
+		s.comments = append(s.comments, why)
+	}
 	if c := modesComment(src); c != "" {
 		s.comments = append(s.comments, c)
 	}
@@ -579,7 +600,7 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 			what = fmt.Sprintf("copied the definitions of %s from %s to %s", strings.Join(d.Domains, ", "), d.CopyFrom, d.Site)
 		}
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) %s.", src.ID, src.Title, what),
-			fmt.Sprintf("If those definitions must not stay at %s, remove them there (virsh undefine, once the domains are shut off); otherwise keep them as the standby's.", d.Site))
+			fmt.Sprintf("If those definitions must not stay at %s, remove them there (virsh undefine, once the domains are shut off and any copy of their disks back from %s is done; the volumes stay in its pools); otherwise keep them as the standby's.", d.Site, d.Site))
 	case runbooks.KindUndefine:
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) removed the definitions of %s.", src.ID, src.Title, src.Power),
 			"Define them again (virsh define FILE with the saved XML) if production must be able to run there.")
@@ -596,6 +617,9 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 		w.manual(s, src, fmt.Sprintf("On the way out, step %s (%q) ran this command here:\n\n%s\n", src.ID, src.Title, indent(describeExec(src.Exec), "    ")),
 			"repli cannot tell what undoes it. Do by hand what its way back needs (for a replication pass: the same pass in the other direction, towards the site production returns to), or replace this step with an exec that does it; then record what you did.")
 		w.note("step %s is a command repli cannot invert (%s): it became manual step %s", src.ID, oneLine(describeExec(src.Exec), 60), s.id)
+		if src.Exec.RecoveryPoint != "" {
+			w.note("step %s recorded the recovery point on the way out (recovery_point: %s); manual step %s does not, so the way back's RPO is measured only from what else records one", src.ID, src.Exec.RecoveryPoint, s.id)
+		}
 	}
 	if gateOf != src {
 		// Repeating another step's action: its retries, timeout and
@@ -775,6 +799,12 @@ func describeExec(e *runbooks.Exec) string {
 	}
 	if len(e.SecretEnv) > 0 {
 		b.WriteString("\n(secrets read from files into: " + strings.Join(keys(e.SecretEnv), ", ") + ")")
+	}
+	if e.Site != "" {
+		b.WriteString("\n(concerning site " + e.Site + ")")
+	}
+	if e.RecoveryPoint != "" {
+		b.WriteString("\n(recovery_point: " + e.RecoveryPoint + ": the time it printed last was the run's recovery point; a command that replaces this step should print one too, or the way back's RPO is not measured from it)")
 	}
 	return b.String()
 }
@@ -957,6 +987,141 @@ func copyBack(c *runbooks.Copy) *yaml.Node {
 	add(m, "volumes", vols)
 	add(m, "target", str(runbooks.CopyTargetOverwrite))
 	add(m, "verify", str(c.Verify))
-	add(m, "timeout", str(c.Timeout.String()))
+	add(m, "timeout", str(duration(c.Timeout)))
 	return m
+}
+
+// order is the order the way out's actions are undone in: last first, with
+// two corrections for copies, which are not undone but made again the other
+// way, at the mirrored place in the life of their domains.
+//
+//   - A copy the way out made before it stopped the domains at the source
+//     (a first pass while production ran) would come after the way back
+//     starts them there again, and replace the disks under running guests.
+//     It goes before the way back stops them at the other site instead (a
+//     first pass back while production still runs there), or, when the
+//     way back stops nothing there, just before the start.
+//   - The way back of a definition (a manual step that may remove it) would
+//     come before a copy back that finds its disks through it ({domain: …}
+//     volumes are read from the domain's definition at the copy's source).
+//     It goes after the last such copy.
+func (w *writer) order(actions []*runbooks.Step) []*runbooks.Step {
+	if w.back != nil {
+		return w.back
+	}
+	w.moved = map[*runbooks.Step]string{}
+	order := make([]*runbooks.Step, len(actions))
+	for i, st := range actions {
+		order[len(actions)-1-i] = st
+	}
+	for i := 0; i < len(order); i++ {
+		st := order[i]
+		if st.Kind != runbooks.KindCopy {
+			continue
+		}
+		c := runbooks.CopyOf(st)
+		ds := copyDomains(c)
+		started := -1
+		for j := 0; j < i && started < 0; j++ {
+			if (order[j].Kind == runbooks.KindShutdown || order[j].Kind == runbooks.KindDestroy) && touches(order[j], c.From, ds) {
+				started = j
+			}
+		}
+		if started < 0 {
+			continue
+		}
+		to := started
+		for j := 0; j < started; j++ {
+			if order[j].Kind == runbooks.KindStart && touches(order[j], c.To, ds) {
+				to = j
+				break
+			}
+		}
+		order = moveTo(order, i, to)
+		w.moved[st] = fmt.Sprintf("Moved before the way back of step %s: on the way out this copy ran before %s stopped at %s, so on the way back it runs before they start there again (it would replace the disks of running guests).", order[to+1].ID, strings.Join(ds, ", "), c.From)
+	}
+	var defines []*runbooks.Step
+	for _, st := range order {
+		if st.Kind == runbooks.KindDefine {
+			defines = append(defines, st)
+		}
+	}
+	for _, d := range defines {
+		i := index(order, d)
+		last := -1
+		for k := i + 1; k < len(order); k++ {
+			if order[k].Kind != runbooks.KindCopy {
+				continue
+			}
+			c := runbooks.CopyOf(order[k])
+			if c.To == d.Define.Site && overlaps(copyDomains(c), d.Define.Domains) {
+				last = k
+			}
+		}
+		if last < 0 {
+			continue
+		}
+		w.moved[d] = fmt.Sprintf("Moved after the way back of step %s, which reads the disks of the domains from the definitions at %s.", order[last].ID, d.Define.Site)
+		order = moveTo(order, i, last)
+	}
+	w.back = order
+	return order
+}
+
+// copyDomains are the domains a copy names ({domain: …} volumes).
+func copyDomains(c *runbooks.Copy) []string {
+	var out []string
+	for _, v := range c.Volumes {
+		if v.Domain != "" {
+			out = append(out, v.Domain)
+		}
+	}
+	return out
+}
+
+// touches reports whether a step acts at site on one of ds (a glob or
+// "all" may be any of them).
+func touches(st *runbooks.Step, site string, ds []string) bool {
+	for _, t := range st.Targets() {
+		if t.Site == site && (t.Dynamic() || overlaps(t.Domains, ds)) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlaps reports whether a and b share a name; an empty b (a definition
+// from XML files, whose domains repli does not read here) may be any.
+func overlaps(a, b []string) bool {
+	if len(a) == 0 {
+		return false
+	}
+	if len(b) == 0 {
+		return true
+	}
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func index(list []*runbooks.Step, st *runbooks.Step) int {
+	for i, x := range list {
+		if x == st {
+			return i
+		}
+	}
+	return -1
+}
+
+// moveTo moves list[from] to index to, shifting what lies between.
+func moveTo(list []*runbooks.Step, from, to int) []*runbooks.Step {
+	st := list[from]
+	out := append(list[:from:from], list[from+1:]...)
+	out = append(out[:to:to], append([]*runbooks.Step{st}, out[to:]...)...)
+	return out
 }

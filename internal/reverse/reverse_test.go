@@ -460,3 +460,195 @@ steps:
 		t.Errorf("the copy back overwrites volumes without a gate (gate %s):\n%s", st.Gate, res.Source)
 	}
 }
+
+// kinds lists a runbook's steps as "id kind", in order.
+func kinds(rb *runbooks.Runbook) []string {
+	out := make([]string, len(rb.Steps))
+	for i, st := range rb.Steps {
+		out[i] = st.ID + " " + string(st.Kind)
+	}
+	return out
+}
+
+const labDrill = `version: 1
+name: lab-drill
+rpo: 15m
+sites:
+  primary: {uri: sim://primary, role: primary}
+  secondary: {uri: sim://secondary, role: secondary}
+steps:
+%s  - id: stop-primary
+    rto: start
+    shutdown: {site: primary, domains: [db-01], timeout: 2s, force: true}
+  - id: final-sync
+    copy: {from: primary, to: secondary, volumes: [{domain: db-01}]}
+  - id: define-secondary
+    define: {site: secondary, copy_from: primary, domains: [db-01]}
+  - id: start-secondary
+    start: {site: secondary, domains: [db-01]}
+  - id: running
+    rto: stop
+    check: {site: secondary, domains: [db-01], state: running}
+`
+
+// TestDrillWayBackCopiesBetweenStopAndStart: the way back of the lab's
+// drill (stop, copy, define, start) stops db-01 at the secondary, copies
+// its disks back over the primary's, and only then starts it at the
+// primary. The way back of the definition (a manual step that may remove
+// it) comes after the copy, which finds db-01's disks through it; nothing
+// is undefined by repli; the RTO and RPO marks are kept.
+func TestDrillWayBackCopiesBetweenStopAndStart(t *testing.T) {
+	t.Parallel()
+	rb := parse(t, "lab-drill.yaml", []byte(fmt.Sprintf(labDrill, "")))
+	back, res := wayBack(t, rb)
+	want := []string{"stop-secondary shutdown", "copy-back-primary copy", "return-define-secondary manual", "start-primary start", "secondary-shut-off check"}
+	if got := kinds(back); !reflect.DeepEqual(got, want) {
+		t.Fatalf("way back\n%s\nwant\n%s\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), res.Source)
+	}
+	c := runbooks.CopyOf(back.Steps[1])
+	if c.From != "secondary" || c.To != "primary" || !c.Overwrite || len(c.Volumes) != 1 || c.Volumes[0].Domain != "db-01" {
+		t.Errorf("copy back %+v", c)
+	}
+	if back.Steps[0].RTO != runbooks.RTOStart || back.Steps[4].RTO != runbooks.RTOStop || back.RPO != 15*time.Minute {
+		t.Errorf("marks: %s on %s, %s on %s, rpo %s", back.Steps[0].RTO, back.Steps[0].ID, back.Steps[4].RTO, back.Steps[4].ID, back.RPO)
+	}
+	for _, st := range back.Steps {
+		if st.Kind == runbooks.KindUndefine || st.Kind == runbooks.KindDestroy {
+			t.Errorf("the way back removes or forces off something by itself: step %s (%s)", st.ID, st.Kind)
+		}
+	}
+	if !bytes.Contains(res.Source, []byte("Moved after the way back of step final-sync")) {
+		t.Errorf("the way back does not say why the definition's step moved:\n%s", res.Source)
+	}
+	if bytes.Contains(res.Source, []byte("4h0m0s")) {
+		t.Errorf("the copy's timeout is not written the way runbooks write it:\n%s", res.Source)
+	}
+}
+
+// TestFirstPassGoesBackBeforeProductionStops: a drill that copies once
+// while production runs (a first pass) and again once it is stopped (the
+// final pass). Undone last first, the first pass back would run after
+// db-01 started at the primary, over its disks; it runs instead while
+// production still runs at the secondary, before it is stopped there.
+// Reversed again, the way out comes back in its own order.
+func TestFirstPassGoesBackBeforeProductionStops(t *testing.T) {
+	t.Parallel()
+	first := `  - id: first-pass
+    copy: {from: primary, to: secondary, volumes: [{domain: db-01}], target: overwrite}
+`
+	rb := parse(t, "lab-drill.yaml", []byte(fmt.Sprintf(labDrill, first)))
+	back, res := wayBack(t, rb)
+	want := []string{"copy-back-primary copy", "stop-secondary shutdown", "copy-back-primary-2 copy", "return-define-secondary manual", "start-primary start", "secondary-shut-off check"}
+	if got := kinds(back); !reflect.DeepEqual(got, want) {
+		t.Fatalf("way back\n%s\nwant\n%s\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), res.Source)
+	}
+	if !strings.Contains(back.Steps[0].Description, "first-pass") || !strings.Contains(back.Steps[2].Description, "final-sync") {
+		t.Errorf("the first pass back is not first: %q, %q", back.Steps[0].Description, back.Steps[2].Description)
+	}
+	if !bytes.Contains(res.Source, []byte("Moved before the way back of step start-secondary")) {
+		t.Errorf("the way back does not say why the first pass moved:\n%s", res.Source)
+	}
+	again, res := wayBack(t, back)
+	want = []string{"copy", "shutdown", "copy", "manual", "start", "check"}
+	for i, st := range again.Steps {
+		if string(st.Kind) != want[i] {
+			t.Fatalf("reversed twice, step %d is %s, want %s:\n%s", i, st.Kind, want[i], res.Source)
+		}
+	}
+	if c := runbooks.CopyOf(again.Steps[0]); c.From != "primary" || c.To != "secondary" {
+		t.Errorf("reversed twice, the first pass copies from %s to %s", c.From, c.To)
+	}
+}
+
+// TestRecoveryPointsKept: a backup check that gave the way out its
+// recovery point is kept as written, recovery_point included, so the way
+// back's RPO is measured the same way; a command that printed it becomes
+// a manual step that says so, and a note tells the reviewer.
+func TestRecoveryPointsKept(t *testing.T) {
+	t.Parallel()
+	rb := parse(t, "rp.yaml", []byte(`version: 1
+name: rp
+rpo: 1h
+sites:
+  paris: {uri: sim://paris, role: primary}
+  lyon: {uri: sim://lyon, role: secondary}
+steps:
+  - id: backup-fresh
+    check: {file: /srv/backup/db.age, max_age: 24h, recovery_point: true}
+  - id: last-pass
+    exec: {command: [zfs-last-sync, tank/db], site: paris, recovery_point: stdout}
+  - id: start-lyon
+    start: {site: lyon, domains: [db-01]}
+`))
+	back, res := wayBack(t, rb)
+	var check, manual *runbooks.Step
+	for _, st := range back.Steps {
+		switch st.Kind {
+		case runbooks.KindCheck:
+			check = st
+		case runbooks.KindManual:
+			manual = st
+		}
+	}
+	if check == nil || check.Check.File != "/srv/backup/db.age" || !check.Check.RecoveryPoint {
+		t.Errorf("the backup check on the way back: %+v\n%s", check, res.Source)
+	}
+	if manual == nil || !strings.Contains(manual.Manual.Text, "recovery_point: stdout") || !strings.Contains(manual.Manual.Text, "concerning site paris") {
+		t.Errorf("the command's manual step does not say it gave the recovery point, or which site it concerned:\n%s", res.Source)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "recovery point") {
+		t.Errorf("no note about the recovery point: %q", res.Notes)
+	}
+}
+
+// TestNoCopyBackOverRunningGuests: on many generated drills that stop,
+// copy, define and start domains in any order, the way back validates,
+// keeps every step, never copies volumes back after it started their
+// domains at the copy's target, and never offers to remove a definition
+// before a copy back that reads the domains' disks through it.
+func TestNoCopyBackOverRunningGuests(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(1414))
+	sites := []string{"paris", "lyon"}
+	doms := []string{"db-01", "app-01", "web-01"}
+	for n := 0; n < 300; n++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "version: 1\nname: gen-%d\nsites:\n  paris: {uri: sim://paris}\n  lyon: {uri: sim://lyon}\nsteps:\n", n)
+		for i := 0; i < 2+rng.Intn(8); i++ {
+			from := rng.Intn(2)
+			site, other, d := sites[from], sites[1-from], doms[rng.Intn(len(doms))]
+			fmt.Fprintf(&b, "  - id: s%d\n", i)
+			switch rng.Intn(5) {
+			case 0:
+				fmt.Fprintf(&b, "    shutdown: {site: %s, domains: [%s], force: true}\n", site, d)
+			case 1:
+				fmt.Fprintf(&b, "    start: {site: %s, domains: [%s]}\n", site, d)
+			case 2:
+				fmt.Fprintf(&b, "    copy: {from: %s, to: %s, volumes: [{domain: %s}], target: overwrite}\n", site, other, d)
+			case 3:
+				fmt.Fprintf(&b, "    define: {site: %s, copy_from: %s, domains: [%s]}\n", other, site, d)
+			default:
+				fmt.Fprintf(&b, "    destroy: {site: %s, domains: [%s]}\n", site, d)
+			}
+		}
+		rb := parse(t, fmt.Sprintf("gen-%d.yaml", n), []byte(b.String()))
+		back, res := wayBack(t, rb)
+		if len(back.Steps) != len(rb.Steps) {
+			t.Fatalf("gen-%d: %d steps back, %d out", n, len(back.Steps), len(rb.Steps))
+		}
+		for i, st := range back.Steps {
+			c := runbooks.CopyOf(st)
+			if c == nil {
+				continue
+			}
+			for _, earlier := range back.Steps[:i] {
+				if earlier.Kind == runbooks.KindStart && touches(earlier, c.To, copyDomains(c)) {
+					t.Fatalf("gen-%d: copy back %s runs after %s started its domains at %s:\n%s\nway out:\n%s", n, st.ID, earlier.ID, c.To, res.Source, b.String())
+				}
+				if earlier.Kind == runbooks.KindManual && strings.Contains(earlier.Manual.Text, "definitions of "+c.Volumes[0].Domain+" from "+c.To+" to "+c.From) {
+					t.Fatalf("gen-%d: %s offers to remove a definition at %s before copy back %s reads it:\n%s", n, earlier.ID, c.From, st.ID, res.Source)
+				}
+			}
+		}
+	}
+}
