@@ -95,4 +95,3 @@ func openChoice(ctx context.Context, c ui.Choice, con session.Console) (*session
 	}
 	return session.Open(ctx, rb, f.mode, req, con)
 }
-

@@ -60,4 +60,3 @@ func browserRuns(runs []Run, now time.Time, last map[int64]time.Time) []ui.Histo
 	}
 	return out
 }
-
