@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 
+	"github.com/repli-dr/repli/internal/config"
 	"github.com/repli-dr/repli/internal/session"
 )
 
@@ -42,17 +40,9 @@ is done. The RTO clock counts the time the console was gone.` + keysHelp,
 }
 
 func resumeRun(cmd *cobra.Command, id int64, f runFlags, takeOver string) error {
-	uris := map[string]string{}
-	for _, o := range f.sites {
-		name, uri, ok := strings.Cut(o, "=")
-		if !ok || name == "" || uri == "" {
-			return withCode(exitUsage, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", o))
-		}
-		r, err := resolveSiteURI(uri)
-		if err != nil {
-			return err
-		}
-		uris[name] = r
+	uris, err := config.SiteOverrides(f.sites, nil)
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	req := session.Request{DB: dbPath(f.db), URIs: uris, AutoApprove: f.autoApprove, Override: f.override, Assess: preflightCheck,
 		Detach: f.detach, Replica: replicaURL(), NoReplica: f.noReplica}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/repli-dr/repli/engine"
 	"github.com/repli-dr/repli/engine/sim"
+	"github.com/repli-dr/repli/internal/config"
 	"github.com/repli-dr/repli/internal/readiness"
 	"github.com/repli-dr/repli/internal/session"
 	"github.com/repli-dr/repli/runbooks"
@@ -93,24 +95,15 @@ func runRunbook(cmd *cobra.Command, path string, f runFlags) error {
 
 // siteURIs applies --site NAME=URI overrides to the runbook's sites.
 func siteURIs(rb *runbooks.Runbook, overrides []string) (map[string]string, error) {
+	set, err := config.SiteOverrides(overrides, rb)
+	if err != nil {
+		return nil, err
+	}
 	uris := map[string]string{}
 	for _, s := range rb.Sites {
 		uris[s.Name] = s.URI
 	}
-	for _, o := range overrides {
-		name, uri, ok := strings.Cut(o, "=")
-		if !ok || name == "" || uri == "" {
-			return nil, fmt.Errorf("--site %q: write it as NAME=URI, e.g. --site primary=qemu+ssh://kvm1/system", o)
-		}
-		if rb.Site(name) == nil {
-			return nil, fmt.Errorf("--site %q: the runbook has no site %q (its sites: %s)", o, name, strings.Join(rb.SiteNames(), ", "))
-		}
-		r, err := resolveSiteURI(uri)
-		if err != nil {
-			return nil, err
-		}
-		uris[name] = r
-	}
+	maps.Copy(uris, set)
 	return uris, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/repli-dr/repli/runbooks"
 )
 
 func write(t *testing.T, path, text string) string {
@@ -270,5 +272,27 @@ func TestURIAliasesAsVirsh(t *testing.T) {
 				t.Errorf("virsh -c lab connects to %q, repli resolves lab to %q", got, ours)
 			}
 		}
+	}
+}
+
+// TestSiteOverrides: --site NAME=URI flags, checked against the runbook's
+// sites when there is one.
+func TestSiteOverrides(t *testing.T) {
+	rb, diags := runbooks.Parse("r.yaml", []byte("version: 1\nname: r\nsites:\n  primary: {uri: \"test:///default\"}\nsteps:\n  - id: s\n    check: {site: primary, domains: [a], state: running}\n"))
+	if rb == nil || diags.HasErrors() {
+		t.Fatalf("runbook: %v", diags)
+	}
+	got, err := SiteOverrides([]string{"primary=qemu:///session"}, rb)
+	if err != nil || got["primary"] != "qemu:///session" || len(got) != 1 {
+		t.Fatalf("SiteOverrides: %v %v", got, err)
+	}
+	if _, err := SiteOverrides([]string{"dr=qemu:///session"}, rb); err == nil || !strings.Contains(err.Error(), `has no site "dr"`) {
+		t.Errorf("an unknown site: %v", err)
+	}
+	if _, err := SiteOverrides([]string{"dr=qemu:///session"}, nil); err != nil {
+		t.Errorf("without a runbook any site name goes: %v", err)
+	}
+	if _, err := SiteOverrides([]string{"primary"}, nil); err == nil || !strings.Contains(err.Error(), "NAME=URI") {
+		t.Errorf("no URI: %v", err)
 	}
 }

@@ -77,3 +77,23 @@ func SiteFlag(flag string) (name, uri string, err error) {
 	}
 	return name, uri, nil
 }
+
+// SiteOverrides reads --site NAME=URI flags: site → URI, libvirt
+// uri_aliases resolved. With rb, a name the runbook has no site for is
+// refused.
+func SiteOverrides(flags []string, rb *runbooks.Runbook) (map[string]string, error) {
+	uris := map[string]string{}
+	for _, f := range flags {
+		name, uri, err := SiteFlag(f)
+		if err != nil {
+			return nil, err
+		}
+		if rb != nil && rb.Site(name) == nil {
+			return nil, fmt.Errorf("--site %q: the runbook has no site %q (its sites: %s)", f, name, strings.Join(rb.SiteNames(), ", "))
+		}
+		if uris[name], err = ResolveSiteURI(uri); err != nil {
+			return nil, err
+		}
+	}
+	return uris, nil
+}
