@@ -220,6 +220,8 @@ func TestFirstScreenToTheEndInOneProgram(t *testing.T) {
 	}
 	s.keys("Enter")
 	s.waitFor("Change ticket is open")
+	// The sites as the detached engine sees them, live, not from the trail.
+	s.waitFor("primary up · 4/4 running")
 	if pid := enginePID(t, db); pid == console {
 		t.Fatalf("the engine runs in the console's process (%d): it would die with the terminal", pid)
 	}

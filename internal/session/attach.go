@@ -295,7 +295,7 @@ func (a *Attached) Driver() ui.Driver { return a.r }
 func (a *Attached) Config() ui.Config {
 	ctx, db, runID := a.ctx, a.db, a.r.runID
 	return ui.Config{DB: a.dbPath, Operator: a.con.Operator, Renderer: a.con.Renderer,
-		Simulated: Simulated(a.r.started.Sites), Out: a.con.Out, Holder: a.r.holder, Replica: a.r.Replica,
+		Simulated: Simulated(a.r.started.Sites), Sites: a.r.followSites(ctx), Out: a.con.Out, Holder: a.r.holder, Replica: a.r.Replica,
 		Anchor: func() string { return Anchor(context.WithoutCancel(ctx), db, runID) }}
 }
 

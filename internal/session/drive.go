@@ -43,7 +43,7 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 	switch {
 	case con.Headless:
 		var srv *server
-		if srv, err = serve(ctx, db.Path(), opts.RunID, eng, con, rep); err != nil {
+		if srv, err = serve(ctx, db.Path(), opts.RunID, eng, con, rep, watchSites(ctx, sites)); err != nil {
 			cancel()
 			<-done
 			return usage(err)

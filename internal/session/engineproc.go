@@ -67,7 +67,7 @@ func LogPath(dbPath string, runID int64) string {
 
 // wireRequest is one request of a console to the engine, one JSON line.
 type wireRequest struct {
-	Op    string       `json:"op"` // ping, hold, input, note
+	Op    string       `json:"op"` // ping, hold, input, note, sites
 	Input engine.Input `json:"input,omitempty"`
 	// Operator and Text of a note.
 	Operator string `json:"operator,omitempty"`
@@ -78,6 +78,8 @@ type wireRequest struct {
 	Who      string `json:"who,omitempty"`
 	TakeOver string `json:"take_over,omitempty"`
 	Token    string `json:"token,omitempty"`
+	// Mark of sites: the statuses the console already has.
+	Mark int64 `json:"mark,omitempty"`
 }
 
 // wireReply is the engine's answer.
@@ -89,6 +91,10 @@ type wireReply struct {
 	Replica string `json:"replica,omitempty"`
 	// Token: the console now drives (hold).
 	Token string `json:"token,omitempty"`
+	// Sites changed since the request's Mark, and the mark to ask with
+	// next (sites).
+	Sites []engine.SiteStatus `json:"sites,omitempty"`
+	Mark  int64               `json:"mark,omitempty"`
 }
 
 type server struct {
@@ -96,14 +102,15 @@ type server struct {
 	mu     sync.Mutex
 	driver *attached
 
-	ln   net.Listener
-	path string
+	ln    net.Listener
+	path  string
+	sites *siteBoard
 	fi   os.FileInfo // the socket file, removed at the end only if still this one
 	wg   sync.WaitGroup
 }
 
 // serve listens on the run's socket and hands what consoles send to eng.
-func serve(ctx context.Context, dbPath string, runID int64, eng *engine.Engine, con Console, rep *trailReplica) (*server, error) {
+func serve(ctx context.Context, dbPath string, runID int64, eng *engine.Engine, con Console, rep *trailReplica, sites *siteBoard) (*server, error) {
 	path := SocketPath(dbPath, runID)
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -120,7 +127,7 @@ func serve(ctx context.Context, dbPath string, runID int64, eng *engine.Engine, 
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	fi, _ := os.Stat(path)
-	s := &server{ln: ln, path: path, fi: fi}
+	s := &server{ln: ln, path: path, fi: fi, sites: sites}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -205,12 +212,14 @@ func (s *server) handle(ctx context.Context, c net.Conn, eng *engine.Engine, run
 	case req.Op == "hold":
 		s.hold(ctx, c, req, eng, runID, con, reply)
 		return
-	case req.Op != "ping" && !s.drives(req.Token):
+	case req.Op != "ping" && req.Op != "sites" && !s.drives(req.Token):
 		err = errors.New("this console does not drive the run (another console took it over, or it left): attach again with repli attach")
 	}
 	switch {
 	case err != nil:
 	case req.Op == "ping":
+	case req.Op == "sites":
+		reply.Sites, reply.Mark = s.sites.since(req.Mark)
 	case req.Op == "input":
 		fmt.Fprintf(con.Err, "repli: %s input from %s: kind %v at %s\n", time.Now().UTC().Format(time.RFC3339), safetext.Line(req.Input.Operator), req.Input.Kind, safetext.Line(req.Input.Step))
 		// Send returns once the engine has taken the input, or the run is
