@@ -105,8 +105,8 @@ type server struct {
 	ln    net.Listener
 	path  string
 	sites *siteBoard
-	fi   os.FileInfo // the socket file, removed at the end only if still this one
-	wg   sync.WaitGroup
+	fi    os.FileInfo // the socket file, removed at the end only if still this one
+	wg    sync.WaitGroup
 }
 
 // serve listens on the run's socket and hands what consoles send to eng.
