@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"strings"
+	"errors"
 
 	"github.com/spf13/cobra"
 
-	"github.com/repli-dr/repli/store"
+	"github.com/repli-dr/repli/internal/session"
 )
 
 func newApproveCmd() *cobra.Command {
@@ -35,62 +32,9 @@ text as the driver.`,
 }
 
 func approve(cmd *cobra.Command, path string, id int64, step string) error {
-	ctx := cmd.Context()
-	s, err := store.Open(ctx, path)
-	if err != nil {
-		return withCode(exitUsage, err)
+	err := session.Approve(cmd.Context(), path, id, step, consoleOf(cmd, true))
+	if errors.Is(err, session.ErrNotApproved) {
+		return withCode(exitFailed, err)
 	}
-	defer s.Close()
-	_, rb, prog, err := replayRun(ctx, s, id)
-	if err != nil {
-		return err
-	}
-	if prog.Ended != nil {
-		return withCode(exitUsage, fmt.Errorf("run %d has ended (%s)", id, prog.Ended.Outcome))
-	}
-	// The gate must be open now: an approval is for a question being asked.
-	open := prog.Gate
-	if open == nil || open.Step != step {
-		var ids []string
-		for _, st := range rb.Steps {
-			ids = append(ids, st.ID)
-		}
-		return withCode(exitUsage, fmt.Errorf("run %d is not waiting for approval of step %q (its steps: %s)", id, step, strings.Join(ids, ", ")))
-	}
-	approvedBy := map[string]bool{}
-	for _, who := range open.Approvals {
-		approvedBy[who] = true
-	}
-	op := operator()
-	if approvedBy[op] {
-		return withCode(exitUsage, fmt.Errorf("%s has already approved step %s; a different operator must approve", op, step))
-	}
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "run %d · %s · step %s\n%s\n", id, rb.Name, step, open.Prompt)
-	typed := ""
-	if open.Expect != "" {
-		fmt.Fprintf(out, "type %q to approve, anything else cancels: ", open.Expect)
-		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-		typed = strings.TrimSpace(line)
-		if typed != open.Expect {
-			return withCode(exitFailed, fmt.Errorf("not approved: %q is not %q", typed, open.Expect))
-		}
-	} else {
-		fmt.Fprint(out, "approve? y to approve, anything else cancels: ")
-		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-		if strings.TrimSpace(line) != "y" {
-			return withCode(exitFailed, fmt.Errorf("not approved"))
-		}
-	}
-	host, _ := os.Hostname()
-	client := ""
-	if f := strings.Fields(os.Getenv("SSH_CONNECTION")); len(f) > 0 {
-		client = f[0]
-	}
-	fmt.Fprintln(out, s.SignAs(ctx, op))
-	if _, err := s.RequestApproval(ctx, store.Approval{RunID: id, Step: step, Operator: op, Host: host, SSHClient: client, Typed: typed}); err != nil {
-		return withCode(exitUsage, err)
-	}
-	fmt.Fprintf(out, "approval of step %s by %s sent to the driving console\n", step, op)
-	return nil
+	return sessionExit(err)
 }
