@@ -113,6 +113,9 @@ type cmdSpec struct {
 	// started, if set, is told the process's pid and start time as soon as
 	// it runs.
 	started func(pid int, startTicks uint64)
+	// supplied, if set, is told each secret read for secretEnv before the
+	// command starts; an error stops the command from starting.
+	supplied func(env, file, value string) error
 }
 
 // runCommand runs argv (or one shell line), in its own process group so a
@@ -136,6 +139,7 @@ func (e *Engine) run(ctx context.Context, c cmdSpec) *cmdResult {
 			secrets = append(secrets, c.env[k])
 		}
 	}
+	var read []string // the secrets' values, in secretEnv's key order
 	for _, k := range sortedKeys(c.secretEnv) {
 		b, err := os.ReadFile(c.secretEnv[k])
 		if err != nil {
@@ -145,12 +149,22 @@ func (e *Engine) run(ctx context.Context, c cmdSpec) *cmdResult {
 			return res
 		}
 		v := strings.TrimRight(string(b), "\r\n")
+		read = append(read, v)
 		environ = append(environ, k+"="+v)
 		if v != "" {
 			secrets = append(secrets, v)
 		}
 	}
 	res.redact = redactor(secrets, c.redact)
+	for i, k := range sortedKeys(c.secretEnv) {
+		if c.supplied == nil {
+			break
+		}
+		if err := c.supplied(k, c.secretEnv[k], read[i]); err != nil {
+			res.err = fmt.Errorf("record who supplied the secret for %s (the command was not started): %w", k, err)
+			return res
+		}
+	}
 	margin := 4096
 	for _, s := range secrets {
 		margin = max(margin, 4*len(s)+64)
@@ -325,6 +339,9 @@ func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 				// dies with this console; a trail that cannot take this
 				// event will refuse the outcome too.
 				_ = e.emit(ctx, &ExecStarted{Action: action, Step: st.ID, PID: pid, StartTicks: start})
+			},
+			supplied: func(env, file, value string) error {
+				return e.emit(ctx, e.secretSupplied(st.ID, action, env, file, value))
 			}})
 		if err := e.capture(ctx, st.ID, res); err != nil {
 			return err
