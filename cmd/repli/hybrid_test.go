@@ -382,3 +382,50 @@ func TestHybridRestoreChecksumMismatch(t *testing.T) {
 	}
 	noClearText(t, backupDir, tmp)
 }
+
+// TestSecretVarSupplierRecorded: a key given with --secret-var is recorded
+// under the var's name, by the operator, with its age recipient; its value
+// is in none of the trail's files.
+func TestSecretVarSupplierRecorded(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("age-keygen"); err != nil {
+		t.Skip("age-keygen is missing: apt-get install age")
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "acme.txt")
+	if out, err := exec.Command("age-keygen", "-o", key).CombinedOutput(); err != nil {
+		t.Fatalf("age-keygen: %v\n%s", err, out)
+	}
+	text, _ := os.ReadFile(key)
+	recipient := regexp.MustCompile(`(?m)^# public key: (age1\S+)$`).FindSubmatch(text)
+	secret := regexp.MustCompile(`(?m)^AGE-SECRET-KEY-1\S+$`).Find(text)
+	plan := writeRunbook(t, `version: 1
+name: secret-var
+vars:
+  age_key: none
+sites:
+  provider: {uri: sim://provider}
+steps:
+  - id: decrypt
+    exec:
+      command: 'case "$AGE_KEY" in (*AGE-SECRET-KEY-1*) echo key received;; (*) exit 1;; esac'
+      shell: true
+      env: {AGE_KEY: "${age_key}"}
+`)
+	db := filepath.Join(dir, "audit.db")
+	r := runRepliEnv(t, []string{"SUDO_USER=" + hybridOperator}, "", "run", plan, "--auto-approve", "--plain", "--db", db, "--secret-var", "age_key=@"+key)
+	if r.code != 0 || !strings.Contains(r.stdout, "key received") {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rs := hybridDoc(t, db).Restores
+	if len(rs) != 1 || rs[0].KeySource != "AGE_KEY from --secret-var age_key ("+key+")" || rs[0].KeyUsedBy != hybridOperator ||
+		rs[0].KeyID != string(recipient[1])+" (age recipient)" || rs[0].Verified || rs[0].BackupID != "" {
+		t.Errorf("section 11: %+v", rs)
+	}
+	files, _ := filepath.Glob(db + "*")
+	for _, f := range files {
+		if raw, _ := os.ReadFile(f); bytes.Contains(raw, secret) {
+			t.Errorf("the key is in %s", filepath.Base(f))
+		}
+	}
+}
