@@ -139,32 +139,14 @@ func (e *Engine) run(ctx context.Context, c cmdSpec) *cmdResult {
 			secrets = append(secrets, c.env[k])
 		}
 	}
-	var read []string // the secrets' values, in secretEnv's key order
-	for _, k := range sortedKeys(c.secretEnv) {
-		b, err := os.ReadFile(c.secretEnv[k])
-		if err != nil {
-			// The path is the operator's; the content is never shown.
-			res.err = fmt.Errorf("read the secret for %s from %s: %w", k, c.secretEnv[k], errors.Unwrap(err))
-			res.redact = func(s string) string { return s }
-			return res
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		read = append(read, v)
-		environ = append(environ, k+"="+v)
-		if v != "" {
-			secrets = append(secrets, v)
-		}
-	}
+	fromFiles, values, serr := readSecrets(c)
+	secrets = append(secrets, values...)
 	res.redact = redactor(secrets, c.redact)
-	for i, k := range sortedKeys(c.secretEnv) {
-		if c.supplied == nil {
-			break
-		}
-		if err := c.supplied(k, c.secretEnv[k], read[i]); err != nil {
-			res.err = fmt.Errorf("record who supplied the secret for %s (the command was not started): %w", k, err)
-			return res
-		}
+	if serr != nil {
+		res.err = serr
+		return res
 	}
+	environ = append(environ, fromFiles...)
 	margin := 4096
 	for _, s := range secrets {
 		margin = max(margin, 4*len(s)+64)

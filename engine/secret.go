@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -90,6 +92,36 @@ func Fingerprint(secret string) (id, kind string) {
 	}
 	sum := sha256.Sum256([]byte(secret))
 	return "sha256:" + hex.EncodeToString(sum[:])[:16], KeyIDHash
+}
+
+// readSecrets reads the files of a command's secret_env and, once all are
+// read, tells c.supplied of each (which journals who supplied it) before
+// the command may start. It returns the environment entries to add and the
+// non-empty values, to redact.
+func readSecrets(c cmdSpec) (environ, values []string, err error) {
+	keys := sortedKeys(c.secretEnv)
+	read := make([]string, len(keys))
+	for i, k := range keys {
+		b, err := os.ReadFile(c.secretEnv[k])
+		if err != nil {
+			// The path is the operator's; the content is never shown.
+			return nil, values, fmt.Errorf("read the secret for %s from %s: %w", k, c.secretEnv[k], errors.Unwrap(err))
+		}
+		read[i] = strings.TrimRight(string(b), "\r\n")
+		environ = append(environ, k+"="+read[i])
+		if read[i] != "" {
+			values = append(values, read[i])
+		}
+	}
+	for i, k := range keys {
+		if c.supplied == nil {
+			break
+		}
+		if err := c.supplied(k, c.secretEnv[k], read[i]); err != nil {
+			return nil, values, fmt.Errorf("record who supplied the secret for %s (the command was not started): %w", k, err)
+		}
+	}
+	return environ, values, nil
 }
 
 // secretSupplied is the event for a secret read from file for env var env.
