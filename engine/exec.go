@@ -113,6 +113,9 @@ type cmdSpec struct {
 	// started, if set, is told the process's pid and start time as soon as
 	// it runs.
 	started func(pid int, startTicks uint64)
+	// supplied, if set, is told each secret read for secretEnv before the
+	// command starts; an error stops the command from starting.
+	supplied func(env, file, value string) error
 }
 
 // runCommand runs argv (or one shell line), in its own process group so a
@@ -136,21 +139,14 @@ func (e *Engine) run(ctx context.Context, c cmdSpec) *cmdResult {
 			secrets = append(secrets, c.env[k])
 		}
 	}
-	for _, k := range sortedKeys(c.secretEnv) {
-		b, err := os.ReadFile(c.secretEnv[k])
-		if err != nil {
-			// The path is the operator's; the content is never shown.
-			res.err = fmt.Errorf("read the secret for %s from %s: %w", k, c.secretEnv[k], errors.Unwrap(err))
-			res.redact = func(s string) string { return s }
-			return res
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		environ = append(environ, k+"="+v)
-		if v != "" {
-			secrets = append(secrets, v)
-		}
-	}
+	fromFiles, values, serr := readSecrets(c)
+	secrets = append(secrets, values...)
 	res.redact = redactor(secrets, c.redact)
+	if serr != nil {
+		res.err = serr
+		return res
+	}
+	environ = append(environ, fromFiles...)
 	margin := 4096
 	for _, s := range secrets {
 		margin = max(margin, 4*len(s)+64)
@@ -325,6 +321,9 @@ func (e *Engine) execCommand(ctx context.Context, st *runbooks.Step) error {
 				// dies with this console; a trail that cannot take this
 				// event will refuse the outcome too.
 				_ = e.emit(ctx, &ExecStarted{Action: action, Step: st.ID, PID: pid, StartTicks: start})
+			},
+			supplied: func(env, file, value string) error {
+				return e.emit(ctx, e.secretSupplied(st.ID, action, env, file, value))
 			}})
 		if err := e.capture(ctx, st.ID, res); err != nil {
 			return err

@@ -50,6 +50,8 @@ type Progress struct {
 	RTOAchieved  time.Duration
 	// RecoveryPoints are the recovery points recorded, in order (rpo.go).
 	RecoveryPoints []*RecoveryPoint
+	// Secrets are the secrets handed to commands, in order (secret.go).
+	Secrets []*SecretSupplied
 
 	// Failures are steps skipped after a failure (the run cannot succeed);
 	// Tolerated are failures the runbook allows (on_failure: continue).
@@ -336,6 +338,8 @@ func (p *Progress) Apply(ev Event) {
 		p.RTOStop, p.RTOStopStep, p.RTOAchieved = at, e.Step, e.Achieved
 	case *RecoveryPoint:
 		p.applyRecoveryPoint(e)
+	case *SecretSupplied:
+		p.applySecretSupplied(e)
 	case *RunEnded:
 		p.Ended = e
 		p.Gate, p.Failure = nil, nil
@@ -471,6 +475,7 @@ func (p *Progress) Clone() *Progress {
 	}
 	c.Notes = append([]*NoteAdded(nil), p.Notes...)
 	c.Output = append([]*OutputCaptured(nil), p.Output...)
+	c.Secrets = append([]*SecretSupplied(nil), p.Secrets...)
 	c.Failures = append([]string(nil), p.Failures...)
 	c.Tolerated = append([]string(nil), p.Tolerated...)
 	if p.Gate != nil {

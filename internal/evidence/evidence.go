@@ -131,7 +131,7 @@ func (m *mapper) doc() *report.Doc {
 	d.Deviations = m.deviations(d.Timeline, d.Accepted)
 	d.FinalState = m.finalState()
 	d.Findings = m.findings()
-	d.Restores = []report.Restore{}
+	d.Restores = m.restores(d.Timeline)
 	return d
 }
 

@@ -188,6 +188,7 @@ func writeNotes(w io.Writer, d *report.Doc) {
 			}
 		}
 	}
+	writeRestores(w, d.Restores)
 	if len(d.Findings) > 0 {
 		fmt.Fprintln(w, "\nFindings:")
 		for _, f := range d.Findings {
@@ -230,4 +231,30 @@ func decisionText(x report.Decision) string {
 		s += " (signed)"
 	}
 	return s
+}
+
+// writeRestores is section 11: each restore from an encrypted backup, who
+// supplied its key and when, never the key.
+func writeRestores(w io.Writer, rs []report.Restore) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nRestores from encrypted backups:")
+	for _, r := range rs {
+		fmt.Fprintf(w, "  %s %s: backup %s", textfmt.Result(r.Result), safetext.Line(r.Step), safetext.Line(textfmt.OrDash(r.BackupID)))
+		if !r.TakenAt.IsZero() {
+			fmt.Fprintf(w, ", taken %s (%s old when its key was used)", textfmt.Stamp(r.TakenAt), textfmt.Duration(r.Age))
+		}
+		fmt.Fprintln(w)
+		switch {
+		case r.SHA256 == "":
+			fmt.Fprintln(w, "      checksum: ✗ not verified (no step stated it)")
+		case r.Verified:
+			fmt.Fprintf(w, "      checksum: ✓ sha256 %s, verified by step %s\n", r.SHA256, safetext.Line(r.ChecksumStep))
+		default:
+			fmt.Fprintf(w, "      checksum: ✗ sha256 %s, NOT verified (step %s did not succeed)\n", r.SHA256, safetext.Line(r.ChecksumStep))
+		}
+		fmt.Fprintf(w, "      key supplied by %s at %s: %s\n", safetext.Line(r.KeyUsedBy), textfmt.Stamp(r.KeyUsedAt), safetext.Line(r.KeySource))
+		fmt.Fprintf(w, "      key id (never the key): %s\n", safetext.Line(textfmt.OrDash(r.KeyID)))
+	}
 }

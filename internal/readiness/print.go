@@ -26,6 +26,7 @@ func (rep *Report) Print(w io.Writer) {
 	rep.printSites(w)
 	rep.printDomains(w)
 	rep.printTargets(w)
+	rep.printFiles(w)
 	for _, warn := range textfmt.Sorted(rep.Warnings) {
 		fmt.Fprintf(w, "! warning: %s\n", clean(warn))
 	}

@@ -5,7 +5,8 @@
 // runbooks.Precondition, the rule the engine and the simulator follow too).
 // Globs and "all" are resolved against the sites as they are now; a domain
 // defined on several hosts of a site, or running at two sites, is a
-// blocker.
+// blocker. The local files check steps read (a backup) are judged by their
+// age: one older than its step or the RPO target allows is a blocker.
 package readiness
 
 import (
@@ -33,8 +34,11 @@ type Report struct {
 	// SplitBrain lists the domains that run in two places at once (two
 	// hosts of a site, or two sites): each is also a blocker.
 	SplitBrain []string `json:"split_brain"`
-	Blockers   []string `json:"blockers"`
-	Warnings   []string `json:"warnings"`
+	// Files are the local files the run's checks read (a backup), judged
+	// by their age.
+	Files    []File   `json:"files"`
+	Blockers []string `json:"blockers"`
+	Warnings []string `json:"warnings"`
 }
 
 // Resolved is a glob or "all" of a step, matched against its site now.
@@ -94,7 +98,7 @@ func Assess(ctx context.Context, rb *runbooks.Runbook, mode string, done func(st
 	if done == nil {
 		done = func(string) bool { return false }
 	}
-	rep := &Report{Runbook: rb.Name, File: rb.File, Mode: mode, Targets: []Resolved{}, SplitBrain: []string{}, Blockers: []string{}, Warnings: []string{}}
+	rep := &Report{Runbook: rb.Name, File: rb.File, Mode: mode, Targets: []Resolved{}, SplitBrain: []string{}, Files: []File{}, Blockers: []string{}, Warnings: []string{}}
 	rep.Sites = make([]Site, len(rb.Sites))
 	lists := make([][]engine.Domain, len(rb.Sites))
 	var wg sync.WaitGroup
@@ -123,6 +127,7 @@ func Assess(ctx context.Context, rb *runbooks.Runbook, mode string, done func(st
 		}
 	}
 	rep.splitBrainAcrossSites()
+	rep.judgeFiles(rb, mode, done, time.Now())
 	rep.Ready = len(rep.Blockers) == 0
 	return rep
 }

@@ -283,17 +283,31 @@ type Finding struct {
 // Restore is one restore from an encrypted backup (section 11). The key
 // itself never appears: only who used it, when, and its fingerprint.
 type Restore struct {
-	Step     string    `json:"step"`
-	Domain   string    `json:"domain"`
+	// Step is the step the key was handed to (the decryption); Result its
+	// result (succeeded, failed…).
+	Step   string `json:"step"`
+	Result string `json:"result,omitempty"`
+	// Domain is the guest restored, when the restore is a guest's; empty
+	// for a database restored outside any guest.
+	Domain string `json:"domain"`
+	// BackupID names the backup: its file, as the check that recorded its
+	// recovery point read it. TakenAt is that recovery point (zero when
+	// none was recorded).
 	BackupID string    `json:"backup_id"`
-	TakenAt  time.Time `json:"taken_at"`
+	TakenAt  time.Time `json:"taken_at,omitzero"`
 	// Age is how old the backup was when restored.
-	Age       time.Duration `json:"age_ns"`
-	SHA256    string        `json:"sha256"`
-	Verified  bool          `json:"checksum_verified"`
-	KeyUsedBy string        `json:"key_used_by"`
-	KeyUsedAt time.Time     `json:"key_used_at"`
-	KeyID     string        `json:"key_id,omitempty"`
+	Age time.Duration `json:"age_ns"`
+	// SHA256 is the backup's checksum a step stated; Verified that the
+	// step (ChecksumStep) succeeded: the backup matched it.
+	SHA256       string    `json:"sha256"`
+	Verified     bool      `json:"checksum_verified"`
+	ChecksumStep string    `json:"checksum_step,omitempty"`
+	KeyUsedBy    string    `json:"key_used_by"`
+	KeyUsedAt    time.Time `json:"key_used_at"`
+	KeyID        string    `json:"key_id,omitempty"`
+	// KeySource is where the key was read from: the environment variable
+	// the command read, and the file or --secret-var it came from.
+	KeySource string `json:"key_source,omitempty"`
 }
 
 // Integrity is section 12: how the reader can trust the rest.

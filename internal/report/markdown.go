@@ -523,9 +523,20 @@ func (m mdDoc) restores() {
 		if !r.Verified {
 			sum = mdCode(r.SHA256) + " — ✗ **" + t("checksum_not_verified") + "**"
 		}
-		m.kv(t("step")+" / "+t("domain"), mdCode(r.Step)+" / "+mdCode(r.Domain), t("backup_id"), mdCode(r.BackupID),
-			t("taken_at"), e(l.Date(r.TakenAt)), t("age"), e(l.Duration(r.Age)), "SHA-256", sum,
-			t("key_used_by"), e(r.KeyUsedBy)+", "+e(l.Date(r.KeyUsedAt)), t("key_id"), mdCode(r.KeyID))
+		if r.ChecksumStep != "" {
+			sum += " (" + t("checksum_by") + " " + mdCode(r.ChecksumStep) + ")"
+		}
+		age := e(l.Duration(r.Age))
+		if r.TakenAt.IsZero() {
+			age = "—"
+		}
+		what, which := t("step"), mdCode(r.Step)
+		if r.Domain != "" {
+			what, which = t("step")+" / "+t("domain"), mdCode(r.Step)+" / "+mdCode(r.Domain)
+		}
+		m.kv(what, which, t("result"), m.glyph(r.Result)+" "+e(l.Word("result", r.Result)), t("backup_id"), mdCode(r.BackupID),
+			t("taken_at"), e(l.Date(r.TakenAt)), t("age"), age, "SHA-256", sum,
+			t("key_used_by"), e(r.KeyUsedBy)+", "+e(l.Date(r.KeyUsedAt)), t("key_source"), m.orDash(r.KeySource), t("key_id"), mdCode(r.KeyID))
 	}
 }
 

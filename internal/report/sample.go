@@ -254,8 +254,9 @@ func sampleFindings() []Finding {
 // sampleRestores is the backup restored.
 func sampleRestores() []Restore {
 	return []Restore{
-		{Step: "restore-archives", Domain: "erp-archives", BackupID: "bk-20261130-0200-erp-archives",
-			TakenAt: time.Date(2026, time.November, 30, 2, 0, 0, 0, time.UTC), Age: sampleDay(14, 24, 5).Sub(time.Date(2026, time.November, 30, 2, 0, 0, 0, time.UTC)),
+		{Step: "restore-archives", Result: "succeeded", Domain: "erp-archives", BackupID: "bk-20261130-0200-erp-archives", ChecksumStep: "archives-intact",
+			KeySource: "AGE_KEY from --secret-var archives_key (/run/keys/archives.txt)",
+			TakenAt:   time.Date(2026, time.November, 30, 2, 0, 0, 0, time.UTC), Age: sampleDay(14, 24, 5).Sub(time.Date(2026, time.November, 30, 2, 0, 0, 0, time.UTC)),
 			SHA256:   "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
 			Verified: true, KeyUsedBy: sampleSophie, KeyUsedAt: sampleDay(14, 24, 40), KeyID: "age1pra2026archives (age X25519 recipient)"},
 	}
