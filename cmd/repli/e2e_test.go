@@ -638,11 +638,15 @@ func TestPreflightRefusesAnUnreadyPlan(t *testing.T) {
 func TestBundledRunbooksRunOnTheSimulatedLab(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	// One after the other: hybrid-restore works in a fixed demo directory.
+	// hybrid-restore's demo backup in a directory of this test's, not the
+	// shared demo one (a day-old backup left there would be refused).
+	backup := filepath.Join(dir, "backup")
+	extra := map[string][]string{"hybrid-restore": {"--var", "backup_dir=" + backup, "--var", "key_file=" + filepath.Join(backup, "demo-key.txt")}}
 	for _, name := range []string{"annual-pra-test", "disaster-failover", "failback", "hybrid-restore", "single-vm-recovery"} {
 		for _, mode := range []string{"test", "disaster"} {
 			db := filepath.Join(dir, name+"-"+mode+".db")
-			r := runRepli(t, "", "run", name, "--mode", mode, "--auto-approve", "--plain", "--db", db, "--speed", "50")
+			args := append([]string{"run", name, "--mode", mode, "--auto-approve", "--plain", "--db", db, "--speed", "50"}, extra[name]...)
+			r := runRepli(t, "", args...)
 			if r.code != 0 {
 				t.Errorf("%s in %s mode: exit %d\n%s\n%s", name, mode, r.code, r.stdout, r.stderr)
 				continue
