@@ -47,67 +47,14 @@ func (b *bench) volume() error {
 	if err := os.Chmod(dir, 0o755); err != nil { // the sites' users walk through it
 		return err
 	}
-	p, err := startSession(dir, "primary", "repli-primary")
+	l, err := newVolLab(dir, virsh, mib)
 	if err != nil {
 		return err
 	}
-	defer p.stop()
-	s, err := startSession(dir, "secondary", "repli-secondary")
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	vsh := func(d *session, args ...string) error {
-		out, err := exec.Command(virsh, append([]string{"-q", "-c", d.uri}, args...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("virsh %v at %s: %v: %s", args, d.name, err, bytes.TrimSpace(out))
-		}
-		return nil
-	}
-	pools := map[*session]string{}
-	for _, d := range []*session{p, s} {
-		pool := filepath.Join(dir, d.name, "pool")
-		if err := os.MkdirAll(pool, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chown(pool, d.uid, d.gid); err != nil {
-			return err
-		}
-		if err := vsh(d, "pool-define-as", "images", "dir", "--target", pool); err != nil {
-			return err
-		}
-		if err := vsh(d, "pool-start", "images"); err != nil {
-			return err
-		}
-		pools[d] = pool
-	}
-	const vol = "bench.raw"
-	if err := vsh(p, "vol-create-as", "images", vol, fmt.Sprintf("%dM", mib), "--format", "raw"); err != nil {
-		return err
-	}
-	data := make([]byte, size)
-	if _, err := rand.Read(data); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(pools[p], vol), data, 0); err != nil {
-		return err
-	}
-	want := sha256.Sum256(data)
-	data = nil
-	// copied checks the secondary's volume against the source, then removes
-	// it so that every variant starts from the same place.
-	copied := func(what string) error {
-		f := filepath.Join(pools[s], vol)
-		got, err := fileSum(f)
-		if err != nil {
-			return fmt.Errorf("%s: read the copy: %w", what, err)
-		}
-		if got != want {
-			return fmt.Errorf("%s: the copy at the secondary differs from the source", what)
-		}
-		return vsh(s, "vol-delete", "--pool", "images", vol)
-	}
-
+	defer l.stop()
+	p, s, vsh := l.p, l.s, l.vsh
+	const vol = volName
+	copied := l.copied
 	runbook := func(verify string) (string, error) {
 		f := filepath.Join(b.dir, "volume-"+verify+".yaml")
 		return f, os.WriteFile(f, []byte(volumeRunbook(p.uri, s.uri, vol, verify)), 0o644)
@@ -123,23 +70,9 @@ func (b *bench) volume() error {
 	runs := 0
 	repliRun := func(rb string, stream *[]time.Duration) error {
 		runs++
-		db := filepath.Join(b.dir, fmt.Sprintf("volume-%d.db", runs))
-		cmd := exec.Command(b.repli, "run", rb, "--auto-approve", "--plain", "--db", db, "--no-replica", "make bench")
-		cmd.Env = append(os.Environ(), "NO_COLOR=1", "REPLI_DB=", "REPLI_CONFIG=/dev/null")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("repli run: %v: %s", err, tail(out.String()))
-		}
-		vc, err := volumeCopied(db)
-		if err != nil {
-			return err
-		}
-		if vc.Bytes != size {
-			return fmt.Errorf("repli copied %d bytes of %d", vc.Bytes, size)
-		}
-		*stream = append(*stream, vc.Duration)
-		return nil
+		d, err := b.volumeRun(rb, size, runs)
+		*stream = append(*stream, d)
+		return err
 	}
 	var tStream, tRunNone, tRunSum, tPipe, unused []time.Duration
 	pipe := fmt.Sprintf("%s -q -c '%s' vol-download --pool images %s /dev/stdout | %s -q -c '%s' vol-upload --pool images %s /dev/stdin", virsh, p.uri, vol, virsh, s.uri, vol)
@@ -174,15 +107,130 @@ func (b *bench) volume() error {
 			}
 		}
 	}
+	b.volumeRows(mib, median(tStream), median(tPipe), median(tRunNone), median(tRunSum))
+	return nil
+}
+
+// volumeRows adds the copy's rows: its stream (st), the virsh pipe (pp),
+// whole runs without (rn) and with (rs) reading the target back.
+func (b *bench) volumeRows(mib int, st, pp, rn, rs time.Duration) {
 	mibps := func(d time.Duration) string { return fmt.Sprintf("%.0f MiB/s", float64(mib)/d.Seconds()) }
-	st, pp, rn, rs := median(tStream), median(tPipe), median(tRunNone), median(tRunSum)
 	what := fmt.Sprintf("%d MiB raw volume, 2 QEMU session libvirtd on one machine", mib)
 	b.add(row{"volume copy, stream: " + what, dur(st) + " (" + mibps(st) + ")",
 		"virsh vol-download \\| virsh vol-upload: " + dur(pp) + " (" + mibps(pp) + ")", times(float64(st)/float64(pp)) + " the pipe", "≤ the pipe"})
 	b.add(row{"the same, whole `repli run`, verify: none", dur(rn) + " (" + mibps(rn) + ")", "the pipe: " + dur(pp), times(float64(rn)/float64(pp)) + " the pipe", ""})
 	b.add(row{"the same, whole `repli run`, verify: sha256 (read back)", dur(rs) + " (" + mibps(rs) + ")", "the pipe (no check): " + dur(pp), times(float64(rs)/float64(pp)) + " the pipe", ""})
 	b.note("volume copy: the stream is the copy step's volume.copied duration (download → upload through the console, SHA-256 computed on the way; target creation excluded, as the pipe's vol-create-as is); a whole run adds startup, preflight, the audit trail and, with verify: sha256, reading the target back. Every copy was compared with the source afterwards.")
-	return nil
+}
+
+// volName is the volume the benchmark copies.
+const volName = "bench.raw"
+
+// volLab is two session daemons with a directory pool each, and a volume
+// of random data at the primary.
+type volLab struct {
+	p, s  *session
+	pools map[*session]string
+	vsh   func(d *session, args ...string) error
+	want  [32]byte
+}
+
+// volumeRun runs the copy's runbook and returns how long its stream took,
+// as the trail's volume.copied says.
+func (b *bench) volumeRun(rb string, size int64, n int) (time.Duration, error) {
+	db := filepath.Join(b.dir, fmt.Sprintf("volume-%d.db", n))
+	cmd := exec.Command(b.repli, "run", rb, "--auto-approve", "--plain", "--db", db, "--no-replica", "make bench")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "REPLI_DB=", "REPLI_CONFIG=/dev/null")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("repli run: %v: %s", err, tail(out.String()))
+	}
+	vc, err := volumeCopied(db)
+	if err != nil {
+		return 0, err
+	}
+	if vc.Bytes != size {
+		return 0, fmt.Errorf("repli copied %d bytes of %d", vc.Bytes, size)
+	}
+	return vc.Duration, nil
+}
+
+// copied checks the secondary's volume against the source, then removes
+// it so that every variant starts from the same place.
+func (l *volLab) copied(what string) error {
+	got, err := fileSum(filepath.Join(l.pools[l.s], volName))
+	if err != nil {
+		return fmt.Errorf("%s: read the copy: %w", what, err)
+	}
+	if got != l.want {
+		return fmt.Errorf("%s: the copy at the secondary differs from the source", what)
+	}
+	return l.vsh(l.s, "vol-delete", "--pool", "images", volName)
+}
+
+func (l *volLab) stop() {
+	l.p.stop()
+	if l.s != nil {
+		l.s.stop()
+	}
+}
+
+// newVolLab starts the two daemons and writes mib MiB of random data into
+// the primary's volume.
+func newVolLab(dir, virsh string, mib int) (*volLab, error) {
+	size := int64(mib) << 20
+	p, err := startSession(dir, "primary", "repli-primary")
+	if err != nil {
+		return nil, err
+	}
+	l := &volLab{p: p, pools: map[*session]string{}}
+	if l.s, err = startSession(dir, "secondary", "repli-secondary"); err != nil {
+		p.stop()
+		return nil, err
+	}
+	s := l.s
+	fail := func(err error) (*volLab, error) {
+		l.stop()
+		return nil, err
+	}
+	l.vsh = func(d *session, args ...string) error {
+		out, err := exec.Command(virsh, append([]string{"-q", "-c", d.uri}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("virsh %v at %s: %v: %s", args, d.name, err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	pools, vsh := l.pools, l.vsh
+	for _, d := range []*session{p, s} {
+		pool := filepath.Join(dir, d.name, "pool")
+		if err := os.MkdirAll(pool, 0o755); err != nil {
+			return fail(err)
+		}
+		if err := os.Chown(pool, d.uid, d.gid); err != nil {
+			return fail(err)
+		}
+		if err := vsh(d, "pool-define-as", "images", "dir", "--target", pool); err != nil {
+			return fail(err)
+		}
+		if err := vsh(d, "pool-start", "images"); err != nil {
+			return fail(err)
+		}
+		pools[d] = pool
+	}
+	const vol = volName
+	if err := vsh(p, "vol-create-as", "images", vol, fmt.Sprintf("%dM", mib), "--format", "raw"); err != nil {
+		return fail(err)
+	}
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(pools[p], vol), data, 0); err != nil {
+		return fail(err)
+	}
+	l.want = sha256.Sum256(data)
+	return l, nil
 }
 
 // session is a session-mode daemon and the user it runs as (who must own

@@ -539,8 +539,10 @@ func (w *writer) check(c *runbooks.Check, st *runbooks.Step) (body *yaml.Node, t
 }
 
 // inverse writes the way back of src into the slot of the way out's slot
-// step.
-func (w *writer) inverse(src, slot *runbooks.Step) *step {
+
+// wayBackOf is the way back's step for src, in the place of slot, before
+// its action: its options, and comments saying where it comes from.
+func (w *writer) wayBackOf(src, slot *runbooks.Step) *step {
 	s := &step{}
 	s.options(src)
 	where := fmt.Sprintf("Way back of step %s (%q)", src.ID, src.Title)
@@ -555,6 +557,12 @@ func (w *writer) inverse(src, slot *runbooks.Step) *step {
 		s.comments = append(s.comments, c)
 	}
 	s.desc = fmt.Sprintf("Way back of step %s: %s.", src.ID, src.Title)
+	return s
+}
+
+// step.
+func (w *writer) inverse(src, slot *runbooks.Step) *step {
+	s := w.wayBackOf(src, slot)
 	destructive, gateOf := false, src
 	switch src.Kind {
 	case runbooks.KindShutdown, runbooks.KindDestroy:
