@@ -173,14 +173,24 @@ func (e *Engine) check(ctx context.Context, st *runbooks.Step, c *runbooks.Check
 		if err != nil {
 			return fmt.Errorf("file %s: %w", c.File, err)
 		}
+		// The age first (cheap), then the checksum (reads the whole file);
+		// the recovery point only once both passed: a refused backup
+		// measures no RPO.
 		age := time.Since(fi.ModTime())
-		if age > c.MaxAge {
+		if c.MaxAge > 0 && age > c.MaxAge {
 			return fmt.Errorf("file %s is %s old, older than the %s allowed", c.File, age.Round(time.Minute), c.MaxAge)
 		}
-		if err := e.fileRecoveryPoint(ctx, st, c, fi.ModTime()); err != nil {
-			return err
+		if c.MaxAge > 0 {
+			if err := logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge); err != nil {
+				return err
+			}
 		}
-		return logf("file %s is %s old (at most %s)", c.File, age.Round(time.Second), c.MaxAge)
+		if c.SHA256 != "" || c.SHA256File != "" {
+			if err := e.verifySHA256(ctx, st, c, journal); err != nil {
+				return err
+			}
+		}
+		return e.fileRecoveryPoint(ctx, st, c, fi.ModTime())
 	case len(c.Command) > 0:
 		res := e.runCommand(ctx, c.Command, c.Shell, c.Timeout, nil, nil, "", nil)
 		if journal {

@@ -52,6 +52,9 @@ type Progress struct {
 	RecoveryPoints []*RecoveryPoint
 	// Secrets are the secrets handed to commands, in order (secret.go).
 	Secrets []*SecretSupplied
+	// Verified are the files whose SHA-256 a check compared, in order
+	// (checksum.go).
+	Verified []*FileVerified
 
 	// Failures are steps skipped after a failure (the run cannot succeed);
 	// Tolerated are failures the runbook allows (on_failure: continue).
@@ -340,6 +343,8 @@ func (p *Progress) Apply(ev Event) {
 		p.applyRecoveryPoint(e)
 	case *SecretSupplied:
 		p.applySecretSupplied(e)
+	case *FileVerified:
+		p.applyFileVerified(e)
 	case *RunEnded:
 		p.Ended = e
 		p.Gate, p.Failure = nil, nil

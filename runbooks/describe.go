@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -58,6 +59,10 @@ func probeText(c *Check) string {
 		return TargetText(c.Target) + ": every guest agent answers"
 	case c.TCP != "":
 		return "tcp " + c.TCP + " accepts a connection"
+	case c.File != "" && c.MaxAge == 0:
+		return "file " + c.File + " matches " + checksumText(c)
+	case c.File != "" && (c.SHA256 != "" || c.SHA256File != ""):
+		return "file " + c.File + " is younger than " + textfmt.Spelled(c.MaxAge) + " and matches " + checksumText(c)
 	case c.File != "":
 		return "file " + c.File + " is younger than " + textfmt.Spelled(c.MaxAge)
 	case c.Shell:
@@ -100,6 +105,9 @@ func firstLabel(i int, label string) string {
 
 func detailsCheck(st *Step) [][2]string {
 	out := [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Spelled(st.Check.Timeout) + " per probe"}}
+	if st.Check.SHA256File != "" {
+		out = append(out, [2]string{"sha256", "the line for " + filepath.Base(st.Check.File) + " in " + st.Check.SHA256File + " (sha256sum format)"})
+	}
 	if st.Check.RecoveryPoint {
 		out = append(out, [2]string{"rpo", "the file's modification time is the recovery point"})
 	}

@@ -54,11 +54,12 @@ var checkKind = KindSpec{
 		"check.state":          enumOf("The domains must all be in this state.", strs(CheckStates)),
 		"check.agent":          obj{"description": "The domains' QEMU guest agents must answer.", "const": true},
 		"check.tcp":            withVar(obj{"type": "string", "pattern": hostPort.String()}, "A TCP port that must accept a connection, as host:port."),
-		"check.file":           described("A local file that must exist and be younger than max_age (a backup, a replication marker).", "text"),
+		"check.file":           described("A local file that must exist and be younger than max_age (a backup, a replication marker), and match sha256 when given.", "text"),
 		"check.max_age":        withVar(ref("duration"), "With file: how old the file may be, e.g. 26h."),
 		"check.command":        ref("command"),
 		"check.shell":          obj{"description": "With command: run command as one line of /bin/sh.", "type": "boolean"},
 		"check.timeout":        withVar(ref("duration"), "How long one probe may take. Default 30s."),
+		"check.sha256":         sha256Schema(),
 		"check.recovery_point": obj{"description": "With file: the file's modification time is the recovery point (the backup's time); repli measures the RPO achieved from it.", "type": "boolean"},
 	},
 	Targets: func(st *Step) []Target {

@@ -257,7 +257,7 @@ func checkSchema() obj {
 		case "state", "agent":
 			b["required"] = []any{probe, "site", "domains"}
 		case "file":
-			b["required"] = []any{probe, "max_age"}
+			b["anyOf"] = []any{obj{"required": []any{"max_age"}}, obj{"required": []any{"sha256"}}}
 		}
 		if probe != "state" && probe != "agent" {
 			p["site"] = forbidden
@@ -266,6 +266,7 @@ func checkSchema() obj {
 		if probe != "file" {
 			p["max_age"] = forbidden
 			p["recovery_point"] = forbidden
+			p["sha256"] = forbidden
 		}
 		if probe != "command" {
 			p["shell"] = forbidden

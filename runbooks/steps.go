@@ -18,7 +18,7 @@ var (
 	startWaits     = []string{"running", "agent"}
 
 	targetKeys    = []string{"site", "domains"}
-	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout", "recovery_point"}
+	checkKeys     = []string{"site", "domains", "state", "agent", "tcp", "file", "max_age", "command", "shell", "timeout", "recovery_point", "sha256"}
 	shutdownKeys  = []string{"site", "domains", "timeout", "force", "max_parallel"}
 	startKeys     = []string{"site", "domains", "groups", "max_parallel", "wait", "timeout"}
 	defineKeys    = []string{"site", "xml", "copy_from", "domains"}
@@ -286,6 +286,7 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 	}
 	c.Timeout = p.durationOr(cf, "timeout", what+" timeout", c.Timeout)
 	c.RecoveryPoint = p.recoveryPointKey(cf, what, probes[0])
+	p.sha256Key(cf, c, what, probes[0])
 	// Keys that belong to another probe would be silently ignored: refuse them.
 	switch probes[0] {
 	case "state", "agent":
@@ -321,7 +322,9 @@ func (p *parser) check(body *yaml.Node, rb *Runbook, what, mwhat string) *Check 
 		c.TCP = addr
 	case "file":
 		p.noKeys(cf, what, "file", "site", "domains")
-		p.required(cf, what, "max_age")
+		if !cf.has("sha256") {
+			p.required(cf, what, "max_age")
+		}
 		c.File, _ = p.str(cf, "file", what+" file")
 		c.MaxAge = p.durationOr(cf, "max_age", what+" max_age", 0)
 	case "command":

@@ -336,6 +336,11 @@ type Check struct {
 	// RecoveryPoint: with File, the file's modification time is the
 	// recovery point the run records.
 	RecoveryPoint bool
+	// SHA256 (a digest, lowercase hex) or SHA256File (a checksum file in
+	// sha256sum format): with File, the file's SHA-256 must be this one
+	// (check_sha256.go). At most one is set.
+	SHA256     string
+	SHA256File string
 }
 
 // Probe names what the check looks at, for plans and logs.
@@ -347,6 +352,8 @@ func (c *Check) Probe() string {
 		return "guest agent answers"
 	case c.TCP != "":
 		return "tcp " + c.TCP
+	case c.File != "" && c.MaxAge == 0:
+		return "file " + c.File + " matches " + checksumText(c)
 	case c.File != "":
 		return "file " + c.File + " younger than " + c.MaxAge.String()
 	case len(c.Command) > 0:
