@@ -48,9 +48,6 @@ func (p *Progress) applyFileVerified(e *FileVerified) {
 	p.Verified = append(p.Verified, e)
 }
 
-// ErrChecksumFile: the checksum file gives no usable digest for the file.
-var ErrChecksumFile = errors.New("no checksum for the file")
-
 // verifySHA256 computes the checked file's SHA-256, streaming it, and
 // compares it with the digest the check expects. With journal (a check
 // step), the comparison is journaled either way; a wait polling the check
@@ -129,7 +126,7 @@ func sumFor(path, name string) (string, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", 0, fmt.Errorf("checksum file %s is missing: receive it with the file (backup tools write it beside it: sha256sum %s > %s.sha256), or give the digest itself in sha256: %w", path, name, name, ErrChecksumFile)
+			return "", 0, fmt.Errorf("checksum file %s is missing: receive it with the file (backup tools write it beside it: sha256sum %s > %s.sha256), or give the digest itself in sha256", path, name, name)
 		}
 		return "", 0, fmt.Errorf("read checksum file: %w", err)
 	}
@@ -153,7 +150,7 @@ func sumFor(path, name string) (string, int, error) {
 			continue
 		}
 		if want != "" && sum != want {
-			return "", 0, fmt.Errorf("checksum file %s gives two different SHA-256 for %s (lines %d and %d): fix it, or receive it again: %w", path, name, at, lineNo, ErrChecksumFile)
+			return "", 0, fmt.Errorf("checksum file %s gives two different SHA-256 for %s (lines %d and %d): fix it, or receive it again", path, name, at, lineNo)
 		}
 		want, at = sum, lineNo
 	}
@@ -168,7 +165,7 @@ func sumFor(path, name string) (string, int, error) {
 				listed += "…"
 			}
 		}
-		return "", 0, fmt.Errorf("checksum file %s has no line for %s (it holds %s): receive the checksum file that goes with this file, or name the right one in sha256: %w", path, name, listed, ErrChecksumFile)
+		return "", 0, fmt.Errorf("checksum file %s has no line for %s (it holds %s): receive the checksum file that goes with this file, or name the right one in sha256", path, name, listed)
 	}
 	return want, at, nil
 }
@@ -196,7 +193,10 @@ func parseSumsLine(line string) (sum, name string, ok bool) {
 	if escaped {
 		name = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\r`, "\r").Replace(name)
 	}
-	return strings.ToLower(line[:64]), name, name != ""
+	if name == "" {
+		return "", "", false
+	}
+	return strings.ToLower(line[:64]), name, true
 }
 
 func isSHA256(s string) bool {
