@@ -63,8 +63,18 @@ func (e *Engine) verifySHA256(ctx context.Context, st *runbooks.Step, c *runbook
 		}
 		source = fmt.Sprintf("checksum file %s, line %d", c.SHA256File, line)
 	}
-	got, n, err := fileSHA256(ctx, e.path(c.File))
-	if err != nil {
+	// The check's timeout bounds the reading, as it bounds a command
+	// probe: a backup of many gigabytes needs a timeout to match.
+	hctx, cancel := context.WithCancel(ctx)
+	if c.Timeout > 0 {
+		hctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	}
+	got, n, err := fileSHA256(hctx, e.path(c.File))
+	cancel()
+	switch {
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("compute the SHA-256 of %s: read %d bytes within the check's timeout of %s, not the whole file: raise the check's timeout (SHA-256 reads a few hundred MB a second): %w", c.File, n, c.Timeout, err)
+	case err != nil:
 		return fmt.Errorf("compute the SHA-256 of %s: %w", c.File, err)
 	}
 	v := &FileVerified{Step: st.ID, File: c.File, SHA256: got, Expected: want, Bytes: n, Source: source, SumsFile: c.SHA256File, Match: got == want}
