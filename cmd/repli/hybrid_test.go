@@ -7,8 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -111,7 +109,7 @@ func TestHybridRestoreKeyRight(t *testing.T) {
 		t.Fatalf("hybrid-restore with the customer's key: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{
-		"sha256 ", "as the manifest says",
+		"backup-intact file " + backupDir + "/acme.sql.age: SHA-256 ", "as checksum file " + backupDir + "/acme.sql.age.sha256, line 1 says",
 		"restore directory: drwx------ ", // mktemp -d, 0700
 		"bytes: -rw------- ",             // the dump, readable by us only
 		"restored 2 table(s)",
@@ -161,10 +159,20 @@ func keyRecorded(t *testing.T, backupDir, key, tmp string) {
 		t.Fatal(err)
 	}
 	var supplied []*engine.SecretSupplied
+	var verified []*engine.FileVerified
 	for _, ev := range evs {
-		if e, ok := ev.(*engine.SecretSupplied); ok {
+		switch e := ev.(type) {
+		case *engine.SecretSupplied:
 			supplied = append(supplied, e)
+		case *engine.FileVerified:
+			verified = append(verified, e)
 		}
+	}
+	// The checksum is a chained event of its own, checked against the
+	// checksum file shipped beside the backup, before the key was used.
+	if len(verified) != 1 || verified[0].Step != "backup-intact" || !verified[0].Match || verified[0].SHA256 != verified[0].Expected ||
+		verified[0].SumsFile != filepath.Join(backupDir, "acme.sql.age.sha256") || len(supplied) == 1 && verified[0].Seq > supplied[0].Seq {
+		t.Errorf("file.verified events %+v, want one from backup-intact, matching, before the key", verified)
 	}
 	if len(supplied) != 1 {
 		t.Fatalf("%d secret.supplied events in the trail, want 1", len(supplied))
@@ -210,8 +218,12 @@ func keyRecorded(t *testing.T, backupDir, key, tmp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(backup)
-	sum := sha256.Sum256(b)
+	// coreutils computes the digest the report must show, not repli.
+	sum, err := exec.Command("sha256sum", backup).Output()
+	if err != nil || len(sum) < 64 {
+		t.Fatalf("sha256sum %s: %v", backup, err)
+	}
+	digest := string(sum[:64])
 	var decrypt report.Step
 	for _, st := range d.Timeline {
 		if st.ID == "decrypt" {
@@ -219,7 +231,7 @@ func keyRecorded(t *testing.T, backupDir, key, tmp string) {
 		}
 	}
 	if rs.Step != "decrypt" || rs.Result != "succeeded" || rs.BackupID != backup || !rs.TakenAt.Equal(fi.ModTime()) ||
-		rs.SHA256 != hex.EncodeToString(sum[:]) || !rs.Verified || rs.ChecksumStep != "backup-intact" ||
+		rs.SHA256 != digest || !rs.Verified || rs.ChecksumStep != "backup-intact" ||
 		rs.KeyUsedBy != hybridOperator || rs.KeyID != string(recipient[1])+" (age recipient)" || rs.KeySource != "AGE_KEY from "+key {
 		t.Errorf("section 11: %+v", rs)
 	}
@@ -374,8 +386,11 @@ func TestHybridRestoreChecksumMismatch(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("hybrid-restore of a damaged backup: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if all := r.stdout + r.stderr; !strings.Contains(all, "checksum mismatch: the backup is not the one its manifest describes") {
-		t.Errorf("the refusal does not say the checksum differs:\n%s\n%s", r.stdout, r.stderr)
+	all := r.stdout + r.stderr
+	for _, want := range []string{"checksum mismatch: file " + file + " has SHA-256 ", "but checksum file " + file + ".sha256, line 1 says ", "receive it again"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the refusal does not say %q:\n%s\n%s", want, r.stdout, r.stderr)
+		}
 	}
 	if !ran(r.stdout, "backup-intact") || ran(r.stdout, "decrypt") {
 		t.Errorf("want the run to stop at backup-intact, before decrypt:\n%s", r.stdout)

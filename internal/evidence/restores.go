@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/repli-dr/repli/engine"
@@ -13,24 +12,18 @@ import (
 // checked file (check: {file: …, recovery_point: true}).
 const backupSource = "modification time of "
 
-// checksumLine is how a step states the checksum it verified: a line of its
-// output "sha256 HEX [FILE]" (the manifest's own line, as the bundled
-// hybrid-restore's backup-intact prints it). The step's success is what
-// says it matched.
-var checksumLine = regexp.MustCompile(`(?m)^sha256 ([0-9a-f]{64})(?:[ \t]+([^\s:]+))?`)
-
 // restores is section 11: one restore per step a secret was handed to
 // (engine.SecretSupplied: the key decrypting a backup), with
 //   - the backup: the last recovery point read from a checked file before
 //     the key was used (its path, and its modification time as "taken at");
-//   - its checksum: the last "sha256 HEX [FILE]" line a step printed before
-//     the key was used, about that file when it names one; verified when
-//     that step succeeded;
+//   - its checksum: the last SHA-256 a file check computed before the key
+//     was used (engine.FileVerified), of that file when the backup is
+//     known; verified when it matched the one expected;
 //   - the key: who supplied it, when, where it was read from and its
 //     identifier (never the key).
 //
-// Everything comes from the projection (Secrets, RecoveryPoints, Output,
-// Steps), which holds chained events only.
+// Everything comes from the projection (Secrets, RecoveryPoints, Verified,
+// Steps), which holds chained events only: no command's output is read.
 func (m *mapper) restores(timeline []report.Step) []report.Restore {
 	out := []report.Restore{}
 	var order []string
@@ -89,18 +82,20 @@ func (m *mapper) restore(step string, secrets []*engine.SecretSupplied) report.R
 	if !r.TakenAt.IsZero() {
 		r.Age = max(0, r.KeyUsedAt.Sub(r.TakenAt))
 	}
-	for _, o := range m.p.Output {
-		if o.Stream != "stdout" || o.Seq > last.Seq {
-			continue
+	for _, v := range m.p.Verified {
+		if v.Seq > last.Seq || (r.BackupID != "" && !sameFile(v.File, r.BackupID)) {
+			continue // verified after the key was used, or another file
 		}
-		for _, sm := range checksumLine.FindAllStringSubmatch(o.Text, -1) {
-			if sm[2] != "" && r.BackupID != "" && filepath.Base(sm[2]) != filepath.Base(r.BackupID) {
-				continue // another file's checksum
-			}
-			sp := m.p.Steps[o.Step]
-			r.SHA256, r.ChecksumStep = sm[1], o.Step
-			r.Verified = sp != nil && sp.State == engine.StepSucceeded
-		}
+		r.SHA256, r.ChecksumStep, r.Verified = v.SHA256, v.Step, v.Match
 	}
 	return r
+}
+
+// sameFile: the file a check verified is the backup a recovery point names
+// (both as the runbook gives them; a relative path matches by its name).
+func sameFile(a, b string) bool {
+	if filepath.IsAbs(a) && filepath.IsAbs(b) {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return filepath.Base(a) == filepath.Base(b)
 }

@@ -56,30 +56,35 @@ func TestRestoresFromTheProjection(t *testing.T) {
 	out := func(step, text string) *engine.OutputCaptured {
 		return &engine.OutputCaptured{Step: step, Stream: "stdout", Text: text}
 	}
+	verified := func(step, file, got, want string) *engine.FileVerified {
+		return &engine.FileVerified{Step: step, File: file, SHA256: got, Expected: want, Bytes: 4096, Source: "checksum file " + file + ".sha256, line 1", SumsFile: file + ".sha256", Match: got == want}
+	}
 	t.Run("a restore, its backup, checksum and key", func(t *testing.T) {
 		t.Parallel()
 		rs := restoresOf(t, func(tr *trail) {
 			tr.step("backup-fresh", engine.StepSucceeded, &engine.RecoveryPoint{Step: "backup-fresh", At: taken, Source: "modification time of /srv/backups/acme/acme.sql.age"})
-			tr.step("backup-intact", engine.StepSucceeded, out("backup-intact", "sha256 "+sumB+" other.sql.age: as the manifest says\nsha256 "+sumA+" acme.sql.age: as the manifest says\n"))
+			tr.step("backup-intact", engine.StepSucceeded,
+				verified("backup-intact", "/srv/backups/acme/acme.sql.age", sumA, sumA),
+				verified("other-intact", "/srv/backups/acme/other.sql.age", sumB, sumB)) // another file's
 			tr.step("decrypt", engine.StepSucceeded, &engine.ActionIntent{Action: 1, Step: "decrypt", Verb: "exec"}, secret(1, "claire", "age1abc"))
-			// Printed after the key was used: not the backup's checksum.
-			tr.step("later", engine.StepSucceeded, out("later", "sha256 "+sumB+"\n"))
+			// Verified after the key was used: not the restored backup's.
+			tr.step("later", engine.StepSucceeded, verified("later", "/srv/backups/acme/acme.sql.age", sumB, sumB))
 		})
 		if len(rs) != 1 {
 			t.Fatalf("%d restores: %+v", len(rs), rs)
 		}
 		r := rs[0]
-		keyAt := time.Date(2026, 11, 30, 14, 9, 0, 0, time.UTC) // the 10th event
+		keyAt := time.Date(2026, 11, 30, 14, 10, 0, 0, time.UTC) // the 11th event
 		if r.Step != "decrypt" || r.Result != "succeeded" || r.BackupID != "/srv/backups/acme/acme.sql.age" || !r.TakenAt.Equal(taken) ||
 			r.SHA256 != sumA || !r.Verified || r.ChecksumStep != "backup-intact" || r.KeyUsedBy != "claire" || !r.KeyUsedAt.Equal(keyAt) ||
 			r.Age != keyAt.Sub(taken) || r.KeyID != "age1abc (age recipient)" || r.KeySource != "AGE_KEY from /run/keys/acme.txt" {
 			t.Errorf("restore %+v", r)
 		}
 	})
-	t.Run("checksum step failed, no recovery point, key tried twice", func(t *testing.T) {
+	t.Run("checksum mismatch, no recovery point, key tried twice", func(t *testing.T) {
 		t.Parallel()
 		rs := restoresOf(t, func(tr *trail) {
-			tr.step("backup-intact", engine.StepFailed, out("backup-intact", "sha256 "+sumA+"\n"))
+			tr.step("backup-intact", engine.StepFailed, verified("backup-intact", "acme.sql.age", sumA, sumB))
 			tr.add(&engine.StepChanged{Step: "decrypt", State: engine.StepRunning}, &engine.ActionIntent{Action: 1, Step: "decrypt", Verb: "exec"}, secret(1, "claire", "age1old"))
 			tr.add(&engine.StepChanged{Step: "decrypt", State: engine.StepFailed})
 			tr.add(&engine.StepChanged{Step: "decrypt", State: engine.StepRunning}, &engine.ActionIntent{Action: 2, Step: "decrypt", Verb: "exec"}, secret(2, "bruno", "age1new"))
@@ -104,10 +109,20 @@ func TestRestoresFromTheProjection(t *testing.T) {
 			t.Errorf("restores %+v", rs)
 		}
 	})
+	t.Run("a checksum printed is not a checksum verified", func(t *testing.T) {
+		t.Parallel()
+		rs := restoresOf(t, func(tr *trail) {
+			tr.step("backup-intact", engine.StepSucceeded, out("backup-intact", "sha256 "+sumA+" acme.sql.age: as the manifest says\n"))
+			tr.step("decrypt", engine.StepSucceeded, &engine.ActionIntent{Action: 1, Step: "decrypt", Verb: "exec"}, secret(1, "claire", "age1abc"))
+		})
+		if len(rs) != 1 || rs[0].SHA256 != "" || rs[0].Verified || rs[0].ChecksumStep != "" {
+			t.Errorf("restores %+v: a line of output was taken for a verified checksum", rs)
+		}
+	})
 	t.Run("no secret, no restore", func(t *testing.T) {
 		t.Parallel()
 		rs := restoresOf(t, func(tr *trail) {
-			tr.step("backup-intact", engine.StepSucceeded, out("backup-intact", "sha256 "+sumA+"\n"))
+			tr.step("backup-intact", engine.StepSucceeded, verified("backup-intact", "acme.sql.age", sumA, sumA))
 		})
 		if rs == nil || len(rs) != 0 {
 			t.Errorf("restores %#v, want an empty list", rs)

@@ -1,20 +1,21 @@
 #!/bin/sh
 # make-demo-backup.sh — the nightly backup a customer sends, for the bundled
 # hybrid-restore runbook and its tests: a real SQLite database, dumped as SQL,
-# encrypted with age to the customer's key, and a manifest beside it (the
-# backup's SHA-256 and each table's row count).
+# encrypted with age to the customer's key, its checksum file (sha256sum's
+# output) and a manifest (each table's row count) beside it.
 #
 # Environment:
 #   BACKUP_DIR        where the backup lands (created 0700; must be ours)
-#   BACKUP_FILE       the backup's file name (default acme.sql.age); the
-#                     manifest is BACKUP_FILE.manifest, the demo VM's XML
-#                     acme-db-01.xml
+#   BACKUP_FILE       the backup's file name (default acme.sql.age); its
+#                     checksum file is BACKUP_FILE.sha256, the manifest
+#                     BACKUP_FILE.manifest, the demo VM's XML acme-db-01.xml
 #   KEY_FILE          the customer's age identity (default
 #                     BACKUP_DIR/demo-key.txt), created when missing
 #   BACKUP_AGE_HOURS  how old the backup is (its modification time, which is
 #                     what the runbook checks against the RPO); default 1
 #   INVOICES          rows in the invoices table (default 5000)
-# Needs sqlite3, age and age-keygen (Debian: sqlite3, age).
+# Needs sqlite3, age, age-keygen and sha256sum (Debian: sqlite3, age,
+# coreutils).
 set -eu
 umask 077
 : "${BACKUP_DIR:?set BACKUP_DIR to the directory the backup lands in}"
@@ -22,7 +23,7 @@ file=${BACKUP_FILE:-acme.sql.age}
 key=${KEY_FILE:-$BACKUP_DIR/demo-key.txt}
 hours=${BACKUP_AGE_HOURS:-1}
 invoices=${INVOICES:-5000}
-for tool in sqlite3 age age-keygen; do
+for tool in sqlite3 age age-keygen sha256sum; do
 	command -v "$tool" >/dev/null || { echo "make-demo-backup: $tool is missing (apt-get install sqlite3 age)" >&2; exit 1; }
 done
 
@@ -53,10 +54,12 @@ age -r "$(age-keygen -y "$key")" -o "$BACKUP_DIR/$file.part" "$work/acme.sql"
 mv "$BACKUP_DIR/$file.part" "$BACKUP_DIR/$file"
 taken=$(($(date +%s) - hours * 3600))
 touch -d "@$taken" "$BACKUP_DIR/$file"
+# The checksum file, as backup tools ship it: sha256sum's own output, the
+# line naming the backup by its file name.
+(cd "$BACKUP_DIR" && sha256sum "$file") >"$BACKUP_DIR/$file.sha256"
 {
 	echo "# backup manifest: written with the backup, checked by the restore"
 	echo "created_at $(date -u -d "@$taken" +%Y-%m-%dT%H:%M:%SZ)"
-	(cd "$BACKUP_DIR" && sha256sum "$file") | awk '{print "sha256", $1, $2}'
 	for t in customers invoices; do
 		echo "rows $t $(sqlite3 -readonly "$work/acme.db" "SELECT count(*) FROM $t")"
 	done
