@@ -64,6 +64,12 @@ func (rep *Report) judgeFiles(rb *runbooks.Runbook, mode string, done func(strin
 		c := st.Check
 		f := File{Step: st.ID, File: c.File, Path: localPath(rb, c.File), RecoveryPoint: c.RecoveryPoint, Before: append([]string(nil), before...)}
 		limit, what := c.MaxAge, "the "+textfmt.Spelled(c.MaxAge)+" its step allows"
+		if limit <= 0 {
+			// A checksum check without max_age: any age will do. Its
+			// SHA-256 is computed when the step runs, not here: reading
+			// a backup of many gigabytes is the step's work.
+			what = "any age (its step checks its SHA-256)"
+		}
 		if c.RecoveryPoint && rb.RPO > 0 && (limit <= 0 || rb.RPO < limit) {
 			limit, what = rb.RPO, "the runbook's RPO target of "+textfmt.Spelled(rb.RPO)
 		}
@@ -135,6 +141,9 @@ func (rep *Report) printFiles(w io.Writer) {
 			age = textfmt.Duration(time.Duration(f.AgeS * float64(time.Second)).Round(time.Minute))
 		}
 		allowed := textfmt.Spelled(time.Duration(f.LimitS * float64(time.Second)))
+		if f.LimitS <= 0 {
+			allowed = "any"
+		}
 		if f.RecoveryPoint && strings.Contains(f.Limit, "RPO") {
 			allowed += " (RPO)"
 		}

@@ -115,3 +115,29 @@ func TestMissingFile(t *testing.T) {
 		t.Errorf("files %+v", rep.Files)
 	}
 }
+
+// TestChecksumOnlyFileHasNoAgeLimit: a file check with sha256 and no
+// max_age is judged present, at any age (its checksum is the step's work),
+// and listed as such.
+func TestChecksumOnlyFileHasNoAgeLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	touchAged(t, filepath.Join(dir, "acme.sql.age"), 400*time.Hour)
+	src := `version: 1
+name: preflight
+sites:
+  provider: {uri: "sim://provider", role: secondary}
+steps:
+  - id: backup-intact
+    check: {file: "` + filepath.Join(dir, "acme.sql.age") + `", sha256: "` + filepath.Join(dir, "acme.sql.age.sha256") + `"}
+`
+	rep := assess(t, src, "test", noSites)
+	if !rep.Ready || len(rep.Files) != 1 || rep.Files[0].Verdict != OK || rep.Files[0].LimitS != 0 || !strings.Contains(rep.Files[0].Limit, "any age") {
+		t.Fatalf("ready %t, blockers %q, files %+v", rep.Ready, rep.Blockers, rep.Files)
+	}
+	var b strings.Builder
+	rep.printFiles(&b)
+	if !strings.Contains(b.String(), "any") {
+		t.Errorf("the files table does not say any age:\n%s", b.String())
+	}
+}
