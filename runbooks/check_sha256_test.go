@@ -32,11 +32,11 @@ func TestCheckSHA256Forms(t *testing.T) {
 			"check:\n      file: ${dir}/acme.sql.age\n      max_age: 72h\n      recovery_point: true\n      sha256: ${dir}/acme.sql.age.sha256",
 			"", "/srv/backups/acme/acme.sql.age.sha256", true, true,
 			"check file /srv/backups/acme/acme.sql.age is younger than 72h and matches the SHA-256 in /srv/backups/acme/acme.sql.age.sha256",
-			"the line for acme.sql.age in /srv/backups/acme/acme.sql.age.sha256 (sha256sum format)"},
+			"its line for acme.sql.age, in sha256sum format"},
 		{"digest from a var, no max_age", `check: {file: "${dir}/acme.sql.age", sha256: "${digest}"}`,
 			lower, "", false, false, "check file /srv/backups/acme/acme.sql.age matches SHA-256 " + lower, ""},
 		{"relative checksum file", "check: {file: acme.sql.age, sha256: SHA256SUMS}",
-			"", "SHA256SUMS", false, false, "check file acme.sql.age matches the SHA-256 in SHA256SUMS", "the line for acme.sql.age in SHA256SUMS"},
+			"", "SHA256SUMS", false, false, "check file acme.sql.age matches the SHA-256 in SHA256SUMS", "its line for acme.sql.age"},
 	}
 	sch := compiledSchema(t)
 	for _, tc := range tests {

@@ -106,7 +106,7 @@ func firstLabel(i int, label string) string {
 func detailsCheck(st *Step) [][2]string {
 	out := [][2]string{{"expect", probeText(st.Check)}, {"timeout", textfmt.Spelled(st.Check.Timeout) + " per probe"}}
 	if st.Check.SHA256File != "" {
-		out = append(out, [2]string{"sha256", "the line for " + filepath.Base(st.Check.File) + " in " + st.Check.SHA256File + " (sha256sum format)"})
+		out = append(out, [2]string{"sha256", "its line for " + filepath.Base(st.Check.File) + ", in sha256sum format"})
 	}
 	if st.Check.RecoveryPoint {
 		out = append(out, [2]string{"rpo", "the file's modification time is the recovery point"})

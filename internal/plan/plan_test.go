@@ -42,3 +42,38 @@ func TestBuildTakesTheKindsWording(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSaysWhatTheChecksumIsComparedWith: the bundled hybrid restore's
+// backup-intact is a declared checksum check, and the plan says which file
+// is compared with which checksum file, in 80 columns.
+func TestPlanSaysWhatTheChecksumIsComparedWith(t *testing.T) {
+	t.Parallel()
+	rb, diags, err := runbooks.Load("../../runbooks/examples/hybrid-restore.yaml")
+	if err != nil || diags.HasErrors() {
+		t.Fatalf("load: %v %v", err, diags)
+	}
+	p := Build(rb, "test", nil)
+	var intact *Step
+	for i := range p.Steps {
+		if p.Steps[i].ID == "backup-intact" {
+			intact = &p.Steps[i]
+		}
+	}
+	if intact == nil || intact.Kind != "check" || intact.Action != "check file /var/tmp/repli-hybrid-demo/acme.sql.age matches the SHA-256 in /var/tmp/repli-hybrid-demo/acme.sql.age.sha256" {
+		t.Fatalf("backup-intact planned as %+v", intact)
+	}
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sha256    its line for acme.sql.age, in sha256sum format"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the plan lacks %q:\n%s", want, b.String())
+		}
+	}
+	for i, l := range strings.Split(b.String(), "\n") {
+		if utf8.RuneCountInString(l) > 80 {
+			t.Errorf("line %d is %d columns: %q", i+1, utf8.RuneCountInString(l), l)
+		}
+	}
+}
