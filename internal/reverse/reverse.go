@@ -517,7 +517,15 @@ func (w *writer) check(c *runbooks.Check, st *runbooks.Step) (body *yaml.Node, t
 			add(m, "tcp", str(c.TCP))
 		case c.File != "":
 			add(m, "file", str(c.File))
-			add(m, "max_age", str(duration(c.MaxAge)))
+			if c.MaxAge > 0 {
+				add(m, "max_age", str(duration(c.MaxAge)))
+			}
+			switch {
+			case c.SHA256 != "":
+				add(m, "sha256", str(c.SHA256))
+			case c.SHA256File != "":
+				add(m, "sha256", str(c.SHA256File))
+			}
 			if c.RecoveryPoint {
 				// Kept as written means measured as written: dropping it
 				// would leave the way back's RPO unmeasured, silently.
