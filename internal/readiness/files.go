@@ -76,6 +76,23 @@ func (rep *Report) judgeFiles(rb *runbooks.Runbook, mode string, done func(strin
 		f.LimitS, f.Limit = limit.Seconds(), what
 		rep.judgeFile(&f, limit, now)
 		rep.Files = append(rep.Files, f)
+		if c.SHA256File != "" {
+			rep.judgeSums(st.ID, c.SHA256File, localPath(rb, c.SHA256File), f.Before)
+		}
+	}
+}
+
+// judgeSums: the checksum file a check compares its file with must be
+// there, or be brought by an earlier step, as the file itself. Only its
+// presence is judged here; the step reads it.
+func (rep *Report) judgeSums(step, file, path string, before []string) {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && len(before) > 0:
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("step %s: checksum file %s is not there yet (step %s runs before it and may bring it)", step, file, strings.Join(before, ", ")))
+	default:
+		rep.Blockers = append(rep.Blockers, fmt.Sprintf("step %s: checksum file %s cannot be read on this host (%v): step %s would fail; receive it with the file it checks, or give the digest itself in sha256", step, file, errors.Unwrap(err), step))
 	}
 }
 

@@ -123,6 +123,7 @@ func TestChecksumOnlyFileHasNoAgeLimit(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	touchAged(t, filepath.Join(dir, "acme.sql.age"), 400*time.Hour)
+	touchAged(t, filepath.Join(dir, "acme.sql.age.sha256"), 400*time.Hour)
 	src := `version: 1
 name: preflight
 sites:
@@ -139,5 +140,34 @@ steps:
 	rep.printFiles(&b)
 	if !strings.Contains(b.String(), "any") {
 		t.Errorf("the files table does not say any age:\n%s", b.String())
+	}
+}
+
+// TestMissingChecksumFile: the checksum file is judged like the file it
+// checks: missing with nothing to bring it, a blocker; with a step before
+// that may bring it, a warning; there, nothing to say.
+func TestMissingChecksumFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	touchAged(t, filepath.Join(dir, "acme.sql.age"), time.Hour)
+	sums := filepath.Join(dir, "acme.sql.age.sha256")
+	src := func(receive bool) string {
+		s := "version: 1\nname: preflight\nsites:\n  provider: {uri: \"sim://provider\", role: secondary}\nsteps:\n"
+		if receive {
+			s += "  - id: receive\n    exec: {command: [true]}\n"
+		}
+		return s + "  - id: backup-intact\n    check: {file: \"" + filepath.Join(dir, "acme.sql.age") + "\", max_age: 26h, sha256: \"" + sums + "\"}\n"
+	}
+	rep := assess(t, src(false), "test", noSites)
+	if rep.Ready || len(rep.Blockers) != 1 || !strings.Contains(rep.Blockers[0], "step backup-intact: checksum file "+sums+" cannot be read on this host") {
+		t.Errorf("missing, nothing brings it: blockers %q", rep.Blockers)
+	}
+	rep = assess(t, src(true), "test", noSites)
+	if !rep.Ready || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "checksum file "+sums+" is not there yet (step receive runs before it") {
+		t.Errorf("missing, receive may bring it: ready %t, warnings %q", rep.Ready, rep.Warnings)
+	}
+	touchAged(t, sums, time.Hour)
+	if rep := assess(t, src(false), "test", noSites); !rep.Ready || len(rep.Warnings) != 0 {
+		t.Errorf("there: ready %t, blockers %q, warnings %q", rep.Ready, rep.Blockers, rep.Warnings)
 	}
 }
