@@ -354,6 +354,8 @@ func (c *Check) Probe() string {
 		return "tcp " + c.TCP
 	case c.File != "" && c.MaxAge == 0:
 		return "file " + c.File + " matches " + checksumText(c)
+	case c.File != "" && (c.SHA256 != "" || c.SHA256File != ""):
+		return "file " + c.File + " younger than " + c.MaxAge.String() + ", matching " + checksumText(c)
 	case c.File != "":
 		return "file " + c.File + " younger than " + c.MaxAge.String()
 	case len(c.Command) > 0:
