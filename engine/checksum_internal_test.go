@@ -52,3 +52,18 @@ func TestFileSHA256StopsWhenCancelled(t *testing.T) {
 		t.Errorf("fileSHA256 = %s, %d, %v", got, n, err)
 	}
 }
+
+// BenchmarkFileSHA256: the check's reading rate, to set a check's timeout
+// for a backup of a given size (compare: sha256sum on the same file).
+func BenchmarkFileSHA256(b *testing.B) {
+	f := filepath.Join(b.TempDir(), "backup")
+	if err := os.WriteFile(f, make([]byte, 64<<20), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(64 << 20)
+	for b.Loop() {
+		if _, _, err := fileSHA256(context.Background(), f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
