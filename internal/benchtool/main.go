@@ -68,6 +68,7 @@ func main() {
 		{"trail", (*bench).trail},
 		{"sim", (*bench).simScale},
 		{"startup", (*bench).startup},
+		{"tui", (*bench).tui},
 	}
 	only := os.Getenv("BENCH_ONLY")
 	start := time.Now()
@@ -86,7 +87,7 @@ func main() {
 	fmt.Println("| figure | repli | anchor | ratio | goal |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, r := range b.rows {
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.figure, r.repli, r.anchor, r.ratio, r.goal)
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", cell(r.figure), cell(r.repli), cell(r.anchor), cell(r.ratio), cell(r.goal))
 	}
 	if len(b.notes) > 0 {
 		fmt.Println()
@@ -94,6 +95,12 @@ func main() {
 			fmt.Println("- " + n)
 		}
 	}
+}
+
+// cell keeps a table cell on one line: an error's newlines and pipes
+// would break the table.
+func cell(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|").Replace(s)
 }
 
 func (b *bench) add(r row) { b.rows = append(b.rows, r) }
