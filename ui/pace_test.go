@@ -29,12 +29,13 @@ func (c *fakeClock) pacer() *pacer {
 func TestPacerSpacesMessagesByAFrame(t *testing.T) {
 	c := &fakeClock{now: t0}
 	p := c.pacer()
-	p.wait() // the first message after a quiet time goes at once
-	p.wait() // the next one in the same instant waits a whole frame
+	p.wait(false) // the first message after a quiet time goes at once
+	p.wait(false) // the next one in the same instant waits a whole frame
 	c.now = c.now.Add(frame / 4)
-	p.wait() // a quarter frame later: the rest of the frame
+	p.wait(false) // a quarter frame later: the rest of the frame
 	c.now = c.now.Add(3 * frame)
-	p.wait() // long after: at once
+	p.wait(false) // long after: at once
+	p.wait(true)  // a feed with a backlog: at once
 	want := []time.Duration{frame, frame - frame/4}
 	if fmt.Sprint(c.slept) != fmt.Sprint(want) {
 		t.Errorf("slept %v, want %v", c.slept, want)
@@ -48,14 +49,14 @@ func TestEventsArrivingDuringAFrameShareIt(t *testing.T) {
 	ch := make(chan engine.Event, 16)
 	c := &fakeClock{now: t0}
 	p := c.pacer()
-	p.wait() // a frame was just drawn
+	p.wait(false) // a frame was just drawn
 	ch <- at(0, &engine.StepChanged{Step: "a", State: engine.StepRunning})
 	c.during = func() {
 		for i := range 3 {
 			ch <- at(1, &engine.Logged{Step: "a", Level: "info", Message: fmt.Sprint(i)})
 		}
 	}
-	msg := waitEvents(ch, p)()
+	msg := waitEvents(ch, p, false)()
 	em, ok := msg.(eventsMsg)
 	if !ok {
 		t.Fatalf("got %T, want eventsMsg", msg)
@@ -99,5 +100,24 @@ func TestSiteStatusesShareAFrame(t *testing.T) {
 	close(ch)
 	if _, ok := waitSite(ch, nil)().(sitesDone); !ok {
 		t.Error("a closed feed does not say so")
+	}
+}
+
+// TestABacklogIsNotPaced: after a full batch (a burst larger than
+// maxBatch), the rest is taken at once, not one frame per batch.
+func TestABacklogIsNotPaced(t *testing.T) {
+	ch := make(chan engine.Event, maxBatch+10)
+	for i := range maxBatch + 10 {
+		ch <- at(0, &engine.Logged{Step: "a", Level: "info", Message: fmt.Sprint(i)})
+	}
+	c := &fakeClock{now: t0}
+	p := c.pacer()
+	em := waitEvents(ch, p, false)().(eventsMsg)
+	if len(em.evs) != maxBatch {
+		t.Fatalf("first batch of a burst: %d events, want %d", len(em.evs), maxBatch)
+	}
+	em = waitEvents(ch, p, len(em.evs) == maxBatch)().(eventsMsg)
+	if len(em.evs) != 10 || len(c.slept) != 0 {
+		t.Errorf("the rest of the burst: %d events after sleeping %v; want 10 at once", len(em.evs), c.slept)
 	}
 }

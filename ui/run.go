@@ -125,14 +125,15 @@ func newPacer() *pacer { return &pacer{now: time.Now, sleep: time.Sleep} }
 // wait returns once a frame has passed since the last message it let
 // through. It is called off the UI goroutine (in a command), after the
 // first item of a batch has arrived and before the rest is taken: what
-// queues meanwhile joins the batch.
-func (p *pacer) wait() {
+// queues meanwhile joins the batch. A feed that is behind (its last batch
+// was full) does not wait: a backlog is drawn as fast as it is applied.
+func (p *pacer) wait(behind bool) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if d := p.last.Add(frame).Sub(p.now()); d > 0 {
+	if d := p.last.Add(frame).Sub(p.now()); d > 0 && !behind {
 		p.sleep(d)
 	}
 	p.last = p.now()
@@ -140,14 +141,15 @@ func (p *pacer) wait() {
 
 // waitEvents reads one event, waits for the frame, then takes whatever
 // else is already queued: events are coalesced per frame, consumed in
-// order, off the UI goroutine. It is re-issued after each batch.
-func waitEvents(ch <-chan engine.Event, pace *pacer) tea.Cmd {
+// order, off the UI goroutine. It is re-issued after each batch; behind
+// says the last batch was full (maxBatch), and the next is taken at once.
+func waitEvents(ch <-chan engine.Event, pace *pacer, behind bool) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {
 			return closedMsg{}
 		}
-		pace.wait()
+		pace.wait(behind)
 		evs := []engine.Event{ev}
 		for len(evs) < maxBatch {
 			select {
@@ -173,7 +175,7 @@ func waitSite(ch <-chan engine.SiteStatus, pace *pacer) tea.Cmd {
 		if !ok {
 			return sitesDone{}
 		}
-		pace.wait()
+		pace.wait(false)
 		sts := []engine.SiteStatus{st}
 		for {
 			select {
@@ -296,7 +298,7 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 // inputs to the engine (it ends with Stop).
 func (m *RunModel) Init() tea.Cmd {
 	go forward(m.d, m.outbox, m.sendErrs, m.stopOnce)
-	cmds := []tea.Cmd{waitEvents(m.events, m.pace), waitSendErr(m.sendErrs, m.stopOnce)}
+	cmds := []tea.Cmd{waitEvents(m.events, m.pace, false), waitSendErr(m.sendErrs, m.stopOnce)}
 	if m.cfg.Sites != nil {
 		cmds = append(cmds, waitSite(m.cfg.Sites, m.pace))
 	}
@@ -369,7 +371,7 @@ func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.apply(ev)
 		}
 		m.syncForm()
-		return m, waitEvents(m.events, m.pace)
+		return m, waitEvents(m.events, m.pace, len(msg.evs) == maxBatch)
 	case siteMsg:
 		m.sites.update(msg.st)
 		return m, waitSite(m.cfg.Sites, m.pace)
