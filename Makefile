@@ -48,7 +48,8 @@ unit:
 # Speed goals are measured here, never asserted in tests: one table, every
 # figure beside its anchor from the same run (docs/benchmarks.md says what
 # limits each). BENCH_BIG=1: a 1,000,000-event trail; BENCH_N: repetitions;
-# BENCH_ONLY=libvirt,store,trail,sim,startup; BENCH_VIRSH=0 skips the virsh loop.
+# BENCH_ONLY=libvirt,store,trail,sim,startup,tui; BENCH_ONLY=vm (opt-in, real
+# TCG guests, minutes); BENCH_VIRSH=0 skips the virsh loop.
 bench: build deps-libvirt
 	$(GO) run ./internal/benchtool -repli $(BIN)
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -88,6 +90,7 @@ func Run(ctx context.Context, d Driver, cfg Config) error {
 type (
 	eventsMsg  struct{ evs []engine.Event }
 	siteMsg    struct{ st engine.SiteStatus }
+	sitesMsg   struct{ sts []engine.SiteStatus }
 	sitesDone  struct{}
 	holderMsg  struct{ h HolderStatus }
 	holderDone struct{}
@@ -100,15 +103,53 @@ type (
 // (a 5,000-domain step) is drawn a few times, not 5,000 times.
 const maxBatch = 512
 
-// waitEvents reads one event, then whatever else is already queued: events
-// are coalesced per frame, consumed in order, off the UI goroutine. It is
-// re-issued after each batch.
-func waitEvents(ch <-chan engine.Event) tea.Cmd {
+// frame is the shortest time between two messages from the run's events
+// or the sites' statuses. Bubble Tea renders the whole screen (View) after
+// every message, so without it a stream of events or lifecycle changes
+// (one site status per started domain) costs one full frame each; with
+// it, whatever arrives during a frame is applied at once and drawn once:
+// at most about 30 frames a second, however fast the run goes.
+const frame = time.Second / 30
+
+// pacer spaces the messages of the run's feeds by at least one frame. It
+// is shared by the feeds of one screen (events, site statuses).
+type pacer struct {
+	mu    sync.Mutex
+	last  time.Time
+	now   func() time.Time
+	sleep func(time.Duration)
+}
+
+func newPacer() *pacer { return &pacer{now: time.Now, sleep: time.Sleep} }
+
+// wait returns once a frame has passed since the last message it let
+// through. It is called off the UI goroutine (in a command), after the
+// first item of a batch has arrived and before the rest is taken: what
+// queues meanwhile joins the batch. A feed that is behind (its last batch
+// was full) does not wait: a backlog is drawn as fast as it is applied.
+func (p *pacer) wait(behind bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.last.Add(frame).Sub(p.now()); d > 0 && !behind {
+		p.sleep(d)
+	}
+	p.last = p.now()
+}
+
+// waitEvents reads one event, waits for the frame, then takes whatever
+// else is already queued: events are coalesced per frame, consumed in
+// order, off the UI goroutine. It is re-issued after each batch; behind
+// says the last batch was full (maxBatch), and the next is taken at once.
+func waitEvents(ch <-chan engine.Event, pace *pacer, behind bool) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {
 			return closedMsg{}
 		}
+		pace.wait(behind)
 		evs := []engine.Event{ev}
 		for len(evs) < maxBatch {
 			select {
@@ -125,14 +166,32 @@ func waitEvents(ch <-chan engine.Event) tea.Cmd {
 	}
 }
 
-// waitSite reads one site status; re-issued after each.
-func waitSite(ch <-chan engine.SiteStatus) tea.Cmd {
+// waitSite reads one site status, waits for the frame, then takes the
+// statuses queued meanwhile, keeping only the newest of each site (each is
+// a whole picture of its site); re-issued after each.
+func waitSite(ch <-chan engine.SiteStatus, pace *pacer) tea.Cmd {
 	return func() tea.Msg {
 		st, ok := <-ch
 		if !ok {
 			return sitesDone{}
 		}
-		return siteMsg{st}
+		pace.wait(false)
+		sts := []engine.SiteStatus{st}
+		for {
+			select {
+			case st, ok := <-ch:
+				if !ok {
+					return sitesMsg{sts} // sitesDone comes with the next read
+				}
+				if i := slices.IndexFunc(sts, func(s engine.SiteStatus) bool { return s.Site == st.Site }); i >= 0 {
+					sts[i] = st
+				} else {
+					sts = append(sts, st)
+				}
+			default:
+				return sitesMsg{sts}
+			}
+		}
 	}
 }
 
@@ -197,6 +256,7 @@ type RunModel struct {
 
 	width, height int
 	now           time.Time
+	pace          *pacer
 }
 
 // NewRunModel builds the run screen for a run.
@@ -214,7 +274,7 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 		events: d.Events(), rb: rb, index: map[string]int{},
 		width: 80, height: 24, now: cfg.Now(), runID: d.Options().RunID,
 		outbox: make(chan engine.Input, 64), sendErrs: make(chan error, 4),
-		stopOnce: make(chan struct{}),
+		stopOnce: make(chan struct{}), pace: newPacer(),
 	}
 	m.prog = engine.NewProgress()
 	if r := d.Options().Resume; r != nil {
@@ -238,9 +298,9 @@ func NewRunModel(d Driver, cfg Config) *RunModel {
 // inputs to the engine (it ends with Stop).
 func (m *RunModel) Init() tea.Cmd {
 	go forward(m.d, m.outbox, m.sendErrs, m.stopOnce)
-	cmds := []tea.Cmd{waitEvents(m.events), waitSendErr(m.sendErrs, m.stopOnce)}
+	cmds := []tea.Cmd{waitEvents(m.events, m.pace, false), waitSendErr(m.sendErrs, m.stopOnce)}
 	if m.cfg.Sites != nil {
-		cmds = append(cmds, waitSite(m.cfg.Sites))
+		cmds = append(cmds, waitSite(m.cfg.Sites, m.pace))
 	}
 	if m.cfg.Holder != nil {
 		cmds = append(cmds, waitHolder(m.cfg.Holder))
@@ -311,10 +371,15 @@ func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.apply(ev)
 		}
 		m.syncForm()
-		return m, waitEvents(m.events)
+		return m, waitEvents(m.events, m.pace, len(msg.evs) == maxBatch)
 	case siteMsg:
 		m.sites.update(msg.st)
-		return m, waitSite(m.cfg.Sites)
+		return m, waitSite(m.cfg.Sites, m.pace)
+	case sitesMsg:
+		for _, st := range msg.sts {
+			m.sites.update(st)
+		}
+		return m, waitSite(m.cfg.Sites, m.pace)
 	case holderMsg:
 		m.holder = &msg.h
 		return m, waitHolder(m.cfg.Holder)

@@ -266,33 +266,60 @@ steps:
 `, len(names), primary, secondary, list, list)
 }
 
+// sites are the libvirt section's two test-driver daemons, their domains
+// and the switchover runbook between them.
+type sites struct {
+	p, s    *daemon
+	names   []string
+	runbook string
+	dir     string
+}
+
+func (l *sites) stop() {
+	l.s.stop()
+	l.p.stop()
+	os.RemoveAll(l.dir)
+}
+
+// libvirtSites starts the two daemons of the n-domain switchover and
+// writes its runbook.
+func (b *bench) libvirtSites(n int) (*sites, error) {
+	dir, err := os.MkdirTemp("/tmp", "rbl-") // short: unix socket paths
+	if err != nil {
+		return nil, err
+	}
+	p, err := startDaemon(dir, "primary")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s, err := startDaemon(dir, "secondary")
+	if err != nil {
+		p.stop()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	l := &sites{p: p, s: s, dir: dir, names: make([]string, n), runbook: filepath.Join(b.dir, fmt.Sprintf("switchover-%d.yaml", n))}
+	for i := range l.names {
+		l.names[i] = fmt.Sprintf("vm-%03d", i)
+	}
+	if err := os.WriteFile(l.runbook, []byte(switchoverRunbook(l.names, p.uri, s.uri)), 0o644); err != nil {
+		l.stop()
+		return nil, err
+	}
+	return l, nil
+}
+
 // switchover is figure 1: the same switchover by repli, by raw go-libvirt
 // (sequential, 16 workers) and by one virsh per operation.
 func (b *bench) switchover() error {
 	n := envInt("BENCH_DOMAINS", 500)
-	dir, err := os.MkdirTemp("/tmp", "rbl-") // short: unix socket paths
+	lab, err := b.libvirtSites(n)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	p, err := startDaemon(dir, "primary")
-	if err != nil {
-		return err
-	}
-	defer p.stop()
-	s, err := startDaemon(dir, "secondary")
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("vm-%03d", i)
-	}
-	rb := filepath.Join(b.dir, "switchover.yaml")
-	if err := os.WriteFile(rb, []byte(switchoverRunbook(names, p.uri, s.uri)), 0o644); err != nil {
-		return err
-	}
+	defer lab.stop()
+	p, s, names, rb := lab.p, lab.s, lab.names, lab.runbook
 	var tRepli, tSeq, tPar, tVirsh []time.Duration
 	var events string
 	for i := range b.n {

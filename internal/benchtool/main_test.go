@@ -14,6 +14,7 @@ func TestBenchRunbooksParse(t *testing.T) {
 	for name, src := range map[string]string{
 		"switchover": switchoverRunbook([]string{"vm-000", "vm-001"}, "test+unix:///default?socket=/tmp/p", "test+unix:///default?socket=/tmp/s"),
 		"sim":        simRunbook(120),
+		"gate":       gateRunbook(),
 	} {
 		rb, diags := runbooks.Parse(name+".yaml", []byte(src))
 		if rb == nil || diags.HasErrors() {
@@ -40,5 +41,35 @@ func TestMedianAndFormats(t *testing.T) {
 	}
 	if got := dur(1500 * time.Millisecond); got != "1.50 s" {
 		t.Errorf("dur(1.5s) = %q", got)
+	}
+}
+
+// TestTermCountsAndAnswers runs a program in a real pseudo-terminal: the
+// bytes it writes are counted, and its cursor-position question is
+// answered (a full-screen program would otherwise wait for the answer).
+func TestTermCountsAndAnswers(t *testing.T) {
+	t.Parallel()
+	script := `stty raw -echo; printf '\033[6n'; v=$(dd bs=1 count=6 2>/dev/null); stty sane; printf 'got %d bytes\n' "${#v}"; printf '%0500d\n' 0`
+	tm, err := startTerm([]string{"TERM=xterm", "PATH=/usr/bin:/bin"}, 80, 24, "/bin/sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tm.waitFor("got 6 bytes", 10*time.Second); err != nil {
+		tm.kill()
+		t.Fatal(err)
+	}
+	if err := tm.wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// 4 (question) + "got 6 bytes\r\n" (13) + 500 zeros and "\r\n" (502).
+	if n := tm.bytes(); n != 4+13+502 {
+		t.Errorf("counted %d bytes written to the terminal, want %d", n, 4+13+502)
+	}
+}
+
+func TestCellStaysOnOneLine(t *testing.T) {
+	t.Parallel()
+	if got := cell("a\nb | c"); got != `a b \| c` {
+		t.Errorf("cell = %q", got)
 	}
 }
