@@ -75,8 +75,13 @@ func watchSite(ctx context.Context, name string, hv Hypervisor, interval time.Du
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// The site is listed once, then kept from its lifecycle events: a
+	// change costs a copy of the status, not a list of every domain (which
+	// made watching a 500-domain switchover quadratic). It is listed again
+	// on every tick, which catches what events do not say (a domain
+	// defined or undefined), and when the link drops.
+	st := poll()
 	for {
-		st := poll()
 		if st.Reachable {
 			subscribe()
 		}
@@ -85,10 +90,39 @@ func watchSite(ctx context.Context, name string, hv Hypervisor, interval time.Du
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case _, ok := <-changes:
+			st = poll()
+		case d, ok := <-changes:
 			if !ok {
 				changes = nil // the link dropped: poll, and subscribe again when it answers
+				st = poll()
+				continue
 			}
+			if st, ok = changed(st, d, changes); !ok {
+				changes = nil
+				st = poll()
+			}
+		}
+	}
+}
+
+// changed is st with d and every change already queued after it applied,
+// in a copy (the status sent before is the console's); ok is false when
+// the changes' channel closed meanwhile.
+func changed(st SiteStatus, d Domain, changes <-chan Domain) (SiteStatus, bool) {
+	next := SiteStatus{Site: st.Site, Reachable: true, At: time.Now(), Domains: make(map[string]DomainState, len(st.Domains)+1)}
+	for k, v := range st.Domains {
+		next.Domains[k] = v
+	}
+	next.Domains[d.Name] = d.State
+	for {
+		select {
+		case d, ok := <-changes:
+			if !ok {
+				return next, false
+			}
+			next.Domains[d.Name] = d.State
+		default:
+			return next, true
 		}
 	}
 }
