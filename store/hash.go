@@ -180,37 +180,33 @@ type checkedBatch struct {
 // chainBatch is how many events are read and hashed together.
 const chainBatch = 2048
 
-func newChainReader(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-}, workers int) *chainReader {
+func newChainReader(next eventSource, workers int) *chainReader {
 	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{})}
 	read := make(chan []storedEvent, 4)
 	r.wait.Add(2)
 	go func() {
 		defer r.wait.Done()
 		defer close(read)
-		batch := make([]storedEvent, 0, chainBatch)
-		for rows.Next() {
-			e, err := scanEvent(rows)
+		batch := make([]storedEvent, chainBatch)
+		n := 0
+		for {
+			more, err := next(&batch[n])
 			if err != nil {
 				r.err = err
 				return
 			}
-			batch = append(batch, e)
-			if len(batch) == chainBatch {
+			if !more {
+				batch = batch[:n]
+				break
+			}
+			if n++; n == chainBatch {
 				select {
 				case read <- batch:
 				case <-r.done:
 					return
 				}
-				batch = make([]storedEvent, 0, chainBatch)
+				batch, n = make([]storedEvent, chainBatch), 0
 			}
-		}
-		if err := rows.Err(); err != nil {
-			r.err = err
-			return
 		}
 		if len(batch) > 0 {
 			select {

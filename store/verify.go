@@ -156,26 +156,27 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 	if err != nil {
 		return v, err
 	}
-	rows, err := c.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY id`)
+	p := newChainPass(runID)
+	var misfit *storedEvent // the first event that does not fit
+	err = scanEvents(ctx, c, `SELECT `+eventColumns+` FROM events ORDER BY id`, func(next eventSource) error {
+		events := newChainReader(next, runtime.GOMAXPROCS(0))
+		defer events.Close()
+		for events.Next() {
+			e, selfOK := events.Event()
+			if !p.fits(e, selfOK) {
+				misfit = &e
+				return nil
+			}
+			p.add(e, ends)
+		}
+		return events.Err()
+	})
 	if err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
-	defer rows.Close()
-	events := newChainReader(rows, runtime.GOMAXPROCS(0))
-	defer events.Close()
-	p := newChainPass(runID)
-	for events.Next() {
-		e, selfOK := events.Event()
-		if !p.fits(e, selfOK) {
-			events.Close()
-			rows.Close()
-			v.Events, v.RunCount = p.events, p.runCount
-			return s.diagnose(ctx, c, v, e, p.prevID, p.prev, p.lastSeq[e.run])
-		}
-		p.add(e, ends)
-	}
-	if err := events.Err(); err != nil {
-		return v, fmt.Errorf("read events: %w", s.explain(err))
+	if misfit != nil {
+		v.Events, v.RunCount = p.events, p.runCount
+		return s.diagnose(ctx, c, v, *misfit, p.prevID, p.prev, p.lastSeq[misfit.run])
 	}
 	v.Events, v.RunCount = p.events, p.runCount
 	v.Head, v.HeadID = p.prev, p.prevID
