@@ -7,73 +7,101 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 )
 
-// eventSource gives the rows of an events query one by one, into e; false
-// at the end.
-type eventSource func(e *storedEvent) (bool, error)
-
-// scanEvents runs query (it selects eventColumns) on c and hands its rows
-// to read, through the driver itself (database/sql's Conn.Raw): Verify
-// reads every event of the trail, and database/sql's Rows.Scan — a lock,
-// a conversion through reflection-guarded assignment and a context check
-// per column of every row — cost about a third of reading them. The
-// values are converted as Rows.Scan would into int64 and string (see
-// fillEvent), so the bytes hashed are the same.
+// Reading the chain is what bounds Verify: SQLite steps through the rows on
+// one thread and the driver copies every column out, while the hashing
+// already runs on every core. So Verify reads the events through the driver
+// itself (Conn.Raw: database/sql's Rows.Scan — a lock, a context check and a
+// conversion per column — cost about a third of the reading), and on
+// several connections at once, each taking every readers-th segment of ids
+// (segment i is ids i·chainBatch+1 to (i+1)·chainBatch): the chain reader
+// takes the segments back in order, so the chain is checked in id order as
+// before.
 //
-// c may not be used by read (the driver connection is held meanwhile).
-func scanEvents(ctx context.Context, c *sql.Conn, query string, read func(eventSource) error) error {
-	var viaSQL bool
-	err := c.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			viaSQL = true
-			return nil
-		}
-		rows, err := q.QueryContext(ctx, query, nil)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		dest := make([]driver.Value, 9)
-		return read(func(e *storedEvent) (bool, error) {
-			if err := rows.Next(dest); err != nil {
-				if errors.Is(err, io.EOF) {
-					return false, nil
-				}
-				return false, err
-			}
-			return true, fillEvent(e, dest)
-		})
-	})
-	if !viaSQL {
-		return err
+// The first reader uses the snapshot Verify holds (the runs table was read
+// in it); the others read segments of ids up to that snapshot's last event
+// in read transactions of their own. That is the same set of rows: events
+// are append-only and ids only grow, so an event a console appends
+// meanwhile has a larger id than any of them, and is not read.
+
+// errNoQueryer: the database driver cannot be queried directly (a store
+// only ever uses go-sqlite3, which can).
+var errNoQueryer = errors.New("the database driver does not answer queries directly")
+
+// chainSegments are the id ranges of the trail's events, in order: ids up
+// to head, in segments of chainBatch ids; the first one also takes any id
+// below 1 (an event slipped in with id 0 is seen, and breaks the chain).
+func chainSegments(head int64) [][2]int64 {
+	if head <= chainBatch {
+		return [][2]int64{{math.MinInt64, head}}
 	}
-	// A driver without QueryerContext: database/sql's own way.
-	rows, err := c.QueryContext(ctx, query)
+	n := (head + chainBatch - 1) / chainBatch
+	segs := make([][2]int64, n)
+	for i := range segs {
+		lo, hi := int64(i)*chainBatch, int64(i+1)*chainBatch
+		if i == 0 {
+			lo = math.MinInt64
+		}
+		segs[i] = [2]int64{lo, min(hi, head)}
+	}
+	return segs
+}
+
+// segmentReader reads segments r, r+readers, … of segs on connection c,
+// sending each as one batch (empty when no event has an id in it).
+func segmentReader(ctx context.Context, c *sql.Conn, segs [][2]int64, r, readers int) chainSource {
+	return func(send func([]storedEvent) bool) error {
+		return c.Raw(func(dc any) error {
+			q, ok := dc.(driver.QueryerContext)
+			if !ok {
+				return errNoQueryer
+			}
+			dest := make([]driver.Value, len(eventColumnNames))
+			for i := r; i < len(segs); i += readers {
+				batch, err := readSegment(ctx, q, segs[i], make([]storedEvent, 0, chainBatch), dest)
+				if err != nil {
+					return err
+				}
+				if !send(batch) {
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// readSegment appends the events with ids in (seg[0], seg[1]] to batch, in
+// id order.
+func readSegment(ctx context.Context, q driver.QueryerContext, seg [2]int64, batch []storedEvent, dest []driver.Value) ([]storedEvent, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id > ? AND id <= ? ORDER BY id`,
+		[]driver.NamedValue{{Ordinal: 1, Value: seg[0]}, {Ordinal: 2, Value: seg[1]}})
 	if err != nil {
-		return err
+		return batch, err
 	}
 	defer rows.Close()
-	err = read(func(e *storedEvent) (bool, error) {
-		if !rows.Next() {
-			return false, rows.Err()
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				return batch, nil
+			}
+			return batch, err
 		}
-		var err error
-		*e, err = scanEvent(rows)
-		return true, err
-	})
-	if err != nil {
-		return err
+		batch = append(batch, storedEvent{})
+		if err := fillEvent(&batch[len(batch)-1], dest); err != nil {
+			return batch, err
+		}
 	}
-	return rows.Err()
 }
 
 // fillEvent converts one row of eventColumns as database/sql's Rows.Scan
 // converts into *int64 and *string: text and blobs as their bytes, numbers
 // written out in decimal (floats as strconv's shortest 'g'), numbers read
-// from text with strconv.ParseInt; NULL is an error.
+// from text with strconv.ParseInt; NULL is an error. The bytes hashed are
+// those scanEvent would give.
 func fillEvent(e *storedEvent, v []driver.Value) error {
 	ints := [...]*int64{&e.id, &e.run, &e.seq}
 	for i, p := range ints {

@@ -156,10 +156,18 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 	if err != nil {
 		return v, err
 	}
+	headID, _, err := s.head(ctx, c)
+	if err != nil {
+		return v, err
+	}
+	sources, release, err := s.chainSources(ctx, c, headID)
+	if err != nil {
+		return v, err
+	}
 	p := newChainPass(runID)
 	var misfit *storedEvent // the first event that does not fit
-	err = scanEvents(ctx, c, `SELECT `+eventColumns+` FROM events ORDER BY id`, func(next eventSource) error {
-		events := newChainReader(next, runtime.GOMAXPROCS(0))
+	err = func() error {
+		events := newChainReader(sources, runtime.GOMAXPROCS(0))
 		defer events.Close()
 		for events.Next() {
 			e, selfOK := events.Event()
@@ -170,7 +178,8 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 			p.add(e, ends)
 		}
 		return events.Err()
-	})
+	}()
+	release()
 	if err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
@@ -192,6 +201,38 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 	v.OK = true
 	return v, nil
 }
+
+// chainSources are the readers of the events up to headID (see
+// rawrows.go): on c, and on more connections when the trail is large and
+// there are cores to read on. release gives those connections back.
+func (s *Store) chainSources(ctx context.Context, c *sql.Conn, headID int64) ([]chainSource, func(), error) {
+	segs := chainSegments(headID)
+	readers := min(runtime.GOMAXPROCS(0), maxChainReaders, (len(segs)+1)/2)
+	readers = max(readers, 1)
+	conns := []*sql.Conn{c}
+	release := func() {
+		for _, x := range conns[1:] {
+			x.Close()
+		}
+	}
+	for len(conns) < readers {
+		x, err := s.db.Conn(ctx)
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("read events: %w", s.explain(err))
+		}
+		conns = append(conns, x)
+	}
+	sources := make([]chainSource, readers)
+	for r := range sources {
+		sources[r] = segmentReader(ctx, conns[r], segs, r, readers)
+	}
+	return sources, release, nil
+}
+
+// maxChainReaders bounds the connections Verify reads the chain on: beyond
+// a few, the hashing and the pass in order are the bound.
+const maxChainReaders = 4
 
 // snapshot pins a connection and opens one read transaction on it, so
 // that runs and events are one snapshot even while a console appends. A
