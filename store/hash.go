@@ -165,6 +165,10 @@ func selfHashed(evs []storedEvent, workers int) []bool {
 type chainReader struct {
 	out  chan checkedBatch
 	done chan struct{}
+	// free takes back the batches the caller is done with, for the
+	// sources to fill again (see newBatch): a trail of a million events
+	// would otherwise be 150 MB of batches for the collector.
+	free chan []storedEvent
 	wait sync.WaitGroup
 	err  error // set before out is closed
 
@@ -182,13 +186,23 @@ type checkedBatch struct {
 const chainBatch = 2048
 
 // chainSource sends batches of events, in order, until it has no more or
-// send says to stop (false).
-type chainSource func(send func([]storedEvent) bool) error
+// send says to stop (false); it fills the batches newBatch gives it.
+type chainSource func(newBatch func() []storedEvent, send func([]storedEvent) bool) error
+
+// newBatch is an empty batch: one the caller is done with, or a new one.
+func (r *chainReader) newBatch() []storedEvent {
+	select {
+	case b := <-r.free:
+		return b[:0]
+	default:
+		return make([]storedEvent, 0, chainBatch)
+	}
+}
 
 // newChainReader takes batch k from source k mod len(sources): each
 // source reads every len(sources)-th batch of the chain.
 func newChainReader(sources []chainSource, workers int) *chainReader {
-	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{})}
+	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{}), free: make(chan []storedEvent, 8)}
 	reads := make([]chan []storedEvent, len(sources))
 	errs := make([]error, len(sources))
 	r.wait.Add(len(sources) + 1)
@@ -197,7 +211,7 @@ func newChainReader(sources []chainSource, workers int) *chainReader {
 		go func() {
 			defer r.wait.Done()
 			defer close(reads[i])
-			errs[i] = src(func(b []storedEvent) bool {
+			errs[i] = src(r.newBatch, func(b []storedEvent) bool {
 				select {
 				case reads[i] <- b:
 					return true
@@ -233,6 +247,14 @@ func newChainReader(sources []chainSource, workers int) *chainReader {
 func (r *chainReader) Next() bool {
 	r.i++
 	for r.i >= len(r.cur.evs) {
+		if cap(r.cur.evs) > 0 {
+			// Event returns copies: nothing refers to this batch any more.
+			select {
+			case r.free <- r.cur.evs:
+			default:
+			}
+			r.cur.evs = nil
+		}
 		b, ok := <-r.out
 		if !ok {
 			return false

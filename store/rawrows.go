@@ -53,7 +53,7 @@ func chainSegments(head int64) [][2]int64 {
 // segmentReader reads segments r, r+readers, … of segs on connection c,
 // sending each as one batch (empty when no event has an id in it).
 func segmentReader(ctx context.Context, c *sql.Conn, segs [][2]int64, r, readers int) chainSource {
-	return func(send func([]storedEvent) bool) error {
+	return func(newBatch func() []storedEvent, send func([]storedEvent) bool) error {
 		return c.Raw(func(dc any) error {
 			q, ok := dc.(driver.QueryerContext)
 			if !ok {
@@ -61,7 +61,7 @@ func segmentReader(ctx context.Context, c *sql.Conn, segs [][2]int64, r, readers
 			}
 			dest := make([]driver.Value, len(eventColumnNames))
 			for i := r; i < len(segs); i += readers {
-				batch, err := readSegment(ctx, q, segs[i], make([]storedEvent, 0, chainBatch), dest)
+				batch, err := readSegment(ctx, q, segs[i], newBatch(), dest)
 				if err != nil {
 					return err
 				}

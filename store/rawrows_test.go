@@ -140,7 +140,7 @@ func TestFillEventConvertsAsScan(t *testing.T) {
 		}
 		var got []storedEvent
 		read := segmentReader(ctx, conn, [][2]int64{{id - 1, id}}, 0, 1)
-		gotErr := read(func(b []storedEvent) bool { got = b; return true })
+		gotErr := read(func() []storedEvent { return nil }, func(b []storedEvent) bool { got = b; return true })
 		conn.Close()
 		switch {
 		case wantErr != nil || gotErr != nil:
