@@ -118,10 +118,10 @@ func (l *hostsLab) Locate(_ context.Context, name string) ([]engine.Placement, e
 func (l *hostsLab) peaks() (map[string]int, int, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return maps(l.peak), l.peakAll, slices.Clone(l.order)
+	return copyCounts(l.peak), l.peakAll, slices.Clone(l.order)
 }
 
-func maps(m map[string]int) map[string]int {
+func copyCounts(m map[string]int) map[string]int {
 	out := map[string]int{}
 	for k, v := range m {
 		out[k] = v
@@ -154,14 +154,14 @@ func TestMaxPerHostBoundsEachHost(t *testing.T) {
 		for _, perHost := range []int{2, 0} {
 			t.Run(fmt.Sprintf("%s, max_per_host %d", name, perHost), func(t *testing.T) {
 				t.Parallel()
-				cap := ""
+				capKey := ""
 				fill := 16 // without a cap, the step's max_parallel
 				if perHost > 0 {
-					cap = fmt.Sprintf(", max_per_host: %d", perHost)
+					capKey = fmt.Sprintf(", max_per_host: %d", perHost)
 					fill = perHost * len(hosts)
 				}
 				src := fmt.Sprintf("version: 1\nname: capped\nsites:\n  primary: {uris: [%s]%s}\n  secondary: {uri: sim://secondary}\nsteps:\n  - id: act\n    %s\n",
-					strings.Join(hosts, ", "), cap, c.step)
+					strings.Join(hosts, ", "), capKey, c.step)
 				rb := mustParse(t, "capped.yaml", src)
 				simLab := sim.NewLab(1, speed)
 				base, err := simLab.Hypervisor("sim://primary")
@@ -201,7 +201,7 @@ func TestMaxPerHostBoundsEachHost(t *testing.T) {
 					if all <= perHost {
 						t.Errorf("at most %d actions at once on the site: the hosts did not work side by side (want up to %d)", all, perHost*len(hosts))
 					}
-				} else if slices.Max(mapsValues(peak)) <= 2 || all < fill {
+				} else if slices.Max(countValues(peak)) <= 2 || all < fill {
 					t.Errorf("without max_per_host: peaks %v, %d at once on the site; want the step's %d", peak, all, fill)
 				}
 				// Every intent names the host the action went to.
@@ -216,7 +216,7 @@ func TestMaxPerHostBoundsEachHost(t *testing.T) {
 	}
 }
 
-func mapsValues(m map[string]int) []int {
+func countValues(m map[string]int) []int {
 	out := []int{0}
 	for _, v := range m {
 		out = append(out, v)
