@@ -57,15 +57,23 @@ func (e *Engine) actDetail(ctx context.Context, st *runbooks.Step, site, domain,
 	if err != nil {
 		return e.siteError(site, domain, err)
 	}
+	// The host's max_per_host slot is taken before the intent is written:
+	// an intent means the action runs now, not after a wait.
+	ctx, release, err := e.holdHost(ctx, site, host, domain)
+	if err != nil {
+		return err
+	}
 	intent := &ActionIntent{Action: id, Step: st.ID, Site: site, URI: host, Domain: domain, Verb: verb, Detail: detail}
 	for _, w := range with {
 		w(intent)
 	}
 	if err := e.emit(ctx, intent); err != nil {
+		release()
 		return err
 	}
 	began := time.Now()
 	err = fn(ctx)
+	release()
 	out := &ActionOutcome{Action: id, Step: st.ID, Site: site, Domain: domain, Verb: verb, OK: err == nil, Duration: time.Since(began), Verdict: Verdict(err)}
 	if h := ErrorHost(err); h != "" && h != host {
 		out.URI = h

@@ -93,6 +93,8 @@ type Engine struct {
 	// step's gate: what the operator approved, and what the step acts on.
 	approvedTargets map[string][]string
 	started         time.Time
+	// hosts are the slots of max_per_host (hostcap.go).
+	hosts hostSlots
 }
 
 // New prepares a run. Every site of the runbook needs a Hypervisor.

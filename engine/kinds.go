@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/repli-dr/repli/runbooks"
@@ -260,43 +259,13 @@ func (e *Engine) shutdown(ctx context.Context, st *runbooks.Step) error {
 		return err
 	}
 	// One at a time, in the order written, unless max_parallel says more:
-	// then that many at once, still taken in order.
-	return bounded(ctx, doms, max(1, s.MaxParallel), func(ctx context.Context, d string) error {
+	// then that many at once, still taken in order, and at most the site's
+	// max_per_host at once on one host.
+	limit := max(1, s.MaxParallel)
+	hosts := e.predictHosts(ctx, s.Target.Site, doms, limit)
+	return spread(ctx, doms, limit, e.perHost(s.Target.Site), hosts, func(ctx context.Context, d string) error {
 		return e.shutdownOne(ctx, st, d)
 	})
-}
-
-// bounded runs fn on each domain, at most limit at once, in order. With a
-// limit of 1 it stops at the first failure; otherwise the domains already
-// started finish and every failure is returned.
-func bounded(ctx context.Context, doms []string, limit int, fn func(context.Context, string) error) error {
-	if limit <= 1 {
-		for _, d := range doms {
-			if err := fn(ctx, d); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	errs := make([]error, len(doms))
-	for i, d := range doms {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			errs[i] = fn(ctx, d)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // shutdownOne shuts one domain down gracefully, and forces it off after
@@ -360,12 +329,19 @@ func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
 			groups = append(groups, []string{d})
 		}
 	}
+	run := func(ctx context.Context, d string) error { return e.startOne(ctx, st, s, d) }
+	perHost := e.perHost(s.Site)
 	if s.Listed && s.MaxParallel > 1 {
 		// domains: started one by one; with max_parallel, that many at a
 		// time, in the order written.
-		return bounded(ctx, flatten(groups), s.MaxParallel, func(ctx context.Context, d string) error {
-			return e.startOne(ctx, st, s, d)
-		})
+		doms := flatten(groups)
+		return spread(ctx, doms, s.MaxParallel, perHost, e.predictHosts(ctx, s.Site, doms, s.MaxParallel), run)
+	}
+	var hosts map[string]string
+	if perHost > 0 && len(groups) > 0 {
+		// One prediction for the whole step: a group waits for the one
+		// before it, the listing would not change much in between.
+		hosts = e.predictHosts(ctx, s.Site, flatten(groups), max(s.MaxParallel, maxLen(groups)))
 	}
 	for gi, group := range groups {
 		if len(s.Groups) > 1 {
@@ -373,33 +349,27 @@ func (e *Engine) start(ctx context.Context, st *runbooks.Step) error {
 				return err
 			}
 		}
+		// A group starts together: at most max_parallel of it at once
+		// (default: the whole group; 1: one at a time, in the order
+		// written), and at most max_per_host on one host.
 		limit := s.MaxParallel
 		if limit <= 0 {
 			limit = len(group)
 		}
-		sem := make(chan struct{}, limit)
-		var wg sync.WaitGroup
-		errs := make([]error, len(group))
-		for i, d := range group {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					errs[i] = ctx.Err()
-					return
-				}
-				defer func() { <-sem }()
-				errs[i] = e.startOne(ctx, st, s, d)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		if err := spread(ctx, group, limit, perHost, hosts, run); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// maxLen is the size of the largest group.
+func maxLen(groups [][]string) int {
+	n := 0
+	for _, g := range groups {
+		n = max(n, len(g))
+	}
+	return n
 }
 
 func (e *Engine) startOne(ctx context.Context, st *runbooks.Step, s *runbooks.Start, d string) error {

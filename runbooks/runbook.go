@@ -9,7 +9,7 @@ import (
 var (
 	runbookKeys = []string{"version", "name", "title", "description", "rto", "rpo", "reverse_of", "vars", "sites", "steps"}
 	originKeys  = []string{"name", "sha256"}
-	siteKeys    = []string{"uri", "uris", "role"}
+	siteKeys    = []string{"uri", "uris", "role", "max_per_host"}
 	roles       = []string{string(RolePrimary), string(RoleSecondary)}
 )
 
@@ -117,6 +117,7 @@ func (p *parser) sites(n *yaml.Node, rb *Runbook) {
 			}
 			site.Role = Role(r)
 		}
+		site.MaxPerHost = p.integer(sf, "max_per_host", what+" max_per_host", 1, 1000)
 		rb.Sites = append(rb.Sites, site)
 	}
 }

@@ -91,9 +91,10 @@ var keyDocs = map[string]obj{
 	"origin.name":   {"description": "Name of the forward runbook.", "type": "string", "pattern": idPattern.String()},
 	"origin.sha256": {"description": "SHA-256 of the forward runbook's text, as its runs record it (64 lowercase hex digits).", "type": "string", "pattern": sha256Hex.String()},
 
-	"site.uri":  described("libvirt URI of the site's hypervisor, e.g. qemu+ssh://kvm1.example/system.", "text"),
-	"site.uris": described("libvirt URIs of the site's hosts when it has several; a domain is found on whichever host has it.", "unique_list"),
-	"site.role": enumOf("primary (production runs here; assumed lost in disaster mode) or secondary. Without roles, the site called primary, else the first site, is the primary one.", strs(roles)),
+	"site.uri":          described("libvirt URI of the site's hypervisor, e.g. qemu+ssh://kvm1.example/system.", "text"),
+	"site.uris":         described("libvirt URIs of the site's hosts when it has several; a domain is found on whichever host has it.", "unique_list"),
+	"site.max_per_host": {"description": "At most this many actions on domains (start, shut down…) at once on any one host of the site (1 to 1000), whatever a step's max_parallel allows. Default: no bound but the step's.", "type": "integer", "minimum": 1, "maximum": 1000},
+	"site.role":         enumOf("primary (production runs here; assumed lost in disaster mode) or secondary. Without roles, the site called primary, else the first site, is the primary one.", strs(roles)),
 
 	"step.id":          withVar(obj{"type": "string", "pattern": idPattern.String()}, "Unique id of the step, used in the audit trail and in messages: lowercase letters, digits, '-', '_' or '.'."),
 	"step.title":       described("What the step does, in a few words; shown in the console (default: the id).", "text"),

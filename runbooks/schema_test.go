@@ -246,6 +246,8 @@ func TestSchemaRejectsBadRunbooks(t *testing.T) {
 		{"sites list with a duplicate", "version: 1\nname: bad\nsites: [primary, primary]\nsteps:\n  - {id: a, manual: hi}\n"},
 		{"sites list empty", "version: 1\nname: bad\nsites: []\nsteps:\n  - {id: a, manual: hi}\n"},
 		{"site with uri and uris", "version: 1\nname: bad\nsites:\n  primary: {uri: a, uris: [b]}\nsteps:\n  - {id: a, manual: hi}\n"},
+		{"max_per_host zero", "version: 1\nname: bad\nsites:\n  primary: {uri: a, max_per_host: 0}\nsteps:\n  - {id: a, manual: hi}\n"},
+		{"max_per_host text", "version: 1\nname: bad\nsites:\n  primary: {uris: [a, b], max_per_host: many}\nsteps:\n  - {id: a, manual: hi}\n"},
 		{"bad role", "version: 1\nname: bad\nsites:\n  primary: {uri: a, role: main}\nsteps:\n  - {id: a, manual: hi}\n"},
 		{"force is not a boolean", head + "  - id: a\n    shutdown: {site: primary, domains: [db-01], force: yes please}\n"},
 		{"retries is text", head + "  - id: a\n    retries: many\n    manual: hi\n"},

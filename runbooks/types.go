@@ -73,7 +73,11 @@ type Site struct {
 	URI  string
 	URIs []string
 	Role Role
-	Pos  Pos
+	// MaxPerHost bounds the actions on domains that run at once on any
+	// one host of the site, whatever a step's max_parallel allows (0: no
+	// bound but the step's). It keeps a boot storm off a hypervisor.
+	MaxPerHost int
+	Pos        Pos
 }
 
 // Role is a site's part in the plan.

@@ -157,16 +157,20 @@ func selfHashed(evs []storedEvent, workers int) []bool {
 	return ok
 }
 
-// chainReader reads the events of a query in order and checks each one's
-// own hash (selfHashed) ahead of the caller, on the other cores: one
-// goroutine steps SQLite through the rows, the hashing of a batch runs in
-// parallel, and the caller sees the events in the order of the query with
+// chainReader reads the events of the trail in order and checks each
+// one's own hash (selfHashed) ahead of the caller, on the other cores: its
+// sources (see segmentReader) step SQLite through the rows, the hashing of
+// a batch runs in parallel, and the caller sees the events in id order with
 // the verdict on their hash. Close stops it early.
 type chainReader struct {
 	out  chan checkedBatch
 	done chan struct{}
+	// free takes back the batches the caller is done with, for the
+	// sources to fill again (see newBatch): a trail of a million events
+	// would otherwise be 150 MB of batches for the collector.
+	free chan []storedEvent
 	wait sync.WaitGroup
-	err  error // set by the reader before out is closed
+	err  error // set before out is closed
 
 	cur checkedBatch
 	i   int
@@ -177,57 +181,61 @@ type checkedBatch struct {
 	ok  []bool
 }
 
-// chainBatch is how many events are read and hashed together.
+// chainBatch is how many ids a segment spans: the events read and hashed
+// together.
 const chainBatch = 2048
 
-func newChainReader(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-}, workers int) *chainReader {
-	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{})}
-	read := make(chan []storedEvent, 4)
-	r.wait.Add(2)
-	go func() {
-		defer r.wait.Done()
-		defer close(read)
-		batch := make([]storedEvent, 0, chainBatch)
-		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
-				r.err = err
-				return
-			}
-			batch = append(batch, e)
-			if len(batch) == chainBatch {
+// chainSource sends batches of events, in order, until it has no more or
+// send says to stop (false); it fills the batches newBatch gives it.
+type chainSource func(newBatch func() []storedEvent, send func([]storedEvent) bool) error
+
+// newBatch is an empty batch: one the caller is done with, or a new one.
+func (r *chainReader) newBatch() []storedEvent {
+	select {
+	case b := <-r.free:
+		return b[:0]
+	default:
+		return make([]storedEvent, 0, chainBatch)
+	}
+}
+
+// newChainReader takes batch k from source k mod len(sources): each
+// source reads every len(sources)-th batch of the chain.
+func newChainReader(sources []chainSource, workers int) *chainReader {
+	r := &chainReader{out: make(chan checkedBatch, 4), done: make(chan struct{}), free: make(chan []storedEvent, 8)}
+	reads := make([]chan []storedEvent, len(sources))
+	errs := make([]error, len(sources))
+	r.wait.Add(len(sources) + 1)
+	for i, src := range sources {
+		reads[i] = make(chan []storedEvent, 2)
+		go func() {
+			defer r.wait.Done()
+			defer close(reads[i])
+			errs[i] = src(r.newBatch, func(b []storedEvent) bool {
 				select {
-				case read <- batch:
+				case reads[i] <- b:
+					return true
 				case <-r.done:
-					return
+					return false
 				}
-				batch = make([]storedEvent, 0, chainBatch)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			r.err = err
-			return
-		}
-		if len(batch) > 0 {
-			select {
-			case read <- batch:
-			case <-r.done:
-			}
-		}
-	}()
+			})
+		}()
+	}
 	go func() {
 		defer r.wait.Done()
 		defer close(r.out)
-		for evs := range read {
+		for k := 0; ; k++ {
+			i := k % len(reads)
+			evs, ok := <-reads[i]
+			if !ok {
+				// Source i has no batch k: the chain is read, unless it
+				// stopped on an error.
+				r.err = errs[i]
+				return
+			}
 			select {
 			case r.out <- checkedBatch{evs, selfHashed(evs, workers)}:
 			case <-r.done:
-				for range read { // let the reader see done and stop
-				}
 				return
 			}
 		}
@@ -239,6 +247,14 @@ func newChainReader(rows interface {
 func (r *chainReader) Next() bool {
 	r.i++
 	for r.i >= len(r.cur.evs) {
+		if cap(r.cur.evs) > 0 {
+			// Event returns copies: nothing refers to this batch any more.
+			select {
+			case r.free <- r.cur.evs:
+			default:
+			}
+			r.cur.evs = nil
+		}
 		b, ok := <-r.out
 		if !ok {
 			return false

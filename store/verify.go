@@ -156,26 +156,36 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 	if err != nil {
 		return v, err
 	}
-	rows, err := c.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY id`)
+	headID, _, err := s.head(ctx, c)
+	if err != nil {
+		return v, err
+	}
+	sources, release, err := s.chainSources(ctx, c, headID)
+	if err != nil {
+		return v, err
+	}
+	p := newChainPass(runID)
+	var misfit *storedEvent // the first event that does not fit
+	err = func() error {
+		events := newChainReader(sources, runtime.GOMAXPROCS(0))
+		defer events.Close()
+		for events.Next() {
+			e, selfOK := events.Event()
+			if !p.fits(e, selfOK) {
+				misfit = &e
+				return nil
+			}
+			p.add(e, ends)
+		}
+		return events.Err()
+	}()
+	release()
 	if err != nil {
 		return v, fmt.Errorf("read events: %w", s.explain(err))
 	}
-	defer rows.Close()
-	events := newChainReader(rows, runtime.GOMAXPROCS(0))
-	defer events.Close()
-	p := newChainPass(runID)
-	for events.Next() {
-		e, selfOK := events.Event()
-		if !p.fits(e, selfOK) {
-			events.Close()
-			rows.Close()
-			v.Events, v.RunCount = p.events, p.runCount
-			return s.diagnose(ctx, c, v, e, p.prevID, p.prev, p.lastSeq[e.run])
-		}
-		p.add(e, ends)
-	}
-	if err := events.Err(); err != nil {
-		return v, fmt.Errorf("read events: %w", s.explain(err))
+	if misfit != nil {
+		v.Events, v.RunCount = p.events, p.runCount
+		return s.diagnose(ctx, c, v, *misfit, p.prevID, p.prev, p.lastSeq[misfit.run])
 	}
 	v.Events, v.RunCount = p.events, p.runCount
 	v.Head, v.HeadID = p.prev, p.prevID
@@ -191,6 +201,38 @@ func (s *Store) Verify(ctx context.Context, runID int64) (v Verification, err er
 	v.OK = true
 	return v, nil
 }
+
+// chainSources are the readers of the events up to headID (see
+// rawrows.go): on c, and on more connections when the trail is large and
+// there are cores to read on. release gives those connections back.
+func (s *Store) chainSources(ctx context.Context, c *sql.Conn, headID int64) ([]chainSource, func(), error) {
+	segs := chainSegments(headID)
+	readers := min(runtime.GOMAXPROCS(0), maxChainReaders, (len(segs)+1)/2)
+	readers = max(readers, 1)
+	conns := []*sql.Conn{c}
+	release := func() {
+		for _, x := range conns[1:] {
+			x.Close()
+		}
+	}
+	for len(conns) < readers {
+		x, err := s.db.Conn(ctx)
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("read events: %w", s.explain(err))
+		}
+		conns = append(conns, x)
+	}
+	sources := make([]chainSource, readers)
+	for r := range sources {
+		sources[r] = segmentReader(ctx, conns[r], segs, r, readers)
+	}
+	return sources, release, nil
+}
+
+// maxChainReaders bounds the connections Verify reads the chain on: beyond
+// a few, the hashing and the pass in order are the bound.
+const maxChainReaders = 4
 
 // snapshot pins a connection and opens one read transaction on it, so
 // that runs and events are one snapshot even while a console appends. A

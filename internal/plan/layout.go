@@ -129,13 +129,16 @@ func (p *Doc) writeSites(pr *printer) {
 		}
 		if utf8.RuneCountInString(lead)+utf8.RuneCountInString(uris[0]) <= pageWidth && len(uris) == 1 {
 			pr.line(lead + uris[0])
-			continue
-		}
-		pr.line(strings.TrimRight(lead, " "))
-		for _, u := range uris {
-			for _, l := range textfmt.Wrap(u, pageWidth-4) {
-				pr.line("    " + l)
+		} else {
+			pr.line(strings.TrimRight(lead, " "))
+			for _, u := range uris {
+				for _, l := range textfmt.Wrap(u, pageWidth-4) {
+					pr.line("    " + l)
+				}
 			}
+		}
+		if s.MaxPerHost > 0 {
+			pr.line("    " + perHost(s.MaxPerHost))
 		}
 	}
 }
@@ -228,6 +231,9 @@ func writePlanStep(pr *printer, s Step, numw, indent int) {
 	for _, f := range st.Details() {
 		pr.field(indent, f[0], labelWidth, f[1])
 	}
+	if s.MaxPerHost > 0 && len(s.Targets) > 0 {
+		pr.field(indent, "per host", labelWidth, fmt.Sprintf("at most %d at once on any one host of %s", s.MaxPerHost, s.Targets[0].Site))
+	}
 	// A step skipped for its own modes or skip_in already says so above.
 	if len(st.Modes) > 0 && (s.Runs || !strings.HasPrefix(s.SkipReason, "runs only in")) {
 		pr.field(indent, "modes", labelWidth, "runs only in "+strings.Join(st.Modes, ", "))
@@ -276,4 +282,12 @@ func retries(n int, delay time.Duration) string {
 		return "1 automatic retry, after " + waits[0]
 	}
 	return fmt.Sprintf("%d automatic retries: after %s", n, strings.Join(waits, ", then "))
+}
+
+// perHost says a site's bound on the actions at once on one host.
+func perHost(n int) string {
+	if n == 1 {
+		return "at most one action at a time on any one host"
+	}
+	return fmt.Sprintf("at most %d actions at once on any one host", n)
 }

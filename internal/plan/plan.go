@@ -48,6 +48,9 @@ type Site struct {
 	URI  string   `json:"uri"`
 	URIs []string `json:"uris"`
 	Role string   `json:"role"`
+	// MaxPerHost is the site's bound on actions at once on one host (0:
+	// none but each step's max_parallel).
+	MaxPerHost int `json:"max_per_host,omitempty"`
 }
 
 type Target struct {
@@ -76,14 +79,18 @@ type Step struct {
 	Targets          []Target   `json:"targets"`
 	Groups           [][]string `json:"groups"`
 	MaxParallel      int        `json:"max_parallel"`
-	OnFailure        string     `json:"on_failure"`
-	Retries          int        `json:"retries"`
-	RetryDelayS      float64    `json:"retry_delay_s"`
-	TimeoutS         float64    `json:"timeout_s"`
-	KindTimeoutS     float64    `json:"kind_timeout_s"`
-	Modes            []string   `json:"modes"`
-	SkipIn           []string   `json:"skip_in"`
-	RTOMark          string     `json:"rto_mark"`
+	// MaxPerHost is the bound of the step's site on actions at once on
+	// one of its hosts, given only for a step that acts on several
+	// domains at once.
+	MaxPerHost   int      `json:"max_per_host,omitempty"`
+	OnFailure    string   `json:"on_failure"`
+	Retries      int      `json:"retries"`
+	RetryDelayS  float64  `json:"retry_delay_s"`
+	TimeoutS     float64  `json:"timeout_s"`
+	KindTimeoutS float64  `json:"kind_timeout_s"`
+	Modes        []string `json:"modes"`
+	SkipIn       []string `json:"skip_in"`
+	RTOMark      string   `json:"rto_mark"`
 
 	st *runbooks.Step
 }
@@ -119,7 +126,7 @@ func Build(rb *runbooks.Runbook, mode string, overrides map[string]string) *Doc 
 		p.Vars = append(p.Vars, pv)
 	}
 	for _, s := range rb.Sites {
-		p.Sites = append(p.Sites, Site{Name: s.Name, URI: engine.RedactURI(s.URI), URIs: nonNil(engine.RedactURIs(s.URIs)), Role: string(s.Role)})
+		p.Sites = append(p.Sites, Site{Name: s.Name, URI: engine.RedactURI(s.URI), URIs: nonNil(engine.RedactURIs(s.URIs)), Role: string(s.Role), MaxPerHost: s.MaxPerHost})
 	}
 	var clock Clock
 	for i, st := range rb.Steps {
@@ -143,6 +150,15 @@ func Build(rb *runbooks.Runbook, mode string, overrides map[string]string) *Doc 
 		if st.Kind == runbooks.KindStart {
 			ps.Groups = append(ps.Groups, st.Start.Groups...)
 			ps.MaxParallel = st.Start.MaxParallel
+			if st.Start.MaxParallel > 1 || (st.Start.MaxParallel == 0 && anyGroupOfSeveral(st.Start.Groups)) {
+				ps.MaxPerHost = siteCap(rb, st.Start.Site)
+			}
+		}
+		if st.Kind == runbooks.KindShutdown {
+			ps.MaxParallel = st.Shutdown.MaxParallel
+			if st.Shutdown.MaxParallel > 1 {
+				ps.MaxPerHost = siteCap(rb, st.Shutdown.Target.Site)
+			}
 		}
 		switch st.RTO {
 		case runbooks.RTOStart:
@@ -163,4 +179,23 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// anyGroupOfSeveral tells whether a start step without max_parallel starts
+// several domains at once.
+func anyGroupOfSeveral(groups [][]string) bool {
+	for _, g := range groups {
+		if len(g) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// siteCap is a site's max_per_host, 0 when it has none (or no such site).
+func siteCap(rb *runbooks.Runbook, site string) int {
+	if s := rb.Site(site); s != nil {
+		return s.MaxPerHost
+	}
+	return 0
 }

@@ -77,3 +77,50 @@ func TestPlanSaysWhatTheChecksumIsComparedWith(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSaysThePerHostCap: a site's max_per_host is in the plan, on the
+// site and on each step that acts on several domains of it at once (not on
+// a step that takes them one at a time).
+func TestPlanSaysThePerHostCap(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+name: capped
+sites:
+  primary: {uris: [qemu:///a, qemu:///b], max_per_host: 3}
+  secondary: {uri: qemu:///c}
+steps:
+  - id: stop-all
+    shutdown: {site: primary, domains: [a, b, c, d], max_parallel: 8}
+  - id: stop-one-by-one
+    shutdown: {site: primary, domains: [e]}
+  - id: start-all
+    start: {site: primary, groups: [[a, b, c, d]]}
+  - id: start-there
+    start: {site: secondary, groups: [[a, b]]}
+`
+	rb, diags := runbooks.Parse("capped.yaml", []byte(src))
+	if rb == nil || diags.HasErrors() {
+		t.Fatalf("parse: %v", diags)
+	}
+	p := Build(rb, "test", nil)
+	if p.Sites[0].MaxPerHost != 3 || p.Sites[1].MaxPerHost != 0 {
+		t.Errorf("sites' max_per_host %d, %d; want 3, 0", p.Sites[0].MaxPerHost, p.Sites[1].MaxPerHost)
+	}
+	want := map[string][2]int{"stop-all": {8, 3}, "stop-one-by-one": {0, 0}, "start-all": {0, 3}, "start-there": {0, 0}}
+	for _, s := range p.Steps {
+		if got := [2]int{s.MaxParallel, s.MaxPerHost}; got != want[s.ID] {
+			t.Errorf("step %s: max_parallel, max_per_host = %v, want %v", s.ID, got, want[s.ID])
+		}
+	}
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if n := strings.Count(out, "per host  at most 3 at once on any one host of primary"); n != 2 {
+		t.Errorf("the per-host line is on %d steps, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "at most 3 actions at once on any one host") {
+		t.Errorf("the sites do not say the cap:\n%s", out)
+	}
+}
