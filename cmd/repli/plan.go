@@ -32,10 +32,11 @@ FILE is a runbook file, or the name of a bundled runbook (annual-pra-test).
 never renamed): runbook, title, file, sha256, mode, rto_s and rpo_s (null
 without a target), rto_clock ({start, stop} step ids, or null), vars
 ([{name, value, list, is_list, overridden}]), sites ([{name, uri, uris,
-role}]) and steps, each with index, id, title, kind, action (one line),
+role, max_per_host}]) and steps, each with index, id, title, kind, action (one line),
 gate, approvers, typed (what a typed gate wants typed), waits_for_operator,
 destructive, runs, skip_reason, targets ([{site, domains, glob, all,
-resolved_at_run_time}]), groups, max_parallel, on_failure ("" for the
+resolved_at_run_time}]), groups, max_parallel, max_per_host (the site's
+bound, given only on a step acting on several domains at once), on_failure ("" for the
 default: ask, or abort with --auto-approve), retries, retry_delay_s,
 timeout_s (the whole step; 0 for none), kind_timeout_s (the kind's own:
 per domain, per probe, per command; 0 for none), modes, skip_in and

@@ -139,6 +139,9 @@ func (w *writer) document() *yaml.Node {
 			role = runbooks.RoleSecondary
 		}
 		add(m, "role", str(string(role)))
+		if s.MaxPerHost > 0 {
+			add(m, "max_per_host", intNode(s.MaxPerHost))
+		}
 		sites.Content = append(sites.Content, str(s.Name), m)
 	}
 	add(root, "sites", sites)

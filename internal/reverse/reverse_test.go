@@ -54,7 +54,8 @@ func wayBack(t *testing.T, rb *runbooks.Runbook) (*runbooks.Runbook, *Result) {
 // corpus is every bundled runbook and the two-group switchover.
 func corpus(t *testing.T) map[string]*runbooks.Runbook {
 	t.Helper()
-	out := map[string]*runbooks.Runbook{twoGroup: load(t, twoGroup)}
+	everyKind := "testdata/runbooks/good/every-kind.yaml"
+	out := map[string]*runbooks.Runbook{twoGroup: load(t, twoGroup), everyKind: load(t, everyKind)}
 	for _, name := range examples.Names() {
 		file, src, err := examples.Source(name)
 		if err != nil {
@@ -85,8 +86,8 @@ func TestReverseValidates(t *testing.T) {
 				t.Errorf("name %q", back.Name)
 			}
 			for _, s := range rb.Sites {
-				if b := back.Site(s.Name); b == nil || b.Role == s.Role || b.URI != s.URI {
-					t.Errorf("site %s: %+v on the way back, %+v on the way out: want the same URI, the other role", s.Name, b, s)
+				if b := back.Site(s.Name); b == nil || b.Role == s.Role || b.URI != s.URI || b.MaxPerHost != s.MaxPerHost {
+					t.Errorf("site %s: %+v on the way back, %+v on the way out: want the same URI and cap per host, the other role", s.Name, b, s)
 				}
 			}
 			if len(back.Steps) != len(rb.Steps) {
