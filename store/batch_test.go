@@ -251,3 +251,36 @@ func TestSeqCacheSeesAnotherWriter(t *testing.T) {
 	}
 	checkNotWritten(t, a, 5)
 }
+
+// TestEventsAfter: a follower reads only what it has not read yet, in
+// order, and nothing of another run.
+func TestEventsAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	a, b := createRun(t, s, "erp"), createRun(t, s, "crm")
+	appendAll(t, s, a, 0, failoverEvents("")[:1])
+	appendAll(t, s, b, 0, failoverEvents("")[:1])
+	if err := s.AppendBatch(ctx, append(numbered(a, 1, intents("stop", 3)), numbered(b, 1, intents("stop", 2))...)); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Events(ctx, a)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("Events = %d, %v", len(all), err)
+	}
+	for after := int64(-1); after <= 4; after++ {
+		got, err := s.EventsAfter(ctx, a, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := all[max(after, 0):]
+		if len(got) != len(want) {
+			t.Fatalf("after %d: %d events, want %d", after, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].EventMeta().Seq != want[i].EventMeta().Seq || got[i].EventMeta().RunID != a {
+				t.Errorf("after %d: event %d is seq %d of run %d, want seq %d of run %d", after, i, got[i].EventMeta().Seq, got[i].EventMeta().RunID, want[i].EventMeta().Seq, a)
+			}
+		}
+	}
+}

@@ -132,7 +132,14 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 // which take no place in the sequence, are read with Signatures. A kind neither knows
 // (written by a newer repli) is an error.
 func (s *Store) Events(ctx context.Context, runID int64) ([]engine.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? AND seq > 0 ORDER BY seq`, runID)
+	return s.EventsAfter(ctx, runID, 0)
+}
+
+// EventsAfter returns a run's events after seq, as Events does: what a
+// console following the run has not read yet (reading the whole run again
+// on every poll grows with the run).
+func (s *Store) EventsAfter(ctx context.Context, runID, seq int64) ([]engine.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, kind, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq`, runID, max(seq, 0))
 	if err != nil {
 		return nil, fmt.Errorf("read events of run %d: %w", runID, s.explain(err))
 	}

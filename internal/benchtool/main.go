@@ -11,9 +11,10 @@
 // Environment: BENCH_N repetitions; BENCH_DOMAINS domains of the libvirt
 // switchover (500); BENCH_BIG=1 a trail of 1,000,000 events (else
 // 100,000); BENCH_VIRSH=0 skips the one-virsh-per-operation loop (about
-// 40 s at 500 domains); BENCH_ONLY=libvirt,store,trail,sim,startup,tui
+// 40 s at 500 domains); BENCH_ONLY=libvirt,store,trail,sim,startup,volume,tui
 // runs only those sections; BENCH_ONLY=vm (opt-in, about 3 minutes) the
-// real-VM switchover; BENCH_IDLE seconds idle at a gate (10).
+// real-VM switchover; BENCH_IDLE seconds idle at a gate (10);
+// BENCH_VOLUME_MIB the size of the volume copied (128).
 package main
 
 import (

@@ -87,14 +87,11 @@ func (w *Watcher) Follow(ctx context.Context, s *store.Store, id int64) {
 	t := time.NewTicker(300 * time.Millisecond)
 	defer t.Stop()
 	for {
-		evs, err := s.Events(ctx, id)
+		evs, err := s.EventsAfter(ctx, id, seen)
 		if err != nil {
 			return
 		}
 		for _, ev := range evs {
-			if ev.EventMeta().Seq <= seen {
-				continue
-			}
 			seen, lastAt = ev.EventMeta().Seq, ev.EventMeta().At
 			select {
 			case w.events <- ev:

@@ -181,15 +181,9 @@ func (r *remote) follow(ctx context.Context, db *store.Store) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		evs, err := db.Events(ctx, r.runID)
+		fresh, err := db.EventsAfter(ctx, r.runID, seen)
 		if err != nil {
 			return
-		}
-		var fresh []engine.Event
-		for _, ev := range evs {
-			if ev.EventMeta().Seq > seen {
-				fresh = append(fresh, ev)
-			}
 		}
 		r.mu.Lock()
 		for _, ev := range fresh {
