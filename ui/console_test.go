@@ -899,3 +899,31 @@ func TestSkipPromptEndsWithItsFailure(t *testing.T) {
 		t.Errorf("sent %v", f.inputs())
 	}
 }
+
+// TestAttachedEngineGone: a console attached to a detached engine that dies
+// says the engine is gone, since when (the clock still counting), and how
+// to carry on; it answers no gate any more.
+func TestAttachedEngineGone(t *testing.T) {
+	f := newFake(t)
+	now := t0.Add(75 * time.Second)
+	m := NewRunModel(f, Config{DB: "/var/lib/repli/audit.db", Renderer: asciiRenderer(), NoTick: true, Now: func() time.Time { return now }})
+	t.Cleanup(m.Stop)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	feed(m, midRun())
+	if m.Mode() != ModeGate {
+		t.Fatalf("mode %s before the engine went", m.Mode())
+	}
+	m.Update(holderMsg{HolderStatus{Gone: true, Why: "its engine stopped before the run's end; carry on with: repli resume 7", Since: t0.Add(44 * time.Second)}})
+	m.Update(closedMsg{})
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	if !strings.Contains(v, "ENGINE GONE since 03:00:44 (31s ago)") || !strings.Contains(v, "repli resume 7") || strings.Contains(v, "DRIVER GONE") {
+		t.Errorf("attached console with its engine gone:\n%s", v)
+	}
+	if m.Mode() == ModeGate {
+		t.Errorf("the gate is still answerable with no engine behind it")
+	}
+	if _, cmd := m.Update(tickMsg(now.Add(time.Second))); cmd == nil {
+		t.Errorf("the clock stopped: 'since' would stand still")
+	}
+}

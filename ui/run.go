@@ -362,8 +362,8 @@ func (m *RunModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.now = time.Time(msg)
-		if m.closed {
-			return m, nil
+		if m.closed && (m.holder == nil || !m.holder.Gone || m.prog.Ended != nil) {
+			return m, nil // nothing on screen changes with the clock any more
 		}
 		return m, tick()
 	case eventsMsg:

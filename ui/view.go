@@ -231,7 +231,7 @@ func (m *RunModel) detailLines() []string {
 	case sp.State == engine.StepFailed && sp.Reason != "":
 		out = append(out, m.wrap(m.st.Error.Render("✗ "+safetext.Line(reasonFirst(sp.Reason))), 3)...)
 	}
-	if m.cfg.ReadOnly && m.holder != nil {
+	if m.holder != nil && (m.cfg.ReadOnly || m.holder.Gone) {
 		out = append(out, m.holderLines()...)
 	}
 	switch m.Mode() {
@@ -281,10 +281,18 @@ func (m *RunModel) holderLines() []string {
 		return m.wrap(m.st.Dim.Render("driven by "+safetext.Line(h.Who)), 1)
 	}
 	s := "✗ DRIVER GONE"
+	if !m.cfg.ReadOnly {
+		// This console drives the run through its detached engine: the
+		// engine is what is gone, and it says how to carry on.
+		s = "✗ ENGINE GONE"
+	}
 	if !h.Since.IsZero() {
 		s += fmt.Sprintf(" since %s (%s ago)", h.Since.Local().Format("15:04:05"), FormatDuration(m.now.Sub(h.Since)))
 	}
 	out := []string{m.st.Fail.Render(s + ": nobody drives this run")}
+	if !m.cfg.ReadOnly {
+		return append(out, m.wrap(m.st.Dim.Render(safetext.Line(h.Why)), 2)...)
+	}
 	return append(out, m.wrap(m.st.Dim.Render(fmt.Sprintf("%s · to carry it on: repli resume %d", safetext.Line(h.Why), m.runID)), 2)...)
 }
 

@@ -21,9 +21,11 @@ simulated two-site lab: no libvirt needed. The run is recorded in the audit
 trail like any other, so repli history lists it afterwards.` + keysHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.detach = detachWanted(cmd, f)
 			return runDemo(cmd, f)
 		},
 	}
+	detachFlags(cmd, &f)
 	dbFlag(cmd, &f.db)
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "print plain progress lines instead of the terminal UI")
 	cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "answer every gate and tick every checklist item (recorded as such)")
@@ -43,6 +45,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	if f.mode == "" {
 		f.mode = "test"
 	}
+	f.path = "annual-pra-test" // what a detached engine loads again
 	return execute(cmd, rb, f)
 }
 

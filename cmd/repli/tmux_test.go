@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -89,6 +90,7 @@ func TestDemoDrivenInTmux(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "audit.db")
 	bin := e2eBinary(t)
 	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	stopEngineAtEnd(t, db) // on a terminal the engine runs detached
 
 	scr := s.waitFor("Change ticket is open")
 	checkFits(t, scr, 80)
@@ -144,12 +146,13 @@ func TestDemoDrivenInTmux(t *testing.T) {
 	}
 }
 
-// TestQuitMidRunLeavesItResumable quits the TUI at a gate and resumes.
+// TestQuitMidRunLeavesItResumable quits a TUI that runs the engine inside
+// it (--foreground) at a gate: the run stops there, and resumes.
 func TestQuitMidRunLeavesItResumable(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
 	bin := e2eBinary(t)
-	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --foreground --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
 	s.waitFor("Change ticket is open")
 	s.keys("q")
 	s.waitFor("Stop driving this run and quit?")
@@ -255,6 +258,33 @@ func TestFirstScreenToTheEndInOneProgram(t *testing.T) {
 	}
 }
 
+// TestEngineKilledTheConsoleSaysSo: the detached engine dies (kill -9)
+// while its console waits at a gate: within seconds the console says the
+// engine is gone and how to carry on, leaving exits 3, and repli resume
+// takes the run to its end.
+func TestEngineKilledTheConsoleSaysSo(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "audit.db")
+	bin := e2eBinary(t)
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	stopEngineAtEnd(t, db)
+	s.waitFor("Change ticket is open")
+	if err := syscall.Kill(enginePID(t, db), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	scr := s.waitFor("ENGINE GONE")
+	checkFits(t, scr, 80)
+	if !strings.Contains(scr, "carry on with: repli resume 1") {
+		t.Errorf("the console does not say how to carry on:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitFor("EXITED 3")
+	r := runRepli(t, "", "resume", "1", "--db", db, "--auto-approve", "--plain", "--take-over", "engine killed in a test")
+	if r.code != 0 || !strings.Contains(r.stdout, "✓ succeeded") {
+		t.Fatalf("resume after the engine was killed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // consolePID is the pid of the repli console running in the tmux pane.
 func consolePID(t *testing.T, s *tmuxSession) int {
 	t.Helper()
@@ -277,6 +307,7 @@ func TestPreflightScreenInTmux(t *testing.T) {
 	cmd := fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20 --fault unreachable=secondary; echo EXITED $?; sleep 60", e2eBinary(t), db)
 
 	s := newTmux(t, 80, 24, cmd)
+	stopEngineAtEnd(t, db)
 	scr := s.waitFor("NOT READY")
 	checkFits(t, scr, 80)
 	if !strings.Contains(scr, "site secondary is unreachable") {
@@ -320,7 +351,7 @@ func TestResumedRunShowsWhereItStands(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
 	bin := e2eBinary(t)
-	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
+	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --foreground --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
 	s.waitFor("Change ticket is open")
 	s.keys("Space")
 	s.waitFor("[✓] Change ticket is open")
@@ -336,7 +367,7 @@ func TestResumedRunShowsWhereItStands(t *testing.T) {
 		t.Fatalf("the RTO clock is not running before the kill:\n%s", before)
 	}
 	// The console dies: no chance to record anything more.
-	if out, err := exec.Command("pkill", "-KILL", "-f", "^"+bin+" demo --db "+db).CombinedOutput(); err != nil {
+	if out, err := exec.Command("pkill", "-KILL", "-f", "^"+bin+" demo --foreground --db "+db).CombinedOutput(); err != nil {
 		t.Fatalf("pkill: %v %s", err, out)
 	}
 	s.waitFor("Killed")

@@ -70,6 +70,10 @@ type remote struct {
 	token    string // from the engine: this console drives
 	events   chan engine.Event
 	holder   chan ui.HolderStatus
+	// engineLeft is closed when the engine closes this console's hold on the
+	// run: it ended, or it died (kill -9, a crash): follow reads the trail
+	// at once and tells which.
+	engineLeft chan struct{}
 
 	mu   sync.Mutex
 	prog *engine.Progress // every event read from the trail so far
@@ -150,9 +154,13 @@ func (r *remote) hold(ctx context.Context, who, takeOver string, stop func()) (c
 	go func() {
 		defer c.Close()
 		var bye wireReply
-		if dec.Decode(&bye) == nil && bye.Err != "" {
+		err := dec.Decode(&bye)
+		switch {
+		case err == nil && bye.Err != "":
 			lost <- bye.Err
 			stop()
+		case err != nil && ctx.Err() == nil:
+			close(r.engineLeft)
 		}
 	}()
 	context.AfterFunc(ctx, func() { c.Close() })
@@ -202,6 +210,16 @@ func (r *remote) follow(ctx context.Context, db *store.Store) {
 		if ended {
 			return
 		}
+		select {
+		case <-r.engineLeft:
+			// The engine closed this console's hold. It ended the run (the
+			// next read has the end), or it is gone.
+			if run, err := db.Run(ctx, r.runID); err == nil && run.Outcome == engine.OutcomeRunning {
+				r.goneNow(fmt.Sprintf("its engine stopped before the run's end (it closed this console's connection); carry on with: repli resume %d", r.runID))
+				return
+			}
+		default:
+		}
 		if h, ok := r.engineStatus(ctx, db); ok {
 			select {
 			case <-r.holder:
@@ -219,8 +237,21 @@ func (r *remote) follow(ctx context.Context, db *store.Store) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.engineLeft:
 		}
 	}
+}
+
+// goneNow says the engine is gone, and why.
+func (r *remote) goneNow(why string) {
+	select {
+	case <-r.holder:
+	default:
+	}
+	r.holder <- ui.HolderStatus{Gone: true, Why: why, Since: time.Now()}
+	r.mu.Lock()
+	r.gone = why
+	r.mu.Unlock()
 }
 
 // engineStatus: the engine is there while its lease is held and fresh.
@@ -341,7 +372,7 @@ func open(ctx context.Context, dbPath string, runID int64, takeOver string, con 
 		return nil, usage(fmt.Errorf("run %d: %w", runID, err))
 	}
 	r := &remote{rb: rb, started: prog.Started, runID: runID, operator: con.Operator, sock: SocketPath(dbPath, runID),
-		events: make(chan engine.Event, 256), holder: make(chan ui.HolderStatus, 1), prog: engine.NewProgress()}
+		events: make(chan engine.Event, 256), holder: make(chan ui.HolderStatus, 1), engineLeft: make(chan struct{}), prog: engine.NewProgress()}
 	a := &Attached{ctx: ctx, cancel: cancel, db: db, dbPath: dbPath, con: con, r: r}
 	if pong.PID != 0 {
 		if a.lost, err = r.hold(ctx, store.LocalHolder(con.Operator, con.Name()).String(), takeOver, cancel); err != nil {
