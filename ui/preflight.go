@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/textinput"
@@ -172,16 +171,4 @@ func (m *PreflightModel) View() string {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// Preflight shows the readiness table before a run starts and returns the
-// operator's decision: start (with the reason given to override blockers)
-// or not.
-func Preflight(ctx context.Context, report string, ready bool, r *lipgloss.Renderer) (start bool, reason string, err error) {
-	m := NewPreflightModel(report, ready, r)
-	if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run(); err != nil {
-		return false, "", err
-	}
-	start, reason = m.Decision()
-	return start, reason, nil
 }

@@ -316,6 +316,14 @@ func TestPreflightScreenInTmux(t *testing.T) {
 	s.keys("Escape")
 	s.waitFor("EXITED 2")
 
+	// The same with the engine inside the console: the same one program.
+	s = newTmux(t, 80, 24, strings.Replace(cmd, " demo ", " demo --foreground ", 1))
+	s.waitFor("NOT READY")
+	s.keys("Escape")
+	if scr := s.waitFor("EXITED 2"); !strings.Contains(scr, "cancelled at the preflight check; nothing was started") {
+		t.Errorf("leaving the preflight with --foreground:\n%s", scr)
+	}
+
 	s = newTmux(t, 80, 24, cmd)
 	s.waitFor("NOT READY")
 	s.keys("-l", "rehearsing with the link down")

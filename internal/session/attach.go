@@ -281,13 +281,22 @@ func Attach(ctx context.Context, dbPath string, runID int64, takeOver string, co
 // attach is Attach; spawned: this console just started the engine, and
 // shows the run even if it already ended (a short run may).
 func attach(ctx context.Context, dbPath string, runID int64, takeOver string, con Console, spawned bool) error {
+	if con.TUI {
+		// Attached before the screen opens: a run that cannot be attached
+		// to is said on the terminal, not in a flash of the screen.
+		a, err := open(ctx, dbPath, runID, takeOver, con, spawned)
+		if err != nil {
+			return err
+		}
+		opened := func(_ context.Context, _ ui.Choice, quiet Console) (screen, error) {
+			a.con = quiet // what leaving says, once the screen has closed
+			return a, nil
+		}
+		return console(ctx, ui.Choice{Kind: ui.ChoiceResume, RunID: runID}, nil, opened, con)
+	}
 	a, err := open(ctx, dbPath, runID, takeOver, con, spawned)
 	if err != nil {
 		return err
-	}
-	if con.TUI {
-		opened := func(context.Context, ui.Choice) (*Attached, error) { return a, nil }
-		return console(ctx, ui.Choice{Kind: ui.ChoiceResume, RunID: runID}, nil, opened, con)
 	}
 	actx := context.WithValue(a.ctx, attachedKey{}, true)
 	go a.r.sayWhenGone(a.ctx, con)

@@ -25,7 +25,7 @@ func startDetached(ctx context.Context, rb *runbooks.Runbook, mode string, req R
 		return err
 	}
 	if con.TUI {
-		open := func(ctx context.Context, c ui.Choice) (*Attached, error) {
+		open := func(ctx context.Context, c ui.Choice, con Console) (screen, error) {
 			r := req
 			if c.Override != "" {
 				r.Override = c.Override

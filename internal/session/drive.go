@@ -51,12 +51,17 @@ func drive(ctx context.Context, rb *runbooks.Runbook, sites map[string]engine.Hy
 		defer srv.close()
 		logEvents(ctx, con, eng)
 	case con.TUI:
-		err = ui.Run(ctx, eng, ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,
+		cfg := ui.Config{DB: db.Path(), Operator: opts.Operator, Renderer: con.Renderer,
 			Sites:     engine.Monitor(ctx, sites, 2*time.Second),
 			Simulated: Simulated(opts.URIs),
 			Replica:   rep.status,
 			Out:       con.Out,
-			Anchor:    func() string { return Anchor(context.WithoutCancel(ctx), db, opts.RunID) }})
+			Anchor:    func() string { return Anchor(context.WithoutCancel(ctx), db, opts.RunID) }}
+		if con.show != nil {
+			err = con.show(eng, cfg)
+		} else {
+			err = ui.Run(ctx, eng, cfg)
+		}
 		cancel() // the UI is gone: stop the run where it is, resumable
 	default:
 		err = printPlain(ctx, con, eng, db, cancel, nil)

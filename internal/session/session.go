@@ -69,6 +69,10 @@ type Console struct {
 	// Ready, in the engine process, is told the run's id once the run is
 	// in the trail, its lease held and its socket listening.
 	Ready func(runID int64) `json:"-"`
+	// show, when set, shows the run in the console's program, already on
+	// the screen (its preflight passed there), instead of a program of its
+	// own; it returns when the screen closes.
+	show func(ui.Driver, ui.Config) error
 }
 
 // Name is how the lease names this console.
@@ -135,6 +139,24 @@ func Start(ctx context.Context, rb *runbooks.Runbook, mode string, req Request, 
 	if req.Detach {
 		return startDetached(ctx, rb, mode, req, con)
 	}
+	if con.TUI && con.show == nil {
+		// The engine inside this console, shown in its one program: the
+		// preflight on its screen, then the run.
+		run := func(ctx context.Context, c ui.Choice, con Console) error {
+			m, err := rb.RunMode(c.Mode, true)
+			if err != nil {
+				return usage(err)
+			}
+			r := req
+			r.Override = c.Override
+			return Start(ctx, rb, m, r, con)
+		}
+		check := Checker(rb, nil, req)
+		if req.Override != "" {
+			check = nil // overridden on the command line: nothing to ask
+		}
+		return console(ctx, ui.Choice{Kind: ui.ChoiceStart, Runbook: rb.Name, Mode: mode, Override: req.Override}, check, openInProcess(run), con)
+	}
 	sites, lab, err := Connect(ctx, rb, req.URIs, req.Speed, req.Seed, req.Faults)
 	if err != nil {
 		return usage(err)
@@ -196,6 +218,15 @@ func Resume(ctx context.Context, id int64, takeOver string, req Request, con Con
 		// Its engine runs detached: this console attaches to it.
 		fmt.Fprintf(con.Err, "repli: run %d is driven by its detached engine; attaching to it\n", id)
 		return Attach(ctx, req.DB, id, takeOver, con)
+	}
+	if con.TUI && con.show == nil {
+		// The engine inside this console, shown in its one program. The
+		// resumed run's preflight is the session's: blockers need
+		// --force-unready on the command line.
+		run := func(ctx context.Context, _ ui.Choice, con Console) error {
+			return Resume(ctx, id, takeOver, req, con, configure)
+		}
+		return console(ctx, ui.Choice{Kind: ui.ChoiceResume, RunID: id}, nil, openInProcess(run), con)
 	}
 	db, err := store.Open(ctx, req.DB)
 	if err != nil {
@@ -378,19 +409,10 @@ func preflight(ctx context.Context, rb *runbooks.Runbook, mode string, done map[
 	for _, w := range rep.Warnings {
 		lines = append(lines, "preflight warning: "+w)
 	}
+	// In the terminal UI the operator has read the readiness on the
+	// console's preflight screen (ui.Console) before this: the override,
+	// if one was typed there, is in the request.
 	override := req.Override
-	// In the terminal UI, the operator reads the readiness before anything
-	// starts: warnings to acknowledge, or blockers to override with a reason.
-	if con.TUI && (!rep.Ready || len(rep.Warnings) > 0) && override == "" {
-		start, reason, err := ui.Preflight(ctx, rep.Text, rep.Ready, con.Renderer)
-		if err != nil {
-			return nil, "", usage(errors.New("cancelled before the run started"))
-		}
-		if !start {
-			return nil, "", usage(errors.New("cancelled at the preflight check; nothing was started"))
-		}
-		override = reason
-	}
 	if rep.Ready {
 		return lines, override, nil
 	}
