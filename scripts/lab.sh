@@ -20,11 +20,16 @@
 #         shutdown is instant. The daemon forgets them when its last client
 #         leaves, so the lab keeps one `virsh event --loop` client per site.
 #   qemu  real guests: a session-mode daemon per site run by an unprivileged
-#         user (repli-primary, repli-secondary), tiny diskless TCG guests
-#         (64 MiB, no /dev/kvm needed) that ignore ACPI shutdown, so the
-#         runbook's graceful-shutdown timeout and forced off really happen.
-#         Needs qemu-system-x86 (about 21 MB); the first start probes QEMU
-#         for about 4 s. repli gets --site overrides for these sockets.
+#         user (repli-primary, repli-secondary), tiny TCG guests (64 MiB, no
+#         /dev/kvm needed) that ignore ACPI shutdown, so the runbook's
+#         graceful-shutdown timeout and forced off really happen. db-01 has
+#         a disk, images/db-01.raw (16 MiB, a directory pool at each site):
+#         the primary's starts with a line saying when it was written, the
+#         secondary's is a blank standby copy, so the copy of the final
+#         pass (runbooks/examples/lab-drill.yaml) and its way back can be
+#         seen. Needs qemu-system-x86 (about 21 MB); the first start probes
+#         QEMU for about 4 s. repli gets --site overrides for these sockets.
+#         LAB_RUNBOOK=lab-drill scripts/lab.sh open runs the drill instead.
 # Both keep everything under LAB_DIR (default /tmp/repli-lab: unix socket
 # paths must stay under 108 bytes), logs included, with pid files; no
 # systemd is needed, and libvirt-daemon-system is never installed.
@@ -33,7 +38,7 @@ set -euo pipefail
 LAB_DIR=${LAB_DIR:-/tmp/repli-lab}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPLI=${REPLI:-$ROOT/bin/repli}
-RUNBOOK=$ROOT/runbooks/examples/lab-switchover.yaml
+RUNBOOK=$ROOT/runbooks/examples/${LAB_RUNBOOK:-lab-switchover}.yaml
 SITES=(primary secondary)
 DOMAINS=(db-01 app-01 app-02 web-01)
 # QEMU's capabilities cache (about 4 s to fill): kept with the lab, so
@@ -131,6 +136,8 @@ wait_socket() {
 
 domain_xml() {
 	if [ "$(driver)" = qemu ]; then
+		local disk=""
+		[ "$1" = db-01 ] && disk="<disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='images' volume='db-01.raw'/><target dev='vda' bus='virtio'/></disk>"
 		cat <<EOF
 <domain type='qemu'>
   <name>$1</name>
@@ -140,6 +147,7 @@ domain_xml() {
   <features><acpi/></features>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    $disk
     <serial type='pty'/>
     <memballoon model='none'/>
   </devices>
@@ -180,6 +188,25 @@ up_test() {
 	say "site $site: $(uri "$site")"
 }
 
+# pool_qemu SITE USER: the site's directory pool "images" and db-01's disk in
+# it; at the primary the disk's first line says when it was written.
+pool_qemu() {
+	local site=$1 user=$2 pool=$LAB_DIR/$1/pool
+	if ! virsh_at "$site" pool-info images >/dev/null 2>&1; then
+		mkdir -p "$pool"
+		[ "$(id -u)" = 0 ] && chown "$user:" "$pool"
+		virsh_at "$site" pool-define-as images dir --target "$pool" >/dev/null
+	fi
+	virsh_at "$site" pool-info images 2>/dev/null | grep -q '^State: *running' || virsh_at "$site" pool-start images >/dev/null
+	if ! virsh_at "$site" vol-info --pool images db-01.raw >/dev/null 2>&1; then
+		virsh_at "$site" vol-create-as images db-01.raw 16M --format raw >/dev/null
+		if [ "$site" = primary ]; then
+			printf 'repli lab: db-01 data written at the primary on %s\n' "$(date -u +%FT%TZ)" |
+				dd of="$pool/db-01.raw" conv=notrunc status=none
+		fi
+	fi
+}
+
 # up_qemu SITE: a session daemon of user repli-SITE with tiny TCG guests.
 up_qemu() {
 	local site=$1 d=$LAB_DIR/$1 user=repli-$1 env dom
@@ -212,6 +239,7 @@ up_qemu() {
 		fi
 		wait_socket "$site"
 	fi
+	pool_qemu "$site" "$user"
 	for dom in "${DOMAINS[@]}"; do
 		if ! virsh_at "$site" dominfo "$dom" >/dev/null 2>&1; then
 			domain_xml "$dom" >"$d/$dom.xml"

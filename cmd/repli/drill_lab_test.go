@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -308,4 +309,115 @@ func qemuRunsOn(path string) bool {
 		}
 	}
 	return false
+}
+
+// TestBundledLabDrillThereAndBack is what the README tells a user to do on
+// the QEMU lab: scripts/lab.sh up with LAB_DRIVER=qemu (db-01 has a disk at
+// both sites), the bundled lab-drill, production changing the disk at the
+// secondary, repli reverse, and the way back: the change is home, every
+// guest runs at the primary and is shut off at the secondary, and history
+// links the failback to the drill with its RPO measured.
+func TestBundledLabDrillThereAndBack(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("real QEMU guests: not run under -short")
+	}
+	libvirtlab.Require(t, "qemu-system-x86_64")
+	// The users exist before lab.sh runs: it then leaves them alone at
+	// its end (other tests run daemons as them).
+	libvirtlab.QEMUUser(t, "repli-primary")
+	libvirtlab.QEMUUser(t, "repli-secondary")
+	dir := libvirtlab.TempDir(t)
+	lab := filepath.Join(dir, "lab")
+	labSh := func(args ...string) (string, error) {
+		cmd := exec.Command("bash", append([]string{filepath.Join("..", "..", "scripts", "lab.sh")}, args...)...)
+		cmd.Env = append(os.Environ(), "LAB_DIR="+lab, "LAB_DRIVER=qemu")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := labSh("up"); err != nil {
+		t.Fatalf("lab.sh up: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := labSh("down"); err != nil {
+			t.Logf("lab.sh down: %v\n%s", err, out)
+		}
+	})
+	uri := func(site string) string {
+		return "qemu+unix:///session?socket=" + filepath.Join(lab, site, "rt", "libvirt", "libvirt-sock")
+	}
+	disk := func(site string) string { return filepath.Join(lab, site, "pool", "db-01.raw") }
+	firstLine := func(site string) string {
+		b, err := os.ReadFile(disk(site))
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		return string(line)
+	}
+	db := filepath.Join(dir, "audit.db")
+	common := []string{"--plain", "--auto-approve", "--db", db, "--no-replica", "a test lab on one machine",
+		"--site", "primary=" + uri("primary"), "--site", "secondary=" + uri("secondary")}
+	run := func(args ...string) {
+		t.Helper()
+		if r := runRepli(t, "", args...); r.code != 0 {
+			t.Fatalf("repli %s: exit %d\n%s\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+
+	written := firstLine("primary")
+	if !strings.Contains(written, "written at the primary") {
+		t.Fatalf("the lab's db-01 disk at the primary starts with %q", written)
+	}
+	run(append([]string{"run", "lab-drill"}, common...)...)
+	if got := firstLine("secondary"); got != written {
+		t.Fatalf("after the drill the secondary's disk starts with %q, want the primary's %q", got, written)
+	}
+	changed := fmt.Sprintf("repli lab: changed at the secondary %d", time.Now().UnixNano())
+	f, err := os.OpenFile(disk("secondary"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(changed+"\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	back := filepath.Join(dir, "lab-drill-return.yaml")
+	run("reverse", "lab-drill", "-o", back)
+	run(append([]string{"run", back}, common...)...)
+	if got := firstLine("primary"); got != changed {
+		t.Errorf("after the way back the primary's disk starts with %q, want the secondary's change %q", got, changed)
+	}
+	out, err := labSh("status")
+	if err != nil {
+		t.Fatalf("lab.sh status: %v\n%s", err, out)
+	}
+	at := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "== ") {
+			at = strings.Fields(l)[1]
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		state := strings.Join(f[2:], " ")
+		if want := map[string]string{"primary:": "running", "secondary:": "shut off"}[at]; state != want {
+			t.Errorf("after the way back %s %s is %q, want %q", at, f[1], state, want)
+		}
+	}
+	h := runRepli(t, "", "history", "--db", db, "--json")
+	var rows []struct {
+		Mode         string   `json:"mode"`
+		Outcome      string   `json:"outcome"`
+		ReverseOf    string   `json:"reverse_of"`
+		RPOAchievedS *float64 `json:"rpo_achieved_s"`
+	}
+	if err := json.Unmarshal([]byte(h.stdout), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("history --json: %v\n%s", err, h.stdout)
+	}
+	if r := rows[0]; r.Mode != "failback" || r.ReverseOf != "lab-drill" || r.Outcome != "succeeded" || r.RPOAchievedS == nil {
+		t.Errorf("the way back in history: %+v", r)
+	}
 }
