@@ -39,8 +39,12 @@ deps-test:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# Most tests wait (on daemons, guests, terminals), not compute: run more of
+# them at once than there are cores (go test's default -parallel).
+TEST_PARALLEL ?= 8
+
 test: vet deps-test build
-	REPLI_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 $(PKGS)
+	REPLI_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -parallel $(TEST_PARALLEL) $(PKGS)
 
 unit:
 	$(GO) test -short $(PKGS)
