@@ -24,21 +24,11 @@ func home(cmd *cobra.Command) error {
 		}
 		return cmd.Help()
 	}
-	// What repli says while the screen is up is said once it has closed.
+	// A runbook's diagnostics, like the session's messages, are said once
+	// the screen has closed.
 	var said bytes.Buffer
 	diagOut = &said
 	defer func() { diagOut = os.Stderr; io.Copy(cmd.ErrOrStderr(), &said) }()
-	con := consoleOf(cmd, false)
-	con.Err = &said
-	var att *session.Attached
-	start := func(ctx context.Context, c ui.Choice) (ui.Driver, ui.Config, error) {
-		a, err := openChoice(ctx, c, con)
-		if err != nil {
-			return nil, ui.Config{}, err
-		}
-		att = a
-		return a.Driver(), a.Config(), nil
-	}
 	check := func(ctx context.Context, c ui.Choice) (ui.Readiness, error) {
 		rb, f, err := choiceRunbook(c)
 		if err != nil {
@@ -50,12 +40,8 @@ func home(cmd *cobra.Command) error {
 		}
 		return session.Checker(rb, nil, req)(ctx, c)
 	}
-	cfg := ui.ConsoleConfig{Home: session.Home(cmd.Context(), dbPath(""), append(runbookDirs(), "runbooks")), Renderer: con.Renderer, Out: cmd.OutOrStdout(), Check: check}
-	if err := ui.Console(cmd.Context(), cfg, start); err != nil || att == nil {
-		return err
-	}
-	io.Copy(cmd.ErrOrStderr(), &said)
-	return sessionExit(att.Leave())
+	data := session.Home(cmd.Context(), dbPath(""), append(runbookDirs(), "runbooks"))
+	return sessionExit(session.FirstScreen(cmd.Context(), data, check, openChoice, consoleOf(cmd, false)))
 }
 
 // choiceRunbook is the runbook picked on the home screen and how to run it.

@@ -31,6 +31,32 @@ type opener func(ctx context.Context, c ui.Choice, con Console) (screen, error)
 // session says meanwhile on con.Err is said once the screen has closed:
 // written under it, it would tear the screen.
 func console(ctx context.Context, direct ui.Choice, check func(context.Context, ui.Choice) (ui.Readiness, error), open opener, con Console) error {
+	return show(ctx, ui.ConsoleConfig{Check: check, Direct: &direct}, open, con)
+}
+
+// FirstScreen is repli without a command: the console on its home screen
+// (home), then what the operator picks there, started by open (a detached
+// engine, attached) once its preflight is passed, to its end.
+func FirstScreen(ctx context.Context, home ui.HomeData, check func(context.Context, ui.Choice) (ui.Readiness, error), open func(context.Context, ui.Choice, Console) (*Attached, error), con Console) error {
+	opened := func(ctx context.Context, c ui.Choice, con Console) (screen, error) {
+		a, err := open(ctx, c, con)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	err := show(ctx, ui.ConsoleConfig{Home: home, Check: check}, opened, con)
+	if errors.Is(err, errNothingStarted) {
+		return nil // the operator left the first screen
+	}
+	return err
+}
+
+// errNothingStarted: the console closed before any run started.
+var errNothingStarted = errors.New("cancelled before the run started")
+
+// show runs the console with cfg (a direct start, or the home screen).
+func show(ctx context.Context, cfg ui.ConsoleConfig, open opener, con Console) error {
 	said := &lockedBuffer{}
 	quiet := con
 	quiet.Err = said
@@ -44,7 +70,7 @@ func console(ctx context.Context, direct ui.Choice, check func(context.Context, 
 		shown = s
 		return s.Driver(), s.Config(), nil
 	}
-	cfg := ui.ConsoleConfig{Renderer: con.Renderer, Out: con.Out, Check: check, Direct: &direct}
+	cfg.Renderer, cfg.Out = con.Renderer, con.Out
 	err := ui.Console(ctx, cfg, start)
 	switch {
 	case errors.Is(err, ui.ErrCancelled):
@@ -56,7 +82,7 @@ func console(ctx context.Context, direct ui.Choice, check func(context.Context, 
 		}
 		return usage(err)
 	case shown == nil:
-		return usage(errors.New("cancelled before the run started"))
+		return usage(errNothingStarted)
 	}
 	return shown.Leave()
 }
