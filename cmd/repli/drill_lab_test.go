@@ -50,18 +50,8 @@ func newDrillLab(t *testing.T) *drillLab {
 	l := &drillLab{dir: dir, pools: map[string]string{}, markerAt: 40<<20 + 12345}
 	for _, site := range []string{"primary", "secondary"} {
 		d := libvirtlab.StartQEMUDaemon(t, dir, site, "repli-"+site)
-		uid, gid := libvirtlab.QEMUUser(t, "repli-"+site)
-		pool := filepath.Join(d.Dir, "pool")
-		if err := os.MkdirAll(pool, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(pool, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		d.Virsh(t, "pool-define-as", "images", "dir", "--target", pool)
-		d.Virsh(t, "pool-start", "images")
 		d.Define(t, "shutoff", "app-01")
-		l.pools[site] = pool
+		l.pools[site] = d.DirPool(t, "images")
 		if site == "primary" {
 			l.p = d
 		} else {

@@ -44,17 +44,7 @@ func newVolLabWith(t testing.TB, byVolume bool) *volLab {
 	l.marker = []byte(fmt.Sprintf("repli-marker-%d", time.Now().UnixNano()))
 	for _, site := range []string{"primary", "secondary"} {
 		d := libvirtlab.StartQEMUDaemon(t, dir, site, "repli-"+site)
-		uid, gid := libvirtlab.QEMUUser(t, "repli-"+site)
-		pool := filepath.Join(d.Dir, "pool")
-		if err := os.MkdirAll(pool, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(pool, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		d.Virsh(t, "pool-define-as", "images", "dir", "--target", pool)
-		d.Virsh(t, "pool-start", "images")
-		l.poolDirs[site] = pool
+		l.poolDirs[site] = d.DirPool(t, "images")
 		if site == "primary" {
 			l.primary = d
 		} else {

@@ -351,6 +351,26 @@ func StartQEMUDaemon(t testing.TB, dir, name, userName string) *Daemon {
 // by its user with this variable finds the daemon's socket by itself.
 func (d *Daemon) RuntimeDir() string { return filepath.Join(d.Dir, "rt") }
 
+// DirPool defines and starts a directory pool called name at the daemon,
+// in a directory of the daemon's own (d.Dir/pool, owned by its user, so
+// that a session daemon can write the volumes), and returns the directory.
+func (d *Daemon) DirPool(t testing.TB, name string) string {
+	t.Helper()
+	pool := filepath.Join(d.Dir, "pool")
+	if err := os.MkdirAll(pool, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if d.User != "" {
+		uid, gid := QEMUUser(t, d.User)
+		if err := os.Chown(pool, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Virsh(t, "pool-define-as", name, "dir", "--target", pool)
+	d.Virsh(t, "pool-start", name)
+	return pool
+}
+
 func chownTree(dir string, uid, gid int) error {
 	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
