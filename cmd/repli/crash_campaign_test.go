@@ -30,6 +30,7 @@ func campaignConfig(t *testing.T, cycles int) crashcampaign.Config {
 // not succeeded, verify failures. scripts/crash-campaign.sh runs the full
 // campaign.
 func TestCrashCampaignShort(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives the real binary through kills and resumes")
 	}
@@ -60,6 +61,7 @@ func TestCrashCampaignShort(t *testing.T) {
 // action may be left without an outcome, and the run may stop resumable
 // (exit 3) but never close failed because the trail was busy.
 func TestHeldWriteLockWhileStartsInFlight(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("holds a lock for seconds")
 	}
@@ -81,6 +83,7 @@ func TestHeldWriteLockWhileStartsInFlight(t *testing.T) {
 // running" is a blocker and resume exits 2: every run killed after its sites
 // changed could not be resumed without --force-unready.
 func TestResumeSeesSimulatedSitesAsLeft(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
 	rb := filepath.Join("..", "..", "testdata", "crash", "resume-after-start.yaml")
 	run := exec.Command(e2eBinary(t), "run", rb, "--plain", "--db", db, "--speed", "10")
