@@ -389,7 +389,10 @@ func open(ctx context.Context, dbPath string, runID int64, takeOver string, con 
 		}
 	}
 	go r.follow(ctx, db)
-	if pong.PID != 0 {
+	if pong.PID != 0 && !con.TUI {
+		// Not under the full screen: held until it closes, this would
+		// follow the run's summary; leaving a run that goes on says where
+		// its engine's log is (left).
 		fmt.Fprintf(con.Err, "repli: attached to run %d, which runs detached (engine pid %d, its log: %s); leaving this console leaves the run going\n", runID, pong.PID, safetext.Line(LogPath(dbPath, runID)))
 	}
 	if pong.Replica != "" {
@@ -437,7 +440,7 @@ func (r *remote) left(ctx context.Context, db *store.Store, dbPath string, con C
 	if gone != "" {
 		fmt.Fprintf(con.Err, "repli: run %d: %s%s\n", runID, safetext.Line(gone), dbHint(dbPath))
 	} else {
-		fmt.Fprintf(con.Err, "repli: left run %d; it goes on without this console, and waits at its next gate for a person: repli attach %d%s\n", runID, runID, dbHint(dbPath))
+		fmt.Fprintf(con.Err, "repli: left run %d; it goes on without this console (its engine's log: %s), and waits at its next gate for a person: repli attach %d%s\n", runID, safetext.Line(LogPath(dbPath, runID)), runID, dbHint(dbPath))
 	}
 	return ErrStopped
 }
