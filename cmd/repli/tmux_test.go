@@ -74,6 +74,22 @@ func (s *tmuxSession) waitFor(text string) string {
 	return ""
 }
 
+// throughTheFirstGates answers the annual drill's first two gates as an
+// operator would: both checklist items of announce ticked, then "primary"
+// typed to stop the primary site.
+func throughTheFirstGates(s *tmuxSession) {
+	s.t.Helper()
+	s.waitFor("Change ticket is open")
+	s.keys("Space")
+	s.waitFor("[✓] Change ticket is open")
+	s.keys("Space")
+	s.waitFor("[✓] Customers were notified")
+	s.keys("Enter")
+	s.waitFor(`type "primary"`)
+	s.keys("-l", "primary")
+	s.keys("Enter")
+}
+
 func checkFits(t *testing.T, scr string, w int) {
 	t.Helper()
 	for i, line := range strings.Split(strings.TrimRight(scr, "\n"), "\n") {
@@ -228,14 +244,7 @@ func TestFirstScreenToTheEndInOneProgram(t *testing.T) {
 	if pid := enginePID(t, db); pid == console {
 		t.Fatalf("the engine runs in the console's process (%d): it would die with the terminal", pid)
 	}
-	s.keys("Space")
-	s.waitFor("[✓] Change ticket is open")
-	s.keys("Space")
-	s.waitFor("[✓] Customers were notified")
-	s.keys("Enter")
-	s.waitFor(`type "primary"`)
-	s.keys("-l", "primary")
-	s.keys("Enter")
+	throughTheFirstGates(s)
 	s.waitFor("confirm: press y")
 	s.keys("y")
 	s.waitFor("Log in as the test user")
@@ -361,14 +370,7 @@ func TestResumedRunShowsWhereItStands(t *testing.T) {
 	bin := e2eBinary(t)
 	s := newTmux(t, 80, 24, fmt.Sprintf("NO_COLOR=1 %s demo --foreground --db %s --speed 20; echo EXITED $?; sleep 60", bin, db))
 	s.waitFor("Change ticket is open")
-	s.keys("Space")
-	s.waitFor("[✓] Change ticket is open")
-	s.keys("Space")
-	s.waitFor("[✓] Customers were notified")
-	s.keys("Enter")
-	s.waitFor(`type "primary"`)
-	s.keys("-l", "primary")
-	s.keys("Enter")
+	throughTheFirstGates(s)
 	s.waitFor("confirm: press y") // start-secondary: the RTO clock runs
 	before := s.screen()
 	if !strings.Contains(before, "RTO 0:") {
